@@ -1,0 +1,68 @@
+/**
+ * Stable codes of Peregrine's own (operational) errors. Each is part of the public interface:
+ * clients may branch on them, and docs/errors.md documents every one (a test keeps them in step).
+ */
+export const ERROR_CODES = {
+  PRG_ROUTE_NOT_FOUND: { status: 404, summary: 'No route matches the request path.' },
+  PRG_METHOD_NOT_ALLOWED: {
+    status: 405,
+    summary: 'The route exists but has no responder for the method.',
+  },
+  PRG_PATH_INVALID: { status: 400, summary: 'The request path has invalid percent-encoding.' },
+  PRG_QUERY_INVALID: { status: 400, summary: 'A query parameter is missing or has a bad value.' },
+  PRG_HEADER_INVALID: { status: 400, summary: 'A request header is missing or has a bad value.' },
+  PRG_BODY_MISSING: { status: 400, summary: 'The responder needs a body and none was sent.' },
+  PRG_BODY_TOO_LARGE: { status: 413, summary: 'The body is larger than the route allows.' },
+  PRG_BODY_INCOMPLETE: {
+    status: 400,
+    summary: 'The client stopped sending before the body ended.',
+  },
+  PRG_BODY_INVALID_UTF8: { status: 400, summary: 'A text body is not valid UTF-8.' },
+  PRG_CONTENT_ENCODING_UNSUPPORTED: {
+    status: 415,
+    summary: 'The body uses a Content-Encoding the server does not decode.',
+  },
+  PRG_MEDIA_TYPE_UNSUPPORTED: {
+    status: 415,
+    summary: 'No media handler parses the Content-Type of the body.',
+  },
+  PRG_NOT_ACCEPTABLE: {
+    status: 406,
+    summary: 'No media handler can produce a type the Accept header allows.',
+  },
+  PRG_JSON_MALFORMED: { status: 400, summary: 'The JSON body does not parse.' },
+  PRG_JSON_TOO_DEEP: { status: 400, summary: 'The JSON body nests deeper than the limit.' },
+  PRG_JSON_FORBIDDEN_KEY: {
+    status: 400,
+    summary: 'The JSON body has a `__proto__` or `constructor.prototype` key.',
+  },
+  PRG_FORM_MALFORMED: { status: 400, summary: 'The form body does not parse.' },
+  PRG_FORM_TOO_MANY_FIELDS: { status: 413, summary: 'The form body has too many fields.' },
+  PRG_MULTIPART_MALFORMED: { status: 400, summary: 'The multipart body does not parse.' },
+  PRG_MULTIPART_LIMIT: {
+    status: 413,
+    summary: 'The multipart body exceeds a part count or part size limit.',
+  },
+  PRG_VALIDATION_FAILED: {
+    status: 422,
+    summary: 'The body fails the route schema (400 for params, query and headers).',
+  },
+  PRG_PRECONDITION_FAILED: {
+    status: 412,
+    summary: 'An If-Match or If-Unmodified-Since condition is false.',
+  },
+  PRG_CORS_REJECTED: { status: 403, summary: 'A CORS preflight from an origin not allowed.' },
+  PRG_INTERNAL: { status: 500, summary: 'An unexpected error; the log has the details.' },
+  PRG_RESPONSE_INVALID: {
+    status: 500,
+    summary: 'The responder produced a body that fails its response schema.',
+  },
+  PRG_DEADLINE_EXCEEDED: {
+    status: 503,
+    summary: 'The request deadline passed before the responder finished.',
+  },
+  PRG_OVERLOADED: { status: 503, summary: 'The worker sheds load; retry after the given delay.' },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+/** A stable error code of Peregrine. */
+export type ErrorCode = keyof typeof ERROR_CODES;

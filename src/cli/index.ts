@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+
+/** The package version, read from package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+const HELP = `Usage: peregrine <command> [options]
+
+Commands:
+  serve MODULE[:EXPORT]   serve the App a module exports (pre-fork server)
+  routes MODULE[:EXPORT]  print the App's routes, responders and middleware
+
+Options:
+  -h, --help     show this help
+  -v, --version  print the version
+`;
+
+/** Runs the CLI with the given arguments; resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '-v' || command === '--version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  process.stderr.write(`peregrine: unknown command "${command}"\n\n${HELP}`);
+  return 2;
+}
