@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
 import { MediaRegistry } from './media/registry.ts';
 import type { MaybePromise, Middleware } from './middleware.ts';
+import { buildOpenAPI, type OpenAPIDocument, type OpenAPIOptions } from './openapi.ts';
 import { TrustedProxies } from './proxies.ts';
 import { Request, type RequestEnv } from './request.ts';
 import { Response } from './response.ts';
@@ -148,7 +149,7 @@ export class App {
     resource: T & Resource,
     options: RouteOptions = {},
   ): this {
-    const route = compileRoute(template, resource, options, this.#limits);
+    const route = compileRoute(this.#router.parse(template), resource, options, this.#limits);
     this.#router.add(template, route);
     this.#routes.push(route);
     return this;
@@ -251,6 +252,11 @@ export class App {
       })),
       middleware: route.middleware.map(nameOf),
     }));
+  }
+
+  /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
+  openapi(options: OpenAPIOptions = {}): OpenAPIDocument {
+    return buildOpenAPI(this.#routes, options);
   }
 
   /** @internal The compiled routes, for OpenAPI and tooling. */
