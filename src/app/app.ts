@@ -25,6 +25,7 @@ import {
 import type { ConverterFactory } from './routing/converters.ts';
 import { type Params, Router } from './routing/router.ts';
 import { applyProblem, type SendEnv, send } from './send.ts';
+import { serverDefaults } from './server-defaults.ts';
 import type { RawRequest, RawResponse } from './transport.ts';
 import type { FieldError } from './validation/schema.ts';
 
@@ -117,18 +118,29 @@ export class App {
   readonly #timeout: number;
   readonly #inflight = new Map<Request, RawResponse>();
   #sweeper: NodeJS.Timeout | undefined;
+  #deadlinesExpired = 0;
 
   constructor(options: AppOptions = {}) {
-    this.logger = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
-    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    // A server (peregrine serve) may have set defaults for Apps built in its process.
+    const server = serverDefaults();
+    this.logger =
+      options.logger === false
+        ? silentLogger
+        : (options.logger ?? server.logger ?? defaultLogger());
+    const bodyLimit = server.bodyLimit;
+    this.#limits = {
+      ...DEFAULT_LIMITS,
+      ...(bodyLimit === undefined ? {} : { bodyLimit, multipartPartSize: bodyLimit }),
+      ...options.limits,
+    };
     this.#router = new Router({ stripTrailingSlash: options.stripTrailingSlash ?? false });
     this.#env = {
       media: this.media,
-      proxies: new TrustedProxies(options.trustedProxies ?? []),
+      proxies: new TrustedProxies(options.trustedProxies ?? server.trustedProxies ?? []),
       limits: this.#limits,
       logger: this.logger,
     };
-    this.#timeout = options.requestTimeout ?? 0;
+    this.#timeout = options.requestTimeout ?? server.requestTimeout ?? 0;
     for (const mw of options.middleware ?? []) this.use(mw);
   }
 
@@ -257,6 +269,11 @@ export class App {
   /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
   openapi(options: OpenAPIOptions = {}): OpenAPIDocument {
     return buildOpenAPI(this.#routes, options);
+  }
+
+  /** How many requests passed their deadline (`requestTimeout`) before they were answered. */
+  get deadlinesExpired(): number {
+    return this.#deadlinesExpired;
   }
 
   /** @internal The compiled routes, for OpenAPI and tooling. */
@@ -587,6 +604,7 @@ export class App {
     for (const [req, out] of this.#inflight) {
       if (req.deadline! > now) continue;
       this.#inflight.delete(req);
+      this.#deadlinesExpired++;
       req.expire();
       if (!out.headersSent && !out.destroyed) {
         const late = new Response();

@@ -1,47 +1,90 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { App } from '../app/app.ts';
+import type { Logger } from '../app/logger.ts';
+import { type Address, formatAddress } from './settings/setting.ts';
+import { rejectOverCap, rejectOverloaded } from './worker/rejections.ts';
+import { LoadShedder } from './worker/shedder.ts';
 
 /** Options of `serve`. Times are in milliseconds, sizes in bytes. */
 export interface ServeOptions {
-  /** Interface to listen on (default 127.0.0.1). */
+  /** Interface to listen on (default 127.0.0.1); ignored when `listen` is given. */
   host?: string;
-  /** Port (default 8000; 0 picks a free one). */
+  /** Port (default 8000; 0 picks a free one); ignored when `listen` is given. */
   port?: number;
+  /** Addresses to listen on (TCP or Unix socket), instead of `host`/`port`. */
+  listen?: readonly Address[];
   /** Listen backlog (default 2048). */
   backlog?: number;
   /** Idle keep-alive timeout; above the common LB idle timeouts (default 75 s). */
   keepAliveTimeout?: number;
   /** Time allowed to receive the request headers (default 20 s). */
   headersTimeout?: number;
-  /** Time allowed to receive the whole request (default 60 s). */
+  /** Time allowed to receive the whole request (default 60 s; 0 = none). */
   requestTimeout?: number;
   /** Largest request head (default 16 KiB). */
   maxHeaderSize?: number;
-  /** Most concurrent connections; more are refused (default unlimited). */
+  /** Most concurrent connections; a connection over it gets one 503 and is closed (default: no cap). */
   maxConnections?: number;
   /** Bind with SO_REUSEPORT where the runtime supports it. */
   reusePort?: boolean;
   /** Interval at which Node checks header/request timeouts (default 1 s). */
   connectionsCheckingInterval?: number;
+  /** Shed load (503 + Retry-After) while the event loop lags this many ms (default 250; 0 = off). */
+  shedDelay?: number;
+  /** Also shed while event-loop utilisation exceeds this ratio (default 0 = off). */
+  shedUtilization?: number;
+  /** How long idle keep-alive connections may still send a request once a drain begins (default 1 s). */
+  drainGrace?: number;
+  /** When set, one log line per request. */
+  accessLog?: Logger;
+  /** Calls `onMaxRequests` once, when this many requests have been read (0 = never). */
+  maxRequests?: number;
+  /** See `maxRequests`. */
+  onMaxRequests?: () => void;
+  /** @internal A cluster worker that binds its own socket (reuse-port) rather than the master's. */
+  exclusive?: boolean;
 }
 
-/** A running single-process server. */
+/** Counters of a running server (cumulative). */
+export interface ServeStats {
+  /** Requests read. */
+  requests: number;
+  /** Requests answered 503 because the event loop lagged. */
+  shed: number;
+  /** Requests answered 503 because their connection was over the cap. */
+  overCap: number;
+}
+
+/** A running server. */
 export interface RunningServer {
-  /** The node:http server. */
+  /** The node:http server (the first one when listening on several addresses). */
   readonly server: Server;
-  /** Where it listens. */
+  /** Every node:http server, one per address. */
+  readonly servers: readonly Server[];
+  /** Where the first server listens (a Unix socket shows its path as host and port 0). */
   readonly address: { host: string; port: number };
+  /** Every address listened on, as `HOST:PORT` or `unix:PATH`. */
+  readonly addresses: readonly string[];
   /** Whether a drain has begun. */
   readonly draining: boolean;
   /** In-flight requests. */
   readonly inflight: number;
+  /** Open connections. */
+  readonly connections: number;
+  /** Counters: requests read, shed, over the connection cap. */
+  readonly stats: Readonly<ServeStats>;
+  /** The load shedder (its lag samples feed heartbeats). */
+  readonly shedder: LoadShedder;
   /**
-   * Stops accepting, lets in-flight requests finish with `Connection: close`, closes idle
-   * keep-alive sockets, forces the rest after `gracefulTimeout` ms, then runs the App's
-   * shutdown functions.
+   * Stops accepting, lets in-flight requests finish with `Connection: close`, gives idle
+   * keep-alive connections `drainGrace` to send one last request, closes the rest, forces what
+   * remains after `gracefulTimeout` ms, then runs the App's shutdown functions.
    */
   close(gracefulTimeout?: number): Promise<void>;
+  /** Fast stop: drops every connection now, then runs the App's shutdown functions. */
+  destroy(): Promise<void>;
 }
 
 /** Whether this runtime's `listen()` understands `reusePort` (Node ≥ 22.12 / 23.1). */
@@ -53,74 +96,206 @@ export function supportsReusePort(): boolean {
   );
 }
 
-/** Serves an App on one `node:http` server in this process (the worker side of `peregrine serve`). */
+const kOverCap = Symbol('peregrine.overCap');
+type TrackedSocket = Socket & {
+  [kOverCap]?: boolean;
+  /** node:http's response in progress on this socket (internal, stable since Node 0.x). */
+  _httpMessage?: ServerResponse | null;
+};
+
+function accessLogger(log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const start = performance.now();
+    res.once('finish', () => {
+      log.info(
+        {
+          method: req.method,
+          url: req.url,
+          status: res.statusCode,
+          ms: Math.round((performance.now() - start) * 100) / 100,
+          bytes: Number(res.getHeader('content-length') ?? 0),
+          remote: req.socket.remoteAddress,
+        },
+        'request',
+      );
+    });
+  };
+}
+
+/** Serves an App on `node:http` in this process: the worker side of `peregrine serve`. */
 export async function serve(app: App, options: ServeOptions = {}): Promise<RunningServer> {
   await app.startup();
-  const inflight = new Set<ServerResponse>();
   let draining = false;
+  const stats: ServeStats = { requests: 0, shed: 0, overCap: 0 };
+  const sockets = new Set<TrackedSocket>();
+  const cap = options.maxConnections ?? 0;
+  let overCap = 0;
+  const shedder = new LoadShedder({
+    delay: options.shedDelay ?? 250,
+    utilization: options.shedUtilization ?? 0,
+  });
   const handle = app.handle;
-  const server = createServer(
-    {
-      keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
-      headersTimeout: options.headersTimeout ?? 20_000,
-      requestTimeout: options.requestTimeout ?? 60_000,
-      maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
-      connectionsCheckingInterval: options.connectionsCheckingInterval ?? 1000,
-      noDelay: true,
-    },
-    (req: IncomingMessage, res: ServerResponse) => {
-      inflight.add(res);
-      res.once('close', () => inflight.delete(res));
-      if (draining) res.shouldKeepAlive = false;
-      handle(req, res);
-    },
-  );
-  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
+  const maxRequests = options.maxRequests ?? 0;
+  const onMaxRequests = options.onMaxRequests;
+  const logAccess = options.accessLog === undefined ? undefined : accessLogger(options.accessLog);
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const n = ++stats.requests;
+    if (draining) res.shouldKeepAlive = false;
+    if (n === maxRequests && onMaxRequests !== undefined) onMaxRequests();
+    // PERF: the socket is only looked at while some connection is over the cap.
+    if (overCap > 0 && (req.socket as TrackedSocket)[kOverCap] === true) {
+      stats.overCap++;
+      rejectOverCap(res);
+      return;
+    }
+    if (shedder.overloaded()) {
+      stats.shed++;
+      rejectOverloaded(res);
+      return;
+    }
+    if (logAccess !== undefined) logAccess(req, res);
+    handle(req, res);
+  };
+
+  const onConnection = (socket: TrackedSocket): void => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(
+    if (cap > 0 && sockets.size > cap) {
+      socket[kOverCap] = true;
+      overCap++;
+    }
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (socket[kOverCap] === true) overCap--;
+    });
+  };
+
+  const listen = async (address: Address): Promise<Server> => {
+    const server = createServer(
       {
-        host,
-        port: options.port ?? 8000,
-        backlog: options.backlog ?? 2048,
-        ...(options.reusePort && supportsReusePort() ? { reusePort: true } : {}),
+        keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
+        headersTimeout: options.headersTimeout ?? 20_000,
+        requestTimeout: options.requestTimeout ?? 60_000,
+        maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+        connectionsCheckingInterval: options.connectionsCheckingInterval ?? 1000,
+        noDelay: true,
       },
-      () => {
-        server.removeListener('error', reject);
-        resolve();
-      },
+      listener,
     );
+    server.on('connection', onConnection);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      const reuse = options.reusePort === true && supportsReusePort() && 'port' in address;
+      server.listen(
+        'path' in address
+          ? { path: address.path, backlog: options.backlog ?? 2048 }
+          : {
+              host: address.host,
+              port: address.port,
+              backlog: options.backlog ?? 2048,
+              ...(reuse ? { reusePort: true } : {}),
+              ...(reuse || options.exclusive ? { exclusive: true } : {}),
+            },
+        () => {
+          server.removeListener('error', reject);
+          resolve();
+        },
+      );
+    });
+    return server;
+  };
+
+  const wanted: readonly Address[] = options.listen ?? [
+    { host: options.host ?? '127.0.0.1', port: options.port ?? 8000 },
+  ];
+  const servers: Server[] = [];
+  try {
+    for (const address of wanted) servers.push(await listen(address));
+  } catch (err) {
+    for (const s of servers) s.close();
+    await app.shutdown().catch(() => {});
+    throw err;
+  }
+  shedder.start();
+
+  const addresses = servers.map((s) => {
+    const a = s.address();
+    if (typeof a === 'string' || a === null) return { path: String(a) } as Address;
+    return { host: (a as AddressInfo).address, port: (a as AddressInfo).port } as Address;
   });
-  const address = server.address() as AddressInfo;
+  const first = addresses[0]!;
+
+  const stopAccepting = (): Promise<unknown> => {
+    draining = true;
+    shedder.stop();
+    // net.Server#close only stops listening; node:http's close would also drop idle keep-alive
+    // connections at once, racing requests already on their way (the client sees a reset).
+    return Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            NetServer.prototype.close.call(server, () => resolve());
+          }),
+      ),
+    );
+  };
+
   let closing: Promise<void> | undefined;
   return {
-    server,
-    address: { host: address.address, port: address.port },
+    server: servers[0]!,
+    servers,
+    address: 'path' in first ? { host: first.path, port: 0 } : first,
+    addresses: addresses.map(formatAddress),
     get draining() {
       return draining;
     },
     get inflight() {
-      return inflight.size;
+      let n = 0;
+      for (const socket of sockets) if (socket._httpMessage) n++;
+      return n;
     },
+    get connections() {
+      return sockets.size;
+    },
+    stats,
+    shedder,
     close(gracefulTimeout = 30_000) {
       closing ??= (async () => {
-        draining = true;
-        for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const timer = setTimeout(() => {
-          server.closeAllConnections();
+        const closed = stopAccepting();
+        for (const socket of sockets) {
+          const res = socket._httpMessage;
+          if (res && !res.headersSent) res.shouldKeepAlive = false;
+        }
+        const grace = Math.min(options.drainGrace ?? 1000, gracefulTimeout / 2);
+        let sweeper: NodeJS.Timeout | undefined;
+        const sweep = () => {
+          for (const server of servers) server.closeIdleConnections();
+        };
+        const graceTimer = setTimeout(() => {
+          sweep();
+          sweeper = setInterval(sweep, 100);
+        }, grace);
+        const force = setTimeout(() => {
+          for (const server of servers) server.closeAllConnections();
           for (const socket of sockets) socket.destroy();
         }, gracefulTimeout);
-        timer.unref();
         await closed;
-        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        clearInterval(sweeper);
+        clearTimeout(force);
+        // node:http's own close clears its timeout-checking interval.
+        for (const server of servers) server.close();
+        await app.shutdown();
+      })();
+      return closing;
+    },
+    destroy() {
+      closing ??= (async () => {
+        const closed = stopAccepting();
+        for (const server of servers) server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+        await closed;
+        for (const server of servers) server.close();
         await app.shutdown();
       })();
       return closing;

@@ -62,6 +62,10 @@ export const ERROR_CODES = {
     summary: 'The request deadline passed before the responder finished.',
   },
   PRG_OVERLOADED: { status: 503, summary: 'The worker sheds load; retry after the given delay.' },
+  PRG_TOO_MANY_CONNECTIONS: {
+    status: 503,
+    summary: 'The worker is at its connection cap; this connection closes, retry.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A stable error code of Peregrine. */

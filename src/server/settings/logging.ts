@@ -1,0 +1,61 @@
+import { parseBoolean, SettingError, setting } from './setting.ts';
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const FORMATS = ['auto', 'json', 'pretty'] as const;
+
+/** A log level. */
+export type LogLevel = (typeof LEVELS)[number];
+/** A log format; `auto` is pretty on a terminal and JSON otherwise. */
+export type LogFormat = (typeof FORMATS)[number];
+
+function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    const t = text.trim().toLowerCase();
+    if (!(choices as readonly string[]).includes(t)) {
+      throw new SettingError(`"${text}" is not one of ${choices.join(', ')}`);
+    }
+    return t as T;
+  };
+}
+
+/** Structured logs of master and workers. */
+export const loggingSettings = {
+  logLevel: setting<LogLevel>({
+    name: 'log-level',
+    section: 'Logging',
+    kind: 'enum',
+    meta: 'LEVEL',
+    choices: LEVELS,
+    default: () => 'info',
+    parse: oneOf(LEVELS),
+    doc: 'The least severe level written by master, workers and the App’s logger.',
+  }),
+  logFormat: setting<LogFormat>({
+    name: 'log-format',
+    section: 'Logging',
+    kind: 'enum',
+    meta: 'FORMAT',
+    choices: FORMATS,
+    default: () => 'auto',
+    parse: oneOf(FORMATS),
+    doc: '`json` (one JSON object a line, for collectors), `pretty` (readable), or `auto`: pretty when the log goes to a terminal, JSON otherwise.',
+  }),
+  logFile: setting<string>({
+    name: 'log-file',
+    section: 'Logging',
+    kind: 'string',
+    meta: 'FILE',
+    default: () => '-',
+    defaultDoc: '`-` (stderr)',
+    parse: (text) => text.trim() || '-',
+    doc: 'Append logs to this file instead of stderr. `USR1` reopens it (after log rotation moved it).',
+  }),
+  accessLog: setting<boolean>({
+    name: 'access-log',
+    section: 'Logging',
+    kind: 'boolean',
+    default: () => false,
+    parse: parseBoolean,
+    doc: 'Log one line per request (method, path, status, duration, response size, client address) at `info`.',
+  }),
+} as const;

@@ -1,0 +1,26 @@
+import { parseNumber, parseSeconds, range, setting } from './setting.ts';
+
+/** Load shedding: answer fast 503s instead of queueing when a worker's event loop falls behind. */
+export const protectionSettings = {
+  shedDelay: setting<number>({
+    name: 'shed-delay',
+    section: 'Load shedding',
+    kind: 'seconds',
+    meta: 'SECONDS',
+    default: () => 0.25,
+    parse: parseSeconds,
+    validate: range(0, 60),
+    doc: 'Shed load when the worker’s event loop is this far behind: requests read while it lags get an immediate 503 with `Retry-After: 1` (`PRG_OVERLOADED`) instead of waiting their turn. Bounds the latency of the requests that are served. 0 turns it off.',
+  }),
+  shedUtilization: setting<number>({
+    name: 'shed-utilization',
+    section: 'Load shedding',
+    kind: 'number',
+    meta: 'RATIO',
+    default: () => 0,
+    defaultDoc: '0 (off)',
+    parse: parseNumber,
+    validate: range(0, 1),
+    doc: 'Also shed while the event-loop utilisation over the last 100 ms window exceeds this ratio (0…1). Coarser than `--shed-delay`: a worker can be fully busy and still answer in time. 0 turns it off.',
+  }),
+} as const;
