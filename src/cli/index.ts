@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { routesCommand } from './routes.ts';
+import { serveCommand } from './serve.ts';
 
 /** The package version, read from package.json. */
 export function version(): string {
@@ -30,6 +32,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
+  if (command === 'serve') return serveCommand(argv.slice(1));
+  if (command === 'routes') return routesCommand(argv.slice(1));
   process.stderr.write(`peregrine: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }

@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { type Address, formatAddress } from '../settings/setting.ts';
+
+/** Handles one admin request. Throwing (or rejecting) answers 500. */
+export type AdminHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+) => void | Promise<void>;
+
+/** Writes a JSON answer (`no-store`: probes and scrapers must never see a cached one). */
+export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function problem(res: ServerResponse, status: number, title: string, detail?: string): void {
+  const text = JSON.stringify({ type: 'about:blank', title, status, ...(detail ? { detail } : {}) });
+  res.writeHead(status, {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/**
+ * The master's admin listener: `/healthz`, `/readyz`, and whatever other parts register (the
+ * telemetry part adds `/metrics`, `/dashboard`, `/api/*`). Routes are exact paths, or prefixes
+ * when registered with a trailing `*` (`/api/*`). It runs in the master, which never loads
+ * application code, so it answers even while every worker is busy or gone.
+ */
+export class AdminServer {
+  readonly #exact = new Map<string, AdminHandler>();
+  readonly #prefixes: Array<[method: string, prefix: string, handler: AdminHandler]> = [];
+  readonly #log: Logger;
+  #server: Server | undefined;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /** Adds a route: `route('GET', '/metrics', handler)`; `HEAD` is served by the `GET` route. */
+  route(method: string, path: string, handler: AdminHandler): this {
+    const m = method.toUpperCase();
+    if (path.endsWith('*')) this.#prefixes.push([m, path.slice(0, -1), handler]);
+    else this.#exact.set(`${m} ${path}`, handler);
+    return this;
+  }
+
+  /** The routes, as `METHOD path` strings. */
+  routes(): string[] {
+    return [
+      ...this.#exact.keys(),
+      ...this.#prefixes.map(([method, prefix]) => `${method} ${prefix}*`),
+    ];
+  }
+
+  #find(method: string, path: string): AdminHandler | undefined {
+    const exact = this.#exact.get(`${method} ${path}`);
+    if (exact !== undefined) return exact;
+    let best: [string, AdminHandler] | undefined;
+    for (const [m, prefix, handler] of this.#prefixes) {
+      if (m === method && path.startsWith(prefix) && (best === undefined || prefix.length > best[0].length)) {
+        best = [prefix, handler];
+      }
+    }
+    return best?.[1];
+  }
+
+  readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const handler = this.#find(method, url.pathname);
+    if (handler === undefined) {
+      const other = ['GET', 'POST', 'PUT', 'DELETE'].filter((m) => this.#find(m, url.pathname));
+      if (other.length > 0) {
+        res.setHeader('allow', other.join(', '));
+        problem(res, 405, 'Method Not Allowed');
+      } else {
+        problem(res, 404, 'Not Found', `No admin endpoint at ${url.pathname}.`);
+      }
+      return;
+    }
+    const fail = (err: unknown) => {
+      this.#log.error({ err, path: url.pathname }, 'admin handler failed');
+      if (!res.headersSent) problem(res, 500, 'Internal Server Error');
+      else res.destroy();
+    };
+    try {
+      const r = handler(req, res, url);
+      if (r !== undefined) r.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  /** Starts listening; resolves to the address (`HOST:PORT`). */
+  async listen(address: Address): Promise<string> {
+    const server = createServer({ keepAliveTimeout: 5000, headersTimeout: 10_000 }, this.#handle);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen('path' in address ? { path: address.path } : address, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+    const a = server.address();
+    return typeof a === 'string' || a === null
+      ? `unix:${a}`
+      : formatAddress({ host: (a as AddressInfo).address, port: (a as AddressInfo).port });
+  }
+
+  /** Stops listening and drops its connections. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,33 @@
+import type { ServerSettings } from '../settings/all.ts';
+import type { Address } from '../settings/setting.ts';
+
+/** What the master tells a worker it spawns (JSON in the `PEREGRINE_WORKER_CONFIG` variable). */
+export interface WorkerConfig {
+  /** The worker's id, unique for the master's lifetime. */
+  id: number;
+  /** Its generation (a reload starts a new one). */
+  generation: number;
+  /** Workers alive when it was spawned. */
+  workerCount: number;
+  /** `MODULE[:EXPORT]`. */
+  app: string;
+  /** Where relative module paths resolve. */
+  cwd: string;
+  /** The resolved settings. */
+  settings: ServerSettings;
+  /** The addresses to listen on (`--bind`, with port 0 already resolved for `--reuse-port`). */
+  listen: Address[];
+  /** The log format in effect (`auto` resolved by the master, which owns the terminal). */
+  logFormat: 'json' | 'pretty';
+  /** This worker's request budget (`--max-requests` plus its jitter; 0 = none). */
+  maxRequests: number;
+  /** Heartbeat interval, ms. */
+  heartbeatMs: number;
+  /** Where the watchdog thread writes a captured stack (null: no capture). */
+  stackFile: string | null;
+  /** Silence after which the watchdog thread captures the stack, ms. */
+  stackAfterMs: number;
+}
+
+/** The environment variable carrying the WorkerConfig. */
+export const WORKER_CONFIG_ENV = 'PEREGRINE_WORKER_CONFIG';

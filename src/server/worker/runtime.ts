@@ -1,0 +1,264 @@
+import { performance } from 'node:perf_hooks';
+import type { App } from '../../app/app.ts';
+import type { Logger } from 'pino';
+import { setServerDefaults } from '../../app/server-defaults.ts';
+import { EXIT } from '../exit-codes.ts';
+import { workerExtensions } from '../extensions.ts';
+import {
+  type BootError,
+  type Heartbeat,
+  isEnvelope,
+  type MasterMessages,
+  MessageRegistry,
+  type WorkerMessages,
+} from '../ipc.ts';
+import { createLog, type ServerLog } from '../log.ts';
+import { type RunningServer, serve } from '../serve.ts';
+import { topology } from '../topology.ts';
+import type { WorkerConfig } from './config.ts';
+import { loadApp } from './load-app.ts';
+import { startWatchdogThread, type WatchdogThread } from './watchdog.ts';
+
+// Signals meant for the master reach workers too when they are sent to the process group (a
+// terminal's Ctrl-C, systemd's control-group kill). The master coordinates every stop, so a
+// worker ignores them; TTIN/TTOU would otherwise stop the process.
+const IGNORED_SIGNALS: NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGTTIN',
+  'SIGTTOU',
+];
+
+function errorFields(err: unknown): { message: string; stack?: string; code?: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      message: err.message,
+      ...(err.stack === undefined ? {} : { stack: err.stack }),
+      ...(typeof code === 'string' ? { code } : {}),
+    };
+  }
+  return { message: String(err) };
+}
+
+/**
+ * One worker process: it loads the App, serves it, sends heartbeats, and obeys the master.
+ * Worker extensions receive this object.
+ */
+export class WorkerRuntime {
+  /** What the master told this worker. */
+  readonly config: WorkerConfig;
+  /** The worker's logger (also the App's, unless the App brought its own). */
+  readonly log: Logger;
+  /** Handlers of messages from the master, by type. */
+  readonly messages = new MessageRegistry<MasterMessages, undefined>();
+  /** The App, once loaded. */
+  app: App | undefined;
+  /** The server, once listening. */
+  server: RunningServer | undefined;
+  readonly #serverLog: ServerLog;
+  #watchdog: WatchdogThread | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #stopping: Promise<never> | undefined;
+
+  constructor(config: WorkerConfig) {
+    this.config = config;
+    this.#serverLog = createLog({
+      level: config.settings.logLevel,
+      format: config.logFormat,
+      file: config.settings.logFile,
+      bindings: { role: 'worker', worker: config.id, generation: config.generation },
+    });
+    this.log = this.#serverLog.logger;
+  }
+
+  /** Sends a message to the master; resolves when it is handed to the channel. */
+  send<K extends keyof WorkerMessages>(type: K, data: WorkerMessages[K]): Promise<void> {
+    return new Promise((resolve) => {
+      if (process.send === undefined || !process.connected) {
+        resolve();
+        return;
+      }
+      process.send({ type, data }, undefined, {}, () => resolve());
+    });
+  }
+
+  /** The counters a heartbeat carries. */
+  stats(): Heartbeat {
+    const s = this.server;
+    return {
+      rss: process.memoryUsage.rss(),
+      heapUsed: process.memoryUsage().heapUsed,
+      requests: s?.stats.requests ?? 0,
+      shed: s?.stats.shed ?? 0,
+      overCap: s?.stats.overCap ?? 0,
+      deadlines: this.app?.deadlinesExpired ?? 0,
+      connections: s?.connections ?? 0,
+      inflight: s?.inflight ?? 0,
+      lagMs: Math.round(s?.shedder.takeMaxLag() ?? 0),
+    };
+  }
+
+  /** Boots: heartbeat first (boot counts as alive), then load, extensions, startup, listen. */
+  async run(): Promise<void> {
+    const started = performance.now();
+    const { config } = this;
+    const s = config.settings;
+    topology.update({
+      workerId: config.id,
+      generation: config.generation,
+      workerCount: config.workerCount,
+    });
+    for (const signal of IGNORED_SIGNALS) process.on(signal, () => {});
+    this.#listen();
+    this.#startHeartbeat();
+    setServerDefaults({
+      logger: this.log,
+      trustedProxies: s.trustedProxies,
+      requestTimeout: s.requestTimeout * 1000,
+      bodyLimit: s.bodyLimit,
+    });
+    try {
+      this.app = await loadApp(config.app, config.cwd);
+    } catch (err) {
+      return this.#bootFailed('load', err, EXIT.APP_LOAD_ERROR);
+    }
+    try {
+      for (const extension of workerExtensions) await extension.setup(this);
+    } catch (err) {
+      return this.#bootFailed('startup', err, EXIT.BOOT_ERROR);
+    }
+    try {
+      this.server = await serve(this.app, {
+        listen: config.listen,
+        backlog: s.backlog,
+        reusePort: s.reusePort,
+        exclusive: s.reusePort,
+        keepAliveTimeout: s.keepAlive * 1000,
+        headersTimeout: s.headersTimeout * 1000,
+        requestTimeout: s.receiveTimeout * 1000,
+        maxHeaderSize: s.maxHeaderSize,
+        maxConnections: s.maxConnections,
+        shedDelay: s.shedDelay * 1000,
+        shedUtilization: s.shedUtilization,
+        connectionsCheckingInterval: 1000,
+        ...(s.accessLog ? { accessLog: this.log.child({ log: 'access' }) } : {}),
+        maxRequests: config.maxRequests,
+        onMaxRequests: () => {
+          void this.send('retire', { reason: 'max-requests', requests: config.maxRequests });
+        },
+      });
+    } catch (err) {
+      const listening = (err as { syscall?: unknown }).syscall === 'listen';
+      return this.#bootFailed(listening ? 'listen' : 'startup', err, EXIT.BOOT_ERROR);
+    }
+    const bootMs = Math.round(performance.now() - started);
+    this.log.debug({ addresses: this.server.addresses, bootMs }, 'worker listening');
+    await this.send('ready', { addresses: [...this.server.addresses], bootMs });
+  }
+
+  #listen(): void {
+    process.on('message', (message: unknown) => {
+      if (isEnvelope(message)) this.messages.dispatch(message.type, message.data, undefined);
+    });
+    this.messages.on('drain', ({ gracefulTimeout }) => void this.stop('drain', gracefulTimeout));
+    this.messages.on('quit', () => void this.stop('quit', 0));
+    this.messages.on('topology', ({ workerCount }) => topology.update({ workerCount }));
+    this.messages.on('reopen-logs', () => this.#serverLog.reopen());
+    this.messages.on('readiness-probe', ({ id, timeout }) => {
+      const app = this.app;
+      if (app === undefined) {
+        void this.send('readiness', { id, ready: false, checks: {} });
+        return;
+      }
+      app.checkReadiness(timeout).then(
+        (r) => this.send('readiness', { id, ready: r.ready, checks: r.checks }),
+        (err: unknown) =>
+          this.send('readiness', {
+            id,
+            ready: false,
+            checks: { app: { ok: false, error: errorFields(err).message } },
+          }),
+      );
+    });
+    // cluster makes an orphaned worker exit on the spot; drain instead, so a master that died
+    // (OOM killer, kill -9) does not take the in-flight requests with it.
+    process.removeAllListeners('disconnect');
+    process.once('disconnect', () => {
+      this.log.warn({}, 'master is gone; draining');
+      void this.stop('drain', this.config.settings.gracefulTimeout * 1000);
+    });
+    process.on('uncaughtException', (err) => this.#crashed(err));
+  }
+
+  #startHeartbeat(): void {
+    const { config } = this;
+    if (config.stackFile !== null) {
+      try {
+        this.#watchdog = startWatchdogThread(config.stackAfterMs, config.stackFile);
+      } catch (err) {
+        this.log.warn({ err }, 'watchdog thread unavailable; blocked stacks will not be captured');
+      }
+    }
+    const beat = () => {
+      this.#watchdog?.beat();
+      void this.send('heartbeat', this.stats());
+    };
+    this.#heartbeat = setInterval(beat, config.heartbeatMs);
+    this.#heartbeat.unref();
+    beat();
+  }
+
+  async #bootFailed(phase: BootError['phase'], err: unknown, code: number): Promise<never> {
+    const fields = errorFields(err);
+    this.log.error({ err, phase }, `worker failed to boot (${phase}): ${fields.message}`);
+    await this.send('boot-error', { phase, ...fields });
+    return this.#exit(code);
+  }
+
+  #crashed(err: unknown): void {
+    if (this.#stopping !== undefined) {
+      this.log.fatal({ err }, 'uncaught exception while stopping; exiting now');
+      void this.#exit(EXIT.CRASH);
+      return;
+    }
+    this.log.fatal({ err }, 'uncaught exception; draining and exiting');
+    void this.send('crashed', errorFields(err));
+    void this.stop('drain', this.config.settings.gracefulTimeout * 1000, EXIT.CRASH);
+  }
+
+  /** Drains (or with `quit`, drops) the connections, runs shutdown hooks, exits. */
+  stop(how: 'drain' | 'quit', gracefulTimeout: number, code: number = EXIT.OK): Promise<never> {
+    this.#stopping ??= (async () => {
+      try {
+        if (this.server !== undefined) {
+          if (how === 'drain') await this.server.close(gracefulTimeout);
+          else await this.server.destroy();
+        } else if (this.app !== undefined && how === 'drain') {
+          await this.app.shutdown();
+        }
+      } catch (err) {
+        this.log.error({ err }, 'shutdown failed');
+      }
+      for (const extension of workerExtensions) {
+        try {
+          await extension.close?.();
+        } catch (err) {
+          this.log.error({ err, extension: extension.name }, 'extension close failed');
+        }
+      }
+      await this.send('drained', this.stats());
+      return this.#exit(code);
+    })();
+    return this.#stopping;
+  }
+
+  async #exit(code: number): Promise<never> {
+    clearInterval(this.#heartbeat);
+    await this.#watchdog?.stop().catch(() => {});
+    this.#serverLog.flush();
+    process.exit(code);
+  }
+}
