@@ -35,7 +35,11 @@ function convertersOf(route: CompiledRoute | undefined): Record<string, string> 
   const out: Record<string, string> = {};
   for (const segment of route?.parsed.segments ?? []) {
     const fields =
-      segment.kind === 'complex' ? segment.fields : segment.kind === 'literal' ? [] : [segment.field];
+      segment.kind === 'complex'
+        ? segment.fields
+        : segment.kind === 'literal'
+          ? []
+          : [segment.field];
     for (const f of fields) {
       if (f.spec !== '') out[f.name] = f.spec;
       else if (segment.kind === 'path') out[f.name] = 'path';
@@ -67,7 +71,12 @@ export function routeRows(app: App): RouteRow[] {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows
-    .map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -96,7 +105,13 @@ export function renderRoutes(app: App): string {
 
 /** `peregrine routes MODULE[:EXPORT]`: resolves to the exit code. */
 export async function routesCommand(argv: readonly string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ options: { json: { type: 'boolean' }; help: { type: 'boolean'; short: 'h' } }; allowPositionals: true; args: string[] }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{
+      options: { json: { type: 'boolean' }; help: { type: 'boolean'; short: 'h' } };
+      allowPositionals: true;
+      args: string[];
+    }>
+  >;
   try {
     parsed = parseArgs({
       args: [...argv],

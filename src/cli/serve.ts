@@ -6,8 +6,8 @@ import { supportsReusePort } from '../server/serve.ts';
 import {
   type CommandLine,
   parseCommandLine,
-  renderHelp,
   type ResolvedSettings,
+  renderHelp,
   resolveSettings,
   toConfigObject,
 } from '../server/settings/index.ts';
@@ -56,14 +56,18 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     try {
       const loaded = await loadApp(app);
       const routes = loaded.describeRoutes().length;
-      process.stdout.write(`ok: settings are valid and ${app} exports an App with ${routes} routes\n`);
+      process.stdout.write(
+        `ok: settings are valid and ${app} exports an App with ${routes} routes\n`,
+      );
       return EXIT.OK;
     } catch (err) {
       return fail(`cannot load ${app}: ${(err as Error).stack ?? err}`, EXIT.APP_LOAD_ERROR);
     }
   }
   if (settings.reusePort && !supportsReusePort()) {
-    process.stderr.write('peregrine serve: --reuse-port needs Linux and Node ≥ 22.12; using round-robin\n');
+    process.stderr.write(
+      'peregrine serve: --reuse-port needs Linux and Node ≥ 22.12; using round-robin\n',
+    );
     settings.reusePort = false;
   }
   const log = createLog({

@@ -22,7 +22,12 @@ export function sendJSON(res: ServerResponse, status: number, body: unknown): vo
 }
 
 function problem(res: ServerResponse, status: number, title: string, detail?: string): void {
-  const text = JSON.stringify({ type: 'about:blank', title, status, ...(detail ? { detail } : {}) });
+  const text = JSON.stringify({
+    type: 'about:blank',
+    title,
+    status,
+    ...(detail ? { detail } : {}),
+  });
   res.writeHead(status, {
     'content-type': 'application/problem+json',
     'content-length': Buffer.byteLength(text),
@@ -68,7 +73,11 @@ export class AdminServer {
     if (exact !== undefined) return exact;
     let best: [string, AdminHandler] | undefined;
     for (const [m, prefix, handler] of this.#prefixes) {
-      if (m === method && path.startsWith(prefix) && (best === undefined || prefix.length > best[0].length)) {
+      if (
+        m === method &&
+        path.startsWith(prefix) &&
+        (best === undefined || prefix.length > best[0].length)
+      ) {
         best = [prefix, handler];
       }
     }

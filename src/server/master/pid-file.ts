@@ -18,7 +18,9 @@ export function writePidFile(path: string): void {
     existing = undefined;
   }
   if (existing !== undefined && existing !== process.pid && existing > 0 && alive(existing)) {
-    throw new Error(`pid file ${path} names a running process (${existing}); is it already running?`);
+    throw new Error(
+      `pid file ${path} names a running process (${existing}); is it already running?`,
+    );
   }
   writeFileSync(path, `${process.pid}\n`);
 }

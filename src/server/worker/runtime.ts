@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { App } from '../../app/app.ts';
 import type { Logger } from 'pino';
+import type { App } from '../../app/app.ts';
 import { setServerDefaults } from '../../app/server-defaults.ts';
 import { EXIT } from '../exit-codes.ts';
 import { workerExtensions } from '../extensions.ts';
@@ -232,9 +232,22 @@ export class WorkerRuntime {
   /** Drains (or with `quit`, drops) the connections, runs shutdown hooks, exits. */
   stop(how: 'drain' | 'quit', gracefulTimeout: number, code: number = EXIT.OK): Promise<never> {
     this.#stopping ??= (async () => {
+      const started = performance.now();
+      this.log.info(
+        {
+          how,
+          connections: this.server?.connections ?? 0,
+          inflight: this.server?.inflight ?? 0,
+          gracefulTimeoutMs: gracefulTimeout,
+        },
+        how === 'drain' ? 'worker draining' : 'worker quitting',
+      );
       try {
         if (this.server !== undefined) {
-          if (how === 'drain') await this.server.close(gracefulTimeout);
+          // Connections are forced closed a little before the master's deadline, leaving the
+          // shutdown hooks time to run before the master kills the process.
+          const reserve = Math.min(1000, gracefulTimeout / 4);
+          if (how === 'drain') await this.server.close(gracefulTimeout - reserve);
           else await this.server.destroy();
         } else if (this.app !== undefined && how === 'drain') {
           await this.app.shutdown();
@@ -249,7 +262,12 @@ export class WorkerRuntime {
           this.log.error({ err, extension: extension.name }, 'extension close failed');
         }
       }
-      await this.send('drained', this.stats());
+      const stats = this.stats();
+      this.log.info(
+        { ms: Math.round(performance.now() - started), requests: stats.requests, shed: stats.shed },
+        'worker stopped',
+      );
+      await this.send('drained', stats);
       return this.#exit(code);
     })();
     return this.#stopping;

@@ -1,0 +1,282 @@
+import cluster from 'node:cluster';
+import { randomInt } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { isEnvelope, type MasterMessages } from '../ipc.ts';
+import type { ServerSettings } from '../settings/all.ts';
+import type { Address } from '../settings/setting.ts';
+import { WORKER_CONFIG_ENV, type WorkerConfig } from '../worker/config.ts';
+import type { CapturedStack } from '../worker/watchdog.ts';
+import type { MasterStatsBook } from './stats.ts';
+import { isAlive, type RetireReason, type WorkerRecord } from './worker-table.ts';
+
+/** What a worker process reports, as the pool hands it to the master's queue. */
+export type WorkerEvent =
+  | { kind: 'message'; worker: WorkerRecord; type: string; data: unknown }
+  | { kind: 'exit'; worker: WorkerRecord; code: number | null; signal: string | null };
+
+/** What the pool needs from the master. */
+export interface PoolContext {
+  /** The settings in effect now (a reload may change them). */
+  settings(): ServerSettings;
+  /** The master's logger. */
+  readonly log: Logger;
+  /** The counters. */
+  readonly book: MasterStatsBook;
+  /** `MODULE[:EXPORT]`. */
+  readonly app: string;
+  /** Where relative module paths resolve. */
+  readonly cwd: string;
+  /** The log format workers use. */
+  readonly logFormat: 'json' | 'pretty';
+  /** Where workers listen (ports resolved). */
+  listen(): Address[];
+  /** Where watchdog threads leave captured stacks (undefined: no capture). */
+  stackDir(): string | undefined;
+  /** Hands a worker event to the master's queue (the only thing the handlers do). */
+  enqueue(event: WorkerEvent): void;
+}
+
+/** Heartbeat interval for a watchdog timeout: a quarter of it, between 0.1 and 1 s. */
+export function heartbeatInterval(timeoutSeconds: number): number {
+  return Math.max(100, Math.min(1000, timeoutSeconds * 250));
+}
+
+/**
+ * The worker processes: spawning them, talking to them, stopping and killing them, and the
+ * watchdog over their heartbeats. Decisions about how many there should be are the master's.
+ */
+export class WorkerPool {
+  readonly #ctx: PoolContext;
+  readonly #workers = new Map<number, WorkerRecord>();
+  #lastId = 0;
+  #lastTopology = 0;
+
+  constructor(context: PoolContext) {
+    this.#ctx = context;
+  }
+
+  /** Live workers (not yet reaped). */
+  all(): WorkerRecord[] {
+    return [...this.#workers.values()];
+  }
+
+  /** A worker by id. */
+  get(id: number): WorkerRecord | undefined {
+    return this.#workers.get(id);
+  }
+
+  /** How many workers are not reaped yet. */
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  /** Forgets a worker that exited. */
+  reap(w: WorkerRecord): void {
+    w.state = 'exited';
+    this.#workers.delete(w.id);
+  }
+
+  /** Forks a worker of a generation. */
+  spawn(generation: number): WorkerRecord {
+    const s = this.#ctx.settings();
+    const id = ++this.#lastId;
+    const timeoutMs = s.timeout * 1000;
+    const stackDir = this.#ctx.stackDir();
+    const config: WorkerConfig = {
+      id,
+      generation,
+      workerCount: this.#workers.size + 1,
+      app: this.#ctx.app,
+      cwd: this.#ctx.cwd,
+      settings: s,
+      listen: this.#ctx.listen(),
+      logFormat: this.#ctx.logFormat,
+      maxRequests:
+        s.maxRequests > 0
+          ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0)
+          : 0,
+      heartbeatMs: heartbeatInterval(s.timeout),
+      stackFile: stackDir === undefined ? null : join(stackDir, `${id}.json`),
+      stackAfterMs: Math.max(timeoutMs / 2, timeoutMs - 1000),
+    };
+    const child = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
+    const w: WorkerRecord = {
+      id,
+      generation,
+      process: child,
+      pid: child.process.pid ?? 0,
+      state: 'booting',
+      spawnedAt: Date.now(),
+      readyAt: undefined,
+      lastBeatAt: undefined,
+      heartbeat: undefined,
+      retire: undefined,
+      stopSince: undefined,
+      stopGrace: 0,
+      stopReason: undefined,
+      killedAt: undefined,
+      expectExit: false,
+      bootError: undefined,
+      addresses: [],
+    };
+    child.on('message', (message: unknown) => {
+      if (isEnvelope(message)) {
+        this.#ctx.enqueue({ kind: 'message', worker: w, type: message.type, data: message.data });
+      }
+    });
+    child.on('exit', (code: number | null, signal: string | null) => {
+      this.#ctx.enqueue({ kind: 'exit', worker: w, code, signal });
+    });
+    // Sends to a worker that just died fail here; its exit event tells the rest.
+    child.on('error', () => {});
+    this.#workers.set(id, w);
+    this.#ctx.book.spawned();
+    this.#ctx.log.info({ worker: id, workerPid: w.pid, generation }, 'worker spawned');
+    return w;
+  }
+
+  /** Sends a message to one worker (ignored if it is gone). */
+  send<K extends keyof MasterMessages>(
+    worker: WorkerRecord | number,
+    type: K,
+    data: MasterMessages[K],
+  ): void {
+    const w = typeof worker === 'number' ? this.#workers.get(worker) : worker;
+    if (w === undefined || w.state === 'exited' || !w.process.isConnected()) return;
+    w.process.send({ type, data }, undefined, {}, () => {});
+  }
+
+  /** Sends a message to every live worker. */
+  broadcast<K extends keyof MasterMessages>(type: K, data: MasterMessages[K]): void {
+    for (const w of this.#workers.values()) this.send(w, type, data);
+  }
+
+  /** Marks a worker as on its way out, with the time it has before it is killed. */
+  markStopping(
+    w: WorkerRecord,
+    state: 'draining' | 'stopping',
+    reason: string,
+    graceMs: number,
+  ): void {
+    w.state = state;
+    w.stopSince = Date.now();
+    w.stopGrace = graceMs;
+    w.stopReason = reason;
+    w.expectExit = true;
+  }
+
+  /** Asks a worker to drain: stop accepting, finish in-flight requests, exit. */
+  drain(w: WorkerRecord, reason: string): void {
+    const grace = this.#ctx.settings().gracefulTimeout * 1000;
+    this.markStopping(w, 'draining', reason, grace);
+    this.send(w, 'drain', { gracefulTimeout: grace });
+    this.#ctx.log.info(
+      { worker: w.id, workerPid: w.pid, generation: w.generation, reason },
+      'draining worker',
+    );
+  }
+
+  /** Asks a worker to stop at once (connections dropped); killed after `graceMs`. */
+  quit(w: WorkerRecord, reason: string, graceMs: number): void {
+    this.markStopping(w, 'stopping', reason, graceMs);
+    this.send(w, 'quit', {});
+  }
+
+  /** Marks a serving worker for replacement; the master drains it once its replacement is ready. */
+  retire(w: WorkerRecord, reason: RetireReason, fields: Record<string, unknown> = {}): void {
+    w.retire = reason;
+    if (reason !== 'scale-down') this.#ctx.book.restart(reason);
+    this.#ctx.log.info(
+      { worker: w.id, workerPid: w.pid, reason, ...fields },
+      reason === 'scale-down'
+        ? `worker ${w.id} retires (scale-down)`
+        : `worker ${w.id} will be replaced (${reason}) once its replacement is ready`,
+    );
+  }
+
+  /** Sends SIGKILL. */
+  kill(w: WorkerRecord): void {
+    if (w.state !== 'draining') w.state = 'stopping';
+    w.killedAt = Date.now();
+    try {
+      process.kill(w.pid, 'SIGKILL');
+    } catch {
+      // Already gone; its exit event is on its way.
+    }
+  }
+
+  /**
+   * The watchdog: kills workers silent longer than `--timeout` (logging the stack their watchdog
+   * thread captured), workers not ready within `--startup-timeout`, and workers that overstay
+   * their stop grace.
+   */
+  watch(now: number): void {
+    const s = this.#ctx.settings();
+    const log = this.#ctx.log;
+    for (const w of this.#workers.values()) {
+      if (w.state === 'exited' || w.killedAt !== undefined) continue;
+      if (w.state === 'booting' && now - w.spawnedAt > s.startupTimeout * 1000) {
+        w.bootError ??= {
+          phase: 'startup',
+          message: `not ready within --startup-timeout ${s.startupTimeout}s`,
+        };
+        this.kill(w);
+        continue;
+      }
+      const silentMs = w.lastBeatAt === undefined ? 0 : now - w.lastBeatAt;
+      if (silentMs > s.timeout * 1000) {
+        const stack = this.#takeStack(w);
+        log.error(
+          {
+            worker: w.id,
+            workerPid: w.pid,
+            generation: w.generation,
+            silentMs,
+            stack: stack?.frames,
+          },
+          `watchdog: worker ${w.id} (pid ${w.pid}) sent no heartbeat for ${silentMs} ms; killing it`,
+        );
+        if (w.state === 'booting') {
+          // Blocked while booting: a boot failure, so a module that always blocks cannot loop.
+          w.bootError ??= { phase: 'startup', message: `event loop blocked for ${silentMs} ms` };
+        } else {
+          if (w.state === 'ready') this.#ctx.book.restart('watchdog');
+          w.expectExit = true;
+          w.stopReason ??= 'watchdog';
+        }
+        this.kill(w);
+        continue;
+      }
+      if (w.stopSince !== undefined && now - w.stopSince > w.stopGrace) {
+        log.warn(
+          { worker: w.id, workerPid: w.pid, graceMs: w.stopGrace },
+          `worker ${w.id} did not stop in time; killing it`,
+        );
+        this.kill(w);
+      }
+    }
+  }
+
+  #takeStack(w: WorkerRecord): CapturedStack | undefined {
+    const dir = this.#ctx.stackDir();
+    if (dir === undefined) return undefined;
+    const file = join(dir, `${w.id}.json`);
+    try {
+      const stack = JSON.parse(readFileSync(file, 'utf8')) as CapturedStack;
+      rmSync(file, { force: true });
+      return stack;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Tells every worker how many are alive, when that changed (budgets divided among workers). */
+  shareTopology(): void {
+    const count = this.all().filter(isAlive).length;
+    if (count === this.#lastTopology || count === 0) return;
+    this.#lastTopology = count;
+    this.broadcast('topology', { workerCount: count });
+  }
+}
