@@ -79,6 +79,12 @@ export interface MasterMessages {
   'readiness-probe': { id: number; timeout: number };
   /** Reopen log files (after `USR1`). */
   'reopen-logs': Record<string, never>;
+  /**
+   * The answer to `drained`: the master has seen the worker's listeners close, so no connection
+   * is on its way to it any more and it may exit. (node:cluster loses a connection handed to a
+   * worker that exits before acknowledging it: the client hangs. Waiting for this closes that gap.)
+   */
+  release: Record<string, never>;
 }
 
 /** A message on the wire. */

@@ -102,7 +102,12 @@ export function closedLoop(options: {
       conn.busy = true;
       result.sent++;
       const started = performance.now();
-      const outcome = await send(conn.agent, options.port, options.path, options.timeoutMs ?? 10_000);
+      const outcome = await send(
+        conn.agent,
+        options.port,
+        options.path,
+        options.timeoutMs ?? 10_000,
+      );
       conn.busy = false;
       if (outcome.error !== undefined) {
         result.errors.push({ message: outcome.error.message, pid: conn.pid, at: Date.now() });

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'node:http';
 import type { Agent } from 'node:http';
+import { request } from 'node:http';
 
 const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -32,7 +32,11 @@ export interface ServeProcess {
   /** Resolves when the master exits. */
   readonly exited: Promise<{ code: number | null; signal: string | null; at: number }>;
   /** Waits for a log line matching `match` (searching from line `from`). */
-  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number, from?: number): Promise<LogLine>;
+  waitForLog(
+    match: (line: LogLine) => boolean,
+    timeoutMs?: number,
+    from?: number,
+  ): Promise<LogLine>;
   /** Waits until `n` workers have reported ready since log line `from`. */
   waitForReady(n: number, timeoutMs?: number, from?: number): Promise<void>;
   /** Sends a signal to the master. */
@@ -168,9 +172,9 @@ export async function startServe(
     allWorkerPids: spawned,
     workerPids() {
       const gone = new Set(
-        logs.filter((l) => l.msg === 'worker exited' || /failed to boot|died/.test(l.msg ?? '')).map(
-          (l) => l.workerPid as number,
-        ),
+        logs
+          .filter((l) => l.msg === 'worker exited' || /failed to boot|died/.test(l.msg ?? ''))
+          .map((l) => l.workerPid as number),
       );
       return spawned().filter((pid) => !gone.has(pid));
     },

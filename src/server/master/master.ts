@@ -360,6 +360,7 @@ export class Master {
         break;
       case 'drained':
         w.heartbeat = data as WorkerMessages['drained'];
+        this.#pool.send(w, 'release', {});
         break;
       default:
         break;

@@ -43,7 +43,8 @@ export function isApp(value: unknown): value is App {
 export function moduleUrl(module: string, cwd = process.cwd()): string {
   const path = isAbsolute(module) ? module : resolve(cwd, module);
   if (existsSync(path)) return pathToFileURL(path).href;
-  if (module.startsWith('.') || isAbsolute(module)) {
+  // A path (relative, absolute, or with a script extension) that is not there; otherwise a package.
+  if (module.startsWith('.') || isAbsolute(module) || /\.[cm]?[jt]s$/.test(module)) {
     throw new AppLoadError(`cannot find module "${module}" (looked at ${path})`);
   }
   return module;

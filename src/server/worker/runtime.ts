@@ -267,10 +267,25 @@ export class WorkerRuntime {
         { ms: Math.round(performance.now() - started), requests: stats.requests, shed: stats.shed },
         'worker stopped',
       );
-      await this.send('drained', stats);
+      await this.#released(stats);
       return this.#exit(code);
     })();
     return this.#stopping;
+  }
+
+  /** Reports the final counters and waits until the master says no connection is on its way. */
+  #released(stats: Heartbeat): Promise<void> {
+    if (process.send === undefined || !process.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, 2000);
+      const off = this.messages.on('release', done);
+      function done() {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+      void this.send('drained', stats);
+    });
   }
 
   async #exit(code: number): Promise<never> {
