@@ -41,7 +41,7 @@ function convertersOf(route: CompiledRoute | undefined): Record<string, string> 
           ? []
           : [segment.field];
     for (const f of fields) {
-      if (f.spec !== '') out[f.name] = f.spec;
+      if (f.spec !== '') out[f.name] = f.spec.replace(/\(\)$/, '');
       else if (segment.kind === 'path') out[f.name] = 'path';
     }
   }

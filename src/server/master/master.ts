@@ -7,7 +7,7 @@ import { EXIT } from '../exit-codes.ts';
 import type { MasterExtension } from '../extensions.ts';
 import { type MasterMessages, MessageRegistry, type WorkerMessages } from '../ipc.ts';
 import type { ServerLog } from '../log.ts';
-import type { ServerSettings } from '../settings/all.ts';
+import { type ServerSettings, settingList } from '../settings/all.ts';
 import { resolveSettings, type SettingsInput } from '../settings/resolve.ts';
 import type { Address } from '../settings/setting.ts';
 import { AdminServer, sendJSON } from './admin.ts';
@@ -49,8 +49,6 @@ type MasterEvent =
 
 /** How long a readiness probe waits for the workers' checks, ms. */
 const PROBE_TIMEOUT = 1000;
-/** Settings a reload cannot change: the master holds the sockets and files they name. */
-const MASTER_ONLY = ['bind', 'backlog', 'reusePort', 'admin', 'pid', 'config', 'app'] as const;
 
 /**
  * The arbiter: spawns, reaps, watches and replaces workers, reloads and stops them on signals,
@@ -477,7 +475,9 @@ export class Master {
   #applySettings(next: ServerSettings): void {
     const before = this.settings;
     const kept: string[] = [];
-    for (const key of MASTER_ONLY) {
+    // The master holds the sockets and files these name; a reload cannot change them.
+    const masterOnly = settingList().filter(([, s]) => s.masterOnly === true);
+    for (const [key] of masterOnly) {
       if (JSON.stringify(before[key]) !== JSON.stringify(next[key])) kept.push(key);
       (next as Record<string, unknown>)[key] = before[key];
     }

@@ -25,6 +25,7 @@ export const configSettings = {
     default: () => null,
     defaultDoc: 'none (the command-line argument)',
     parse: (text) => (text.trim() === '' ? null : text.trim()),
+    masterOnly: true,
     doc: 'The module to serve and, after a colon, the export holding the App (default: the default export). The positional argument of `peregrine serve` sets it.',
   }),
 } as const;

@@ -10,7 +10,7 @@ export const protectionSettings = {
     default: () => 0.25,
     parse: parseSeconds,
     validate: range(0, 60),
-    doc: 'Shed load when the worker’s event loop is this far behind: requests read while it lags get an immediate 503 with `Retry-After: 1` (`PRG_OVERLOADED`) instead of waiting their turn. Bounds the latency of the requests that are served. 0 turns it off.',
+    doc: 'Shed load when the worker’s event loop is this far behind: once a turn of the loop has run this long, the requests it still reads get an immediate 503 with `Retry-After: 1` (`PRG_OVERLOADED`) instead of waiting behind the others. Under overload this bounds the latency of the requests that are served; a healthy worker never reaches it. 0 turns it off.',
   }),
   shedUtilization: setting<number>({
     name: 'shed-utilization',

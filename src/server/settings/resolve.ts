@@ -251,10 +251,12 @@ export function configValue(key: SettingKey, value: unknown): unknown {
   return value;
 }
 
-/** The settings as a config-file object (what `--print-config` prints). */
+/** The settings as a config-file object (what `--print-config` prints; `config` itself left out). */
 export function toConfigObject(settings: ServerSettings): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key] of settingList()) out[key] = configValue(key, settings[key]);
+  for (const [key] of settingList()) {
+    if (key !== 'config') out[key] = configValue(key, settings[key]);
+  }
   return out;
 }
 

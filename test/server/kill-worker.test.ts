@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { closedLoop, non2xx, okCount, describe as summary } from '../helpers/load.ts';
+import { acquireLoadLock } from '../helpers/load-lock.ts';
+import { get, startServe, tail } from '../helpers/serve-process.ts';
+
+const APP = 'test/fixtures/server/app.ts';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('SIGKILL of a worker under load: replacement ready within 1 s, failures bounded by its in-flight requests, master survives', async (t) => {
+  const release = await acquireLoadLock();
+  t.after(release);
+  const server = await startServe([APP, '--workers', '2']);
+  t.after(() => server.stop());
+  await server.waitForReady(2);
+
+  // Moderate load: the point is requests in flight on the victim, not saturation.
+  const load = closedLoop({
+    port: server.port,
+    path: '/slow?ms=20',
+    connections: 32,
+    durationMs: 6000,
+  });
+  await sleep(2000);
+  const victim = server.workerPids()[0]!;
+  const inflight = load.inflightByPid().get(victim) ?? 0;
+  const from = server.logs.length;
+  process.kill(victim, 'SIGKILL');
+  const killedAt = Date.now();
+
+  const died = await server.waitForLog(
+    (l) => l.workerPid === victim && /died/.test(l.msg ?? ''),
+    5000,
+    from,
+  );
+  const ready = await server.waitForLog((l) => l.msg === 'worker ready', 5000, from);
+  const result = await load.done;
+
+  assert.equal(died.signal, 'SIGKILL');
+  assert.ok(
+    ready.seenAt - killedAt <= 1000,
+    `replacement ready ${ready.seenAt - killedAt} ms after the kill\n${tail(server.logs)}`,
+  );
+  assert.ok(inflight > 0, 'the victim had requests in flight');
+  assert.ok(
+    result.errors.length <= inflight,
+    `${result.errors.length} failed, the victim had ${inflight} in flight: ${summary(result)}`,
+  );
+  for (const e of result.errors) assert.equal(e.pid, victim, 'only requests on the victim failed');
+  assert.equal(non2xx(result), 0, summary(result));
+  assert.ok(okCount(result) > 1000, summary(result));
+
+  // The master survives and serves with two workers.
+  const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
+  assert.equal(health.workers.ready, 2);
+  assert.equal(health.pid, server.pid);
+  const stats = server.logs.filter((l) => l.msg === 'worker spawned').length;
+  assert.equal(stats, 3, 'exactly one replacement');
+});

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { closedLoop, okCount, openLoop, percentile, describe as summary } from '../helpers/load.ts';
+import { acquireLoadLock } from '../helpers/load-lock.ts';
+import { get, startServe } from '../helpers/serve-process.ts';
+
+const APP = 'test/fixtures/server/app.ts';
+const WORK = '/work?ms=4';
+
+test('offered twice its capacity (open loop), a worker sheds: bounded p99 for accepted requests, fast 503s, normal service within 5 s', async (t) => {
+  const release = await acquireLoadLock();
+  t.after(release);
+  const server = await startServe([APP, '--workers', '1', '--shed-delay', '0.1']);
+  t.after(() => server.stop());
+
+  // Capacity: what one worker serves back to back.
+  const probe = await closedLoop({
+    port: server.port,
+    path: WORK,
+    connections: 8,
+    durationMs: 2000,
+  }).done;
+  const capacity = okCount(probe) / 2;
+  assert.ok(capacity > 50, `capacity ${capacity}/s`);
+
+  const result = await openLoop({
+    port: server.port,
+    path: WORK,
+    rate: Math.round(capacity * 2),
+    durationMs: 8000,
+  });
+  const ok = result.latencies.get(200) ?? [];
+  const shed = result.latencies.get(503) ?? [];
+  const info = `capacity ${capacity.toFixed(0)}/s; ${summary(result)}; p99 200 ${percentile(ok, 99).toFixed(0)} ms, p99 503 ${percentile(shed, 99).toFixed(0)} ms`;
+  t.diagnostic(info);
+  assert.equal(result.errors.length, 0, info);
+  assert.ok(shed.length > result.sent * 0.2, `a good share is shed: ${info}`);
+  assert.ok(ok.length > result.sent * 0.25, `a good share is served: ${info}`);
+  // Queueing without shedding would grow for the whole run (seconds); shedding bounds it.
+  assert.ok(percentile(ok, 99) < 1000, `accepted p99 is bounded: ${info}`);
+  assert.ok(percentile(shed, 50) < 500, `503s come fast: ${info}`);
+
+  // Once the load drops, normal service within 5 s.
+  const dropped = Date.now();
+  let recovered = 0;
+  while (Date.now() - dropped < 5000) {
+    const reply = await get(server.port, WORK);
+    if (reply.status === 200) {
+      recovered = Date.now() - dropped;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(recovered > 0 || (await get(server.port, WORK)).status === 200, 'service recovers');
+  const after = await openLoop({
+    port: server.port,
+    path: WORK,
+    rate: Math.round(capacity / 4),
+    durationMs: 2000,
+  });
+  assert.equal(after.statuses.get(200), after.sent, `normal service: ${summary(after)}`);
+
+  const shedProblem = await get(server.adminPort, '/healthz');
+  assert.equal(shedProblem.status, 200);
+});

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { closedLoop, non2xx, okCount, describe as summary } from '../helpers/load.ts';
+import { acquireLoadLock } from '../helpers/load-lock.ts';
+import { alive, eventually, get, startServe, tail } from '../helpers/serve-process.ts';
+
+const APP = 'test/fixtures/server/app.ts';
+
+test('three HUP reloads under 64 keep-alive connections: no failed request, no non-2xx', async (t) => {
+  const release = await acquireLoadLock();
+  t.after(release);
+  const server = await startServe([APP, '--workers', '2']);
+  t.after(() => server.stop());
+  await server.waitForReady(2);
+
+  const started = Date.now();
+  const load = closedLoop({
+    port: server.port,
+    path: '/json',
+    connections: 64,
+    durationMs: 20_000,
+  });
+  for (const at of [4000, 9000, 14_000]) {
+    await new Promise((r) => setTimeout(r, Math.max(0, at - (Date.now() - started))));
+    const from = server.logs.length;
+    server.signal('SIGHUP');
+    await server.waitForLog((l) => /reload complete/.test(l.msg ?? ''), 15_000, from);
+  }
+  const result = await load.done;
+
+  assert.equal(result.errors.length, 0, `${summary(result)}\n${tail(server.logs)}`);
+  assert.equal(non2xx(result), 0, summary(result));
+  assert.ok(okCount(result) > 2000, `only ${okCount(result)} requests served: ${summary(result)}`);
+  const pids = new Set(result.byPid.keys());
+  assert.ok(pids.size >= 6, `requests were served by ${pids.size} workers across 4 generations`);
+
+  // The worker count is restored and only the last generation is alive.
+  await eventually(
+    async () => JSON.parse((await get(server.adminPort, '/healthz')).body).workers.ready === 2,
+    10_000,
+    'two ready workers after the reloads',
+  );
+  const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
+  assert.equal(health.generation, 4);
+  await eventually(() => server.workerPids().length === 2, 10_000, 'old generations exited');
+  const everyWorker = server.allWorkerPids();
+  assert.equal(everyWorker.length, 8, 'four generations of two workers, nothing else spawned');
+
+  server.signal('SIGTERM');
+  const { code } = await server.exited;
+  assert.equal(code, 0);
+  for (const pid of everyWorker) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+});

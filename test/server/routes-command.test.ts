@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+
+const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+function routes(args: string[]) {
+  const r = spawnSync(process.execPath, ['--conditions=development', BIN, 'routes', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('peregrine routes prints methods, responders, converters, hooks, schemas and middleware', () => {
+  const r = routes(['test/fixtures/server/routes-app.ts:app']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^App middleware: Timing$/m);
+  const lines = r.stdout.split('\n');
+  const row = (method: string, route: string) =>
+    lines.find((l) => new RegExp(`^${method}\\s+${route.replace(/[{}()]/g, '\\$&')}\\s`).test(l));
+  assert.match(row('GET', '/items') ?? '', /Items\.onGet/);
+  assert.match(row('POST', '/items') ?? '', /Items\.onPost\s+-\s+-\s+yes/);
+  const item = row('GET', '/items/{id:int(min=1)}') ?? '';
+  assert.match(item, /Item\.onGet\s+id:int\(min=1\)\s+1 before, 2 after/);
+  assert.match(item, /Auth$/);
+  assert.match(row('DELETE', '/items/{id:int(min=1)}') ?? '', /Item\.onDelete/);
+  assert.match(row('GET', '/files/{path:path}') ?? '', /path:path/);
+});
+
+test('peregrine routes --json gives the same facts as data', () => {
+  const r = routes(['--json', 'test/fixtures/server/routes-app.ts:app']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.middleware, ['Timing']);
+  const item = out.routes.find(
+    (x: { method: string; template: string }) =>
+      x.method === 'GET' && x.template === '/items/{id:int(min=1)}',
+  );
+  assert.deepEqual(item.converters, { id: 'int(min=1)' });
+  assert.deepEqual(item.hooks, { before: 1, after: 2 });
+  assert.deepEqual(item.middleware, ['Auth']);
+});
+
+test('peregrine routes on a module that is not an App fails with exit code 4', () => {
+  const r = routes(['test/fixtures/server/routes-app.ts']);
+  assert.equal(r.code, 4);
+  assert.match(r.stderr, /has no export "default" \(Apps exported: app\)/);
+  const usage = routes([]);
+  assert.equal(usage.code, 2);
+});

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { Agent } from 'node:http';
+import { test } from 'node:test';
+import { acquireLoadLock } from '../helpers/load-lock.ts';
+import { get, startServe, tail } from '../helpers/serve-process.ts';
+
+const APP = 'test/fixtures/server/app.ts';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a responder that blocks the event loop: its worker is killed and replaced within --timeout + 1 s, the other keeps serving', async (t) => {
+  const release = await acquireLoadLock();
+  t.after(release);
+  const server = await startServe([APP, '--workers', '2', '--timeout', '2']);
+  t.after(() => server.stop());
+  await server.waitForReady(2);
+
+  // Two keep-alive connections pinned to different workers.
+  const agents = [0, 1].map(() => new Agent({ keepAlive: true, maxSockets: 1 }));
+  t.after(() => {
+    for (const a of agents) a.destroy();
+  });
+  const pids = [0, 0];
+  for (let i = 0; i < 20 && (pids[0] === pids[1] || pids[0] === 0); i++) {
+    agents[1]!.destroy();
+    agents[1] = new Agent({ keepAlive: true, maxSockets: 1 });
+    pids[0] = (await get(server.port, '/pid', { agent: agents[0]! })).pid;
+    pids[1] = (await get(server.port, '/pid', { agent: agents[1]! })).pid;
+  }
+  assert.notEqual(pids[0], pids[1], 'the two connections reach different workers');
+  const [blocked, healthy] = pids as [number, number];
+
+  const from = server.logs.length;
+  const blockedAt = Date.now();
+  const blocking = get(server.port, '/block?ms=60000', {
+    agent: agents[0]!,
+    timeoutMs: 15_000,
+  }).then(
+    () => 'answered',
+    () => 'cut off',
+  );
+
+  // The healthy worker answers every 50 ms throughout.
+  let served = 0;
+  const failures: string[] = [];
+  const deadline = Date.now() + 4000;
+  while (Date.now() < deadline) {
+    const reply = await get(server.port, '/json', { agent: agents[1]!, timeoutMs: 1000 }).catch(
+      (err: Error) => {
+        failures.push(err.message);
+        return undefined;
+      },
+    );
+    if (reply !== undefined) {
+      assert.equal(reply.status, 200);
+      assert.equal(reply.pid, healthy);
+      served++;
+    }
+    await sleep(50);
+  }
+  assert.deepEqual(failures, [], 'the other worker kept serving');
+  assert.ok(served >= 30, `served ${served}`);
+
+  const kill = await server.waitForLog((l) => /^watchdog:/.test(l.msg ?? ''), 5000, from);
+  assert.equal(kill.workerPid, blocked, 'the blocked worker is the one killed');
+  assert.ok(Number(kill.silentMs) >= 2000, `silent ${kill.silentMs} ms`);
+  assert.ok(
+    kill.seenAt - blockedAt <= 3000,
+    `killed ${kill.seenAt - blockedAt} ms after it blocked`,
+  );
+  const stack = (kill.stack as string[] | undefined) ?? [];
+  assert.ok(
+    stack.some((frame) => frame.includes('blockEventLoop') && frame.includes('app.ts')),
+    `the log shows the blocked stack: ${JSON.stringify(stack)}\n${tail(server.logs)}`,
+  );
+  const replaced = await server.waitForLog(
+    (l) => l.msg === 'worker ready' && l.seenAt > kill.seenAt,
+    5000,
+    from,
+  );
+  assert.ok(
+    replaced.seenAt - blockedAt <= 3000,
+    `replacement ready ${replaced.seenAt - blockedAt} ms after the block began (timeout 2 s)`,
+  );
+  assert.equal(await blocking, 'cut off');
+  const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
+  assert.equal(health.workers.ready, 2);
+});
