@@ -569,6 +569,17 @@ export class App {
 
   /** Maps any error to an HTTPError; unexpected ones are logged and become a bare 500. */
   #toHTTPError(err: unknown, req: Request): HTTPError {
+    // A responder that honours req.signal usually rejects with its reason when the deadline
+    // passes (fetch, timers/promises…); that is the deadline answer, not an unexpected error.
+    if (
+      err instanceof DOMException &&
+      err.name === 'TimeoutError' &&
+      req.deadline !== undefined &&
+      req.remaining <= 0
+    ) {
+      if (this.#inflight.delete(req)) this.#deadlinesExpired++;
+      return this.#deadlineError();
+    }
     if (err instanceof HTTPError) {
       if (err.status >= 500) {
         this.logger.error(
@@ -599,6 +610,13 @@ export class App {
     this.#inflight.delete(req);
   }
 
+  #deadlineError(): HTTPError {
+    return new HTTPServiceUnavailable({
+      code: 'PRG_DEADLINE_EXCEEDED',
+      detail: `The request did not complete within ${this.#timeout} ms.`,
+    });
+  }
+
   #sweep(): void {
     const now = Date.now();
     for (const [req, out] of this.#inflight) {
@@ -608,13 +626,7 @@ export class App {
       req.expire();
       if (!out.headersSent && !out.destroyed) {
         const late = new Response();
-        applyProblem(
-          late,
-          new HTTPServiceUnavailable({
-            code: 'PRG_DEADLINE_EXCEEDED',
-            detail: `The request did not complete within ${this.#timeout} ms.`,
-          }),
-        );
+        applyProblem(late, this.#deadlineError());
         send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
       }
     }

@@ -296,6 +296,7 @@ export class Master {
       case 'SIGTTIN':
         if (this.#plan.stop !== undefined) return;
         this.#plan.target++;
+        if (this.#plan.reload !== undefined) this.#plan.reload.target++;
         this.log.info({ target: this.#plan.target }, 'TTIN: one worker more');
         return;
       case 'SIGTTOU':
@@ -305,6 +306,9 @@ export class Master {
           return;
         }
         this.#plan.target--;
+        if (this.#plan.reload !== undefined && this.#plan.reload.target > 1) {
+          this.#plan.reload.target--;
+        }
         this.log.info({ target: this.#plan.target }, 'TTOU: one worker less');
         return;
       case 'SIGUSR1':
@@ -457,9 +461,12 @@ export class Master {
       );
       return;
     }
+    let target = this.#plan.target;
     if (this.#options.input !== undefined) {
       try {
-        this.#applySettings((await resolveSettings(this.#options.input)).settings);
+        const next = (await resolveSettings(this.#options.input)).settings;
+        if (next.workers !== this.settings.workers) target = next.workers;
+        this.#applySettings(next);
       } catch (err) {
         this.#book.reload('failed');
         this.log.error({ err }, 'reload aborted: the configuration is invalid; workers unchanged');
@@ -467,9 +474,9 @@ export class Master {
       }
     }
     const generation = ++this.#lastGeneration;
-    this.#plan.reload = { generation, startedAt: Date.now() };
+    this.#plan.reload = { generation, startedAt: Date.now(), target };
     this.#book.reload('started');
-    this.log.info({ generation, workers: this.#plan.target }, 'reload started');
+    this.log.info({ generation, workers: target }, 'reload started');
   }
 
   #applySettings(next: ServerSettings): void {
@@ -482,7 +489,6 @@ export class Master {
       (next as Record<string, unknown>)[key] = before[key];
     }
     if (kept.length > 0) this.log.warn({ settings: kept }, 'these settings need a restart');
-    if (next.workers !== before.workers) this.#plan.target = next.workers;
     this.settings = next;
   }
 

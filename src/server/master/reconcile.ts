@@ -13,8 +13,8 @@ export interface Plan {
   generation: number;
   /** How many workers it should have. */
   target: number;
-  /** A reload in progress: the generation being started. */
-  reload: { generation: number; startedAt: number } | undefined;
+  /** A reload in progress: the generation being started and its size (a reloaded config may change it). */
+  reload: { generation: number; startedAt: number; target: number } | undefined;
   /** Another `HUP` arrived during the reload. */
   reloadAgain: boolean;
   /** A stop in progress; graceful stops drain once `drainAt` has passed. */
@@ -66,8 +66,9 @@ function manageReload(plan: Plan, { pool, book, log, now }: ReconcileContext): b
   const r = plan.reload;
   if (r === undefined) return false;
   const fresh = pool.all().filter((w) => w.generation === r.generation && isServing(w));
-  if (fresh.filter((w) => w.state === 'ready').length >= plan.target) {
+  if (fresh.filter((w) => w.state === 'ready').length >= r.target) {
     plan.generation = r.generation;
+    plan.target = r.target;
     plan.reload = undefined;
     book.reload('succeeded');
     log.info(
@@ -78,7 +79,7 @@ function manageReload(plan: Plan, { pool, book, log, now }: ReconcileContext): b
     plan.reloadAgain = false;
     return again;
   }
-  for (let n = fresh.length; n < plan.target; n++) pool.spawn(r.generation);
+  for (let n = fresh.length; n < r.target; n++) pool.spawn(r.generation);
   return false;
 }
 
