@@ -1,3 +1,20 @@
-/** Serving an App: a single-process server now; the pre-fork process model builds on it. */
-export { type RunningServer, type ServeOptions, serve, supportsReusePort } from './serve.ts';
+/**
+ * The server part: the single-process `serve` function, the worker topology, and the extension
+ * points of `peregrine serve` (master and worker extensions, IPC message types, exit codes).
+ */
+export { EXIT, type ExitCode } from './exit-codes.ts';
+export type { MasterExtension, WorkerExtension } from './extensions.ts';
+export type { BootError, Heartbeat, MasterMessages, WorkerMessages } from './ipc.ts';
+export type { AdminHandler } from './master/admin.ts';
+export type { Master, MasterState } from './master/master.ts';
+export type { MasterStats, WorkerSnapshot } from './master/stats.ts';
+export type { RestartReason, WorkerRecord, WorkerState } from './master/worker-table.ts';
+export {
+  type RunningServer,
+  type ServeOptions,
+  type ServeStats,
+  serve,
+  supportsReusePort,
+} from './serve.ts';
 export { Topology, topology } from './topology.ts';
+export type { WorkerRuntime } from './worker/runtime.ts';

@@ -40,6 +40,47 @@ describe('peregrine serve: more of the process model', () => {
     assert.equal(line.role, 'worker');
   });
 
+  test('--log-format pretty writes readable lines', async (t) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=development',
+        'bin/peregrine.js',
+        'serve',
+        APP,
+        '--workers',
+        '1',
+        '--bind',
+        '127.0.0.1:0',
+        '--admin',
+        '127.0.0.1:0',
+        '--log-format',
+        'pretty',
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    t.after(() => child.kill('SIGKILL'));
+    let text = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line:\n${text}`)), 15_000);
+      child.stderr.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (/listening \{"addresses"/.test(text)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const line = text.split('\n').find((l) => /master \[\d+\] listening/.test(l));
+    assert.ok(line, text);
+    assert.match(line, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: master \[\d+\] listening/);
+    const exit = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0);
+  });
+
   test('--reuse-port: each worker binds its own socket; serving and reloads work', async (t) => {
     const server = await startServe([APP, '--workers', '2', '--reuse-port']);
     t.after(() => server.stop());
