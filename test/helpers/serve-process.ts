@@ -206,6 +206,11 @@ export async function startServe(
   return server;
 }
 
+/** When the server wrote a log line (its own timestamp, ms since epoch). */
+export function loggedAt(line: LogLine): number {
+  return line.time === undefined ? line.seenAt : Date.parse(line.time);
+}
+
 /** The last lines of a log, for failure messages. */
 export function tail(logs: readonly LogLine[], n = 30): string {
   return logs

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { closedLoop, non2xx, okCount, describe as summary } from '../helpers/load.ts';
 import { acquireLoadLock } from '../helpers/load-lock.ts';
-import { get, startServe, tail } from '../helpers/serve-process.ts';
+import { get, loggedAt, startServe, tail } from '../helpers/serve-process.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

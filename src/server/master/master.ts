@@ -14,7 +14,7 @@ import { AdminServer, sendJSON } from './admin.ts';
 import { EventQueue } from './event-queue.ts';
 import { removePidFile, writePidFile } from './pid-file.ts';
 import { heartbeatInterval, type WorkerEvent, WorkerPool } from './pool.ts';
-import { ReadinessProbes } from './readiness.ts';
+import { answerReadiness, type ReadinessAnswer, ReadinessProbes } from './readiness.ts';
 import { type Plan, reconcile } from './reconcile.ts';
 import { RestartPolicy } from './restart-policy.ts';
 import { installSignals, type MasterSignal } from './signals.ts';
@@ -46,9 +46,6 @@ type MasterEvent =
   | { kind: 'signal'; signal: MasterSignal }
   | { kind: 'fatal'; error: unknown }
   | { kind: 'tick' };
-
-/** How long a readiness probe waits for the workers' checks, ms. */
-const PROBE_TIMEOUT = 1000;
 
 /**
  * The arbiter: spawns, reaps, watches and replaces workers, reloads and stops them on signals,
@@ -150,30 +147,14 @@ export class Master {
   }
 
   /** The `/readyz` answer: 200 only while running with ready workers whose checks pass. */
-  async readiness(): Promise<{ status: number; body: Record<string, unknown> }> {
-    const ready = () => this.#pool.all().filter((w) => w.state === 'ready');
-    const counts = () => ({ ready: ready().length, target: this.#plan.target });
-    if (this.#state !== 'running') {
-      return { status: 503, body: { status: this.#state, workers: counts() } };
-    }
-    const ids = ready().map((w) => w.id);
-    if (ids.length === 0) return { status: 503, body: { status: 'starting', workers: counts() } };
-    const result = await this.#probes.probe(ids, PROBE_TIMEOUT, (workerId, id) =>
-      this.#pool.send(workerId, 'readiness-probe', { id, timeout: PROBE_TIMEOUT }),
-    );
-    // A TERM may have arrived while the workers ran their checks.
-    if (this.#state !== 'running') {
-      return { status: 503, body: { status: this.#state, workers: counts() } };
-    }
-    const ok = result.ready && result.answered > 0;
-    return {
-      status: ok ? 200 : 503,
-      body: {
-        status: ok ? 'ready' : 'not ready',
-        workers: { ...counts(), answered: result.answered },
-        checks: result.checks,
-      },
-    };
+  async readiness(): Promise<ReadinessAnswer> {
+    return answerReadiness({
+      state: () => this.#state,
+      target: this.#plan.target,
+      ready: () => this.#pool.all().filter((w) => w.state === 'ready'),
+      probes: this.#probes,
+      send: (workerId, probe) => this.#pool.send(workerId, 'readiness-probe', probe),
+    });
   }
 
   #health(): Record<string, unknown> {

@@ -1,4 +1,5 @@
-import type { WorkerMessages } from '../ipc.ts';
+import type { MasterMessages, WorkerMessages } from '../ipc.ts';
+import type { WorkerRecord } from './worker-table.ts';
 
 type Answer = WorkerMessages['readiness'];
 
@@ -84,4 +85,47 @@ export class ReadinessProbes {
       if (p.waiting.delete(workerId) && p.waiting.size === 0) p.done();
     }
   }
+}
+
+/** How long a readiness probe waits for the workers' checks, ms. */
+const PROBE_TIMEOUT = 1000;
+
+/** The `/readyz` answer. */
+export interface ReadinessAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The `/readyz` logic: 503 unless the master is running and has ready workers whose App
+ * readiness checks pass. A stop that begins while the checks run still answers 503.
+ */
+export async function answerReadiness(ctx: {
+  state: () => string;
+  target: number;
+  ready: () => readonly WorkerRecord[];
+  probes: ReadinessProbes;
+  send: (workerId: number, probe: MasterMessages['readiness-probe']) => void;
+}): Promise<ReadinessAnswer> {
+  const counts = () => ({ ready: ctx.ready().length, target: ctx.target });
+  if (ctx.state() !== 'running') {
+    return { status: 503, body: { status: ctx.state(), workers: counts() } };
+  }
+  const ids = ctx.ready().map((w) => w.id);
+  if (ids.length === 0) return { status: 503, body: { status: 'starting', workers: counts() } };
+  const result = await ctx.probes.probe(ids, PROBE_TIMEOUT, (workerId, id) =>
+    ctx.send(workerId, { id, timeout: PROBE_TIMEOUT }),
+  );
+  if (ctx.state() !== 'running') {
+    return { status: 503, body: { status: ctx.state(), workers: counts() } };
+  }
+  const ok = result.ready && result.answered > 0;
+  return {
+    status: ok ? 200 : 503,
+    body: {
+      status: ok ? 'ready' : 'not ready',
+      workers: { ...counts(), answered: result.answered },
+      checks: result.checks,
+    },
+  };
 }
