@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { closedLoop, non2xx, okCount, describe as summary } from '../helpers/load.ts';
 import { acquireLoadLock } from '../helpers/load-lock.ts';
-import { eventually, get, startServe, tail } from '../helpers/serve-process.ts';
+import { eventually, get, loggedAt, startServe, tail } from '../helpers/serve-process.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 
@@ -57,7 +57,7 @@ test('--max-memory: a worker over the limit is replaced once its replacement is 
     from,
   );
   assert.ok(
-    drain.seenAt >= ready.seenAt,
+    loggedAt(drain) >= loggedAt(ready),
     'the replacement was ready before the old worker drained',
   );
   const after = await get(server.port, '/pid', { headers: { connection: 'close' } });
