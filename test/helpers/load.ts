@@ -139,7 +139,9 @@ export function closedLoop(options: {
 
 /**
  * An open-loop load: requests start at a fixed rate whether or not earlier ones were answered,
- * as real clients do. Latency counts from the scheduled start, so queueing is not hidden.
+ * as real clients do. Latency counts from the scheduled start, so queueing is not hidden, not
+ * even queueing in the client's own connection pool. With `prewarm`, that many keep-alive
+ * connections are opened first (with `prewarmPath`), as a load balancer keeps its upstream pool.
  */
 export async function openLoop(options: {
   port: number;
@@ -148,9 +150,17 @@ export async function openLoop(options: {
   durationMs: number;
   timeoutMs?: number;
   maxSockets?: number;
+  prewarm?: number;
+  prewarmPath?: string;
 }): Promise<LoadResult> {
   const result = newResult();
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 512 });
+  if (options.prewarm !== undefined) {
+    const warm = Array.from({ length: options.prewarm }, () =>
+      send(agent, options.port, options.prewarmPath ?? '/json', 10_000),
+    );
+    await Promise.all(warm);
+  }
   const interval = 1000 / options.rate;
   const start = performance.now();
   const total = Math.floor((options.durationMs / 1000) * options.rate);

@@ -23,11 +23,16 @@ test('offered twice its capacity (open loop), a worker sheds: bounded p99 for ac
   const capacity = okCount(probe) / 2;
   assert.ok(capacity > 50, `capacity ${capacity}/s`);
 
+  // Clients reach the worker over a warm pool of keep-alive connections, as through a load
+  // balancer. (New connections in round-robin mode wait in the master until the worker takes
+  // them, one per turn of its loop; see docs/deployment.md.)
   const result = await openLoop({
     port: server.port,
     path: WORK,
     rate: Math.round(capacity * 2),
     durationMs: 8000,
+    prewarm: 256,
+    maxSockets: 256,
   });
   const ok = result.latencies.get(200) ?? [];
   const shed = result.latencies.get(503) ?? [];
