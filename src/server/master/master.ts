@@ -20,7 +20,7 @@ import { RestartPolicy } from './restart-policy.ts';
 import { installSignals, type MasterSignal } from './signals.ts';
 import { resolvePorts, workerEntry, workerExecArgv } from './spawn-options.ts';
 import { type MasterStats, MasterStatsBook } from './stats.ts';
-import { isServing, type WorkerRecord } from './worker-table.ts';
+import type { WorkerRecord } from './worker-table.ts';
 
 /** What the master needs to run. */
 export interface MasterOptions {
@@ -218,6 +218,7 @@ export class Master {
       const address = await this.admin.listen(s.admin);
       this.log.info({ address, routes: this.admin.routes() }, 'admin listening');
     }
+    process.title = `peregrine master [${this.#options.app}]`;
     cluster.setupPrimary({
       exec: workerEntry(),
       execArgv: workerExecArgv(this.#options.app),
@@ -330,7 +331,10 @@ export class Master {
           { worker: w.id, workerPid: w.pid, error: crash.message, stack: crash.stack },
           'worker had an uncaught exception; it drains and a replacement starts',
         );
-        if (isServing(w)) {
+        if (w.state === 'booting') {
+          // Before ready it is a boot failure, so a module that always crashes cannot loop.
+          w.bootError ??= { phase: 'startup', message: crash.message, stack: crash.stack };
+        } else if (w.state === 'ready') {
           this.#book.restart('crash');
           this.#policy.crashed(Date.now());
           const grace = this.settings.gracefulTimeout * 1000;

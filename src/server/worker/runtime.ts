@@ -111,6 +111,7 @@ export class WorkerRuntime {
       generation: config.generation,
       workerCount: config.workerCount,
     });
+    process.title = `peregrine worker ${config.id} [${config.app}]`;
     for (const signal of IGNORED_SIGNALS) process.on(signal, () => {});
     this.#listen();
     this.#startHeartbeat();
