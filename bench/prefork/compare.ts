@@ -17,6 +17,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '8' },
     connections: { type: 'string', default: '64' },
     only: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -59,6 +60,16 @@ const TARGETS: Target[] = [
       }),
   },
   { name: 'peregrine serve -w 1', paths: ['/json'], start: peregrine(['--workers', '1']) },
+  {
+    name: 'peregrine serve -w 1 --no-watchdog-stack',
+    paths: ['/json'],
+    start: peregrine(['--workers', '1', '--no-watchdog-stack']),
+  },
+  {
+    name: 'peregrine serve -w 1 --shed-delay 0',
+    paths: ['/json'],
+    start: peregrine(['--workers', '1', '--shed-delay', '0']),
+  },
   {
     name: 'peregrine serve -w 2',
     paths: ['/json', '/plaintext'],
@@ -143,31 +154,34 @@ function wrk(
 const seconds = Number(values.duration);
 const only = values.only?.split(',');
 const rows: string[][] = [['target', 'path', 'req/s', 'p99', 'CPU µs/req', 'errors']];
-for (const target of TARGETS) {
-  if (only && !only.some((o) => target.name.includes(o))) continue;
-  const child = target.start();
-  try {
-    await waitUp();
-    for (const path of target.paths) {
-      wrk(path, 2); // warm-up
-      const before = treeTicks(child.pid!);
-      const r = wrk(path, seconds);
-      const cpuMs = (treeTicks(child.pid!) - before) * 10;
-      rows.push([
-        target.name,
-        path,
-        r.rps.toFixed(0),
-        r.p99,
-        ((cpuMs * 1000) / r.requests).toFixed(1),
-        r.errors || '-',
-      ]);
-      process.stderr.write(`${rows.at(-1)!.join('  ')}\n`);
+const selected = TARGETS.filter(
+  (t) => !only || only.some((o) => t.name === o || t.name.includes(o)),
+);
+for (let round = 0; round < Number(values.rounds); round++)
+  for (const target of selected) {
+    const child = target.start();
+    try {
+      await waitUp();
+      for (const path of target.paths) {
+        wrk(path, 2); // warm-up
+        const before = treeTicks(child.pid!);
+        const r = wrk(path, seconds);
+        const cpuMs = (treeTicks(child.pid!) - before) * 10;
+        rows.push([
+          target.name,
+          path,
+          r.rps.toFixed(0),
+          r.p99,
+          ((cpuMs * 1000) / r.requests).toFixed(1),
+          r.errors || '-',
+        ]);
+        process.stderr.write(`${rows.at(-1)!.join('  ')}\n`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
     }
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
   }
-}
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 process.stdout.write(
   `${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n')}\n`,
