@@ -1,7 +1,8 @@
 /**
  * Measures the pre-fork server against its baselines with wrk (run under the shared lock):
  *
- *   flock /tmp/peregrine-load.lock node bench/prefork/compare.ts [--duration 8] [--only a,b]
+ *   flock /tmp/peregrine-load.lock node bench/prefork/compare.ts [--duration 8] [--rounds 1]
+ *     [--only 'NAME|NAME']
  *
  * Targets: the single-process serve() function, `peregrine serve --workers 1`, `--workers 2`
  * (round-robin and --reuse-port) and a raw node:cluster of 2 workers. For each it reports
@@ -51,6 +52,16 @@ const peregrine = (extra: string[]) => () =>
 
 const TARGETS: Target[] = [
   {
+    name: 'serve() single process, no deadline',
+    paths: ['/json'],
+    start: () =>
+      spawn(process.execPath, ['bench/prefork/single.ts', String(PORT)], {
+        cwd: ROOT,
+        env: { ...process.env, RT: '0' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+  },
+  {
     name: 'serve() single process',
     paths: ['/json'],
     start: () =>
@@ -64,6 +75,16 @@ const TARGETS: Target[] = [
     name: 'peregrine serve -w 1 --no-watchdog-stack',
     paths: ['/json'],
     start: peregrine(['--workers', '1', '--no-watchdog-stack']),
+  },
+  {
+    name: 'peregrine serve -w 1 --request-timeout 0',
+    paths: ['/json'],
+    start: peregrine(['--workers', '1', '--request-timeout', '0']),
+  },
+  {
+    name: 'peregrine serve -w 1 --reuse-port',
+    paths: ['/json'],
+    start: peregrine(['--workers', '1', '--reuse-port']),
   },
   {
     name: 'peregrine serve -w 1 --shed-delay 0',
@@ -144,7 +165,7 @@ function wrk(
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? '?';
+  const p99 = /99%\s+([\d.]+[a-z]+)/.exec(out)?.[1] ?? '?';
   const errors = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx.*/.exec(out)?.[0]]
     .filter(Boolean)
     .join('; ');
@@ -152,11 +173,10 @@ function wrk(
 }
 
 const seconds = Number(values.duration);
-const only = values.only?.split(',');
+// Target names contain commas and spaces: --only takes exact names separated by '|'.
+const only = values.only?.split('|');
+const selected = TARGETS.filter((t) => only === undefined || only.includes(t.name));
 const rows: string[][] = [['target', 'path', 'req/s', 'p99', 'CPU µs/req', 'errors']];
-const selected = TARGETS.filter(
-  (t) => !only || only.some((o) => t.name === o || t.name.includes(o)),
-);
 for (let round = 0; round < Number(values.rounds); round++)
   for (const target of selected) {
     const child = target.start();
