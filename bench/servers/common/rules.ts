@@ -34,7 +34,7 @@ export function clampQueries(raw: string | null | undefined): number {
   if (raw === undefined || raw === null) return 1;
   const n = Number.parseInt(raw, 10);
   if (Number.isNaN(n) || n < 1) return 1;
-  return n > 500 ? 500 : n;
+  return Math.min(n, 500);
 }
 
 const ESCAPES: Record<string, string> = {
