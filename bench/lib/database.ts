@@ -63,7 +63,7 @@ async function fortunesAreExact(client: pg.Client): Promise<boolean> {
  * they are missing or incomplete. Leaves complete tables alone, so repeated runs are cheap.
  */
 export async function ensureDatabase(url: string): Promise<SeedReport> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   const filled: string[] = [];
   try {

@@ -1,0 +1,108 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadGenerator, LoadSpec } from './load.ts';
+import type { CpuPlan } from './machine.ts';
+import { freePort, launch, type ServerProcess, waitReady } from './process.ts';
+import { NODE_FLAGS, ROOT, type ServerVariant } from './servers.ts';
+import type { RunMeasurement } from './stats.ts';
+
+/** Where server logs go during a run. */
+export const LOG_DIR = join(ROOT, 'bench', 'results', 'logs');
+
+/** What every server of a run shares. */
+export interface SessionContext {
+  load: LoadGenerator;
+  cpus: CpuPlan;
+  /** Database for the servers (empty: none). */
+  databaseUrl: string;
+  /** Node-wide database connections. */
+  pool: number;
+}
+
+/** A started server, ready for requests. */
+export interface StartedServer {
+  readonly baseUrl: string;
+  readonly process: ServerProcess;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+/** The last lines of a log file, to explain a failure. */
+export function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Starts a variant on fresh ports, pinned to the server cores, and waits until it answers. */
+export async function startServer(
+  variant: ServerVariant,
+  ctx: SessionContext,
+  readyPath = '/plaintext',
+): Promise<StartedServer> {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const port = await freePort();
+  const adminPort = await freePort();
+  const { args, env } = variant.launch({ port, adminPort });
+  const logFile = join(LOG_DIR, `${variant.name}.log`);
+  const proc = launch({
+    command: process.execPath,
+    args: [...NODE_FLAGS, ...args],
+    env: {
+      ...process.env,
+      ...env,
+      NODE_ENV: 'production',
+      BENCH_HOST: '127.0.0.1',
+      BENCH_PORT: String(port),
+      BENCH_DATABASE_URL: ctx.databaseUrl,
+      BENCH_POOL: String(ctx.pool),
+    },
+    cwd: ROOT,
+    cpus: ctx.cpus.server,
+    logFile,
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitReady(proc, `${baseUrl}${readyPath}`);
+  } catch (err) {
+    await proc.stop();
+    const tail = logTail(logFile);
+    throw new Error(`${variant.name}: ${(err as Error).message}${tail ? `\n${tail}` : ''}`);
+  }
+  return { baseUrl, process: proc, logFile, stop: () => proc.stop() };
+}
+
+/** Load for a test, minus duration. */
+export type LoadShape = Omit<LoadSpec, 'duration' | 'url' | 'cpus'> & { path: string };
+
+/** Warms a started server up, then measures one run while sampling its memory. */
+export async function warmAndMeasure(
+  server: StartedServer,
+  ctx: SessionContext,
+  shape: LoadShape,
+  warmup: number,
+  duration: number,
+): Promise<RunMeasurement> {
+  const spec: LoadSpec = {
+    url: `${server.baseUrl}${shape.path}`,
+    connections: shape.connections,
+    pipeline: shape.pipeline,
+    headers: shape.headers,
+    cpus: ctx.cpus.load,
+    duration: warmup,
+    ...(shape.timeout !== undefined ? { timeout: shape.timeout } : {}),
+  };
+  if (warmup > 0) await ctx.load.run(spec);
+  const stopSampling = server.process.sampleRss();
+  let measured: Omit<RunMeasurement, 'rssMiB'>;
+  let rssMiB: number | null;
+  try {
+    measured = await ctx.load.run({ ...spec, duration });
+  } finally {
+    rssMiB = await stopSampling();
+  }
+  if (!server.process.alive) throw new Error('the server died under load');
+  return { ...measured, rssMiB: rssMiB === null ? null : Math.round(rssMiB * 10) / 10 };
+}
