@@ -20,11 +20,18 @@ export interface LoadSpec {
   timeout?: number;
 }
 
+/** What a load generator measures. */
+export type LoadResult = Pick<
+  RunMeasurement,
+  'requests' | 'durationS' | 'rps' | 'p50Ms' | 'p99Ms' | 'errors' | 'non2xx'
+>;
+
 /** A load generator. */
 export interface LoadGenerator {
   readonly name: 'wrk' | 'autocannon';
   readonly version: string;
-  run(spec: LoadSpec): Promise<Omit<RunMeasurement, 'rssMiB'>>;
+  /** Runs a load; `onSpawn` learns the generator's pid (to account for its CPU). */
+  run(spec: LoadSpec, onSpawn?: (pid: number) => void): Promise<LoadResult>;
 }
 
 const WRK_SCRIPT = fileURLToPath(new URL('../wrk/bench.lua', import.meta.url));
@@ -54,7 +61,7 @@ export function parseWrkOutput(stdout: string): WrkReport {
 }
 
 /** Turns wrk's report into a measurement. */
-export function wrkMeasurement(r: WrkReport): Omit<RunMeasurement, 'rssMiB'> {
+export function wrkMeasurement(r: WrkReport): LoadResult {
   const durationS = r.duration_us / 1e6;
   return {
     requests: r.requests,
@@ -87,9 +94,11 @@ function collect(
   args: string[],
   env: NodeJS.ProcessEnv,
   limitMs: number,
+  onSpawn: ((pid: number) => void) | undefined,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -113,7 +122,7 @@ export function wrk(version: string): LoadGenerator {
   return {
     name: 'wrk',
     version,
-    async run(spec) {
+    async run(spec, onSpawn) {
       const args = [
         '-t1',
         `-c${spec.connections}`,
@@ -131,6 +140,7 @@ export function wrk(version: string): LoadGenerator {
         cmd.args,
         { ...process.env, BENCH_PIPELINE: String(spec.pipeline) },
         (spec.duration + 30) * 1000,
+        onSpawn,
       );
       return wrkMeasurement(parseWrkOutput(out));
     },
@@ -148,7 +158,7 @@ export interface AutocannonReport {
 }
 
 /** Turns autocannon's JSON report into a measurement. */
-export function autocannonMeasurement(r: AutocannonReport): Omit<RunMeasurement, 'rssMiB'> {
+export function autocannonMeasurement(r: AutocannonReport): LoadResult {
   return {
     requests: r.requests.total,
     durationS: r.duration,
@@ -166,7 +176,7 @@ export function autocannon(version: string): LoadGenerator {
   return {
     name: 'autocannon',
     version,
-    async run(spec) {
+    async run(spec, onSpawn) {
       const args = [
         bin,
         '-c',
@@ -182,7 +192,13 @@ export function autocannon(version: string): LoadGenerator {
       for (const [k, v] of Object.entries(spec.headers)) args.push('-H', `${k}=${v}`);
       args.push(spec.url);
       const cmd = wrapCommand(process.execPath, args, spec.cpus);
-      const out = await collect(cmd.file, cmd.args, process.env, (spec.duration + 30) * 1000);
+      const out = await collect(
+        cmd.file,
+        cmd.args,
+        process.env,
+        (spec.duration + 30) * 1000,
+        onSpawn,
+      );
       return autocannonMeasurement(JSON.parse(out.slice(out.indexOf('{'))) as AutocannonReport);
     },
   };

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { groupUsage, type ProcessUsage } from './cpu-usage.ts';
 import { wrapCommand } from './load.ts';
 
 /** A free TCP port on the loopback interface. */
@@ -33,34 +33,12 @@ export interface LaunchSpec {
 /** A running benchmark server. */
 export interface ServerProcess {
   readonly pid: number;
-  /** Resident memory of every process in its process group, MiB. */
-  rssMiB(): Promise<number>;
-  /** Starts sampling RSS every `intervalMs`; the stop function returns the peak, MiB. */
-  sampleRss(intervalMs?: number): () => Promise<number | null>;
+  /** CPU and memory of every process in its process group (the server and its workers). */
+  usage(): Promise<ProcessUsage>;
   /** Whether it is still running. */
   readonly alive: boolean;
   /** SIGTERM to the group, then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
-}
-
-/** RSS in MiB of all processes whose process group is `pgid` (the server and its workers). */
-export async function groupRssMiB(pgid: number): Promise<number> {
-  let kib = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the parenthesised command: state ppid pgrp …
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[2]) !== pgid) continue;
-      const status = await readFile(`/proc/${entry}/status`, 'utf8');
-      const m = status.match(/^VmRSS:\s+(\d+) kB/m);
-      if (m) kib += Number(m[1]);
-    } catch {
-      // The process went away between listing and reading.
-    }
-  }
-  return kib / 1024;
 }
 
 /** Starts a server in its own process group (so workers are stopped with it), pinned if asked. */
@@ -99,28 +77,7 @@ export function launch(spec: LaunchSpec): ServerProcess {
     get alive() {
       return !exited;
     },
-    rssMiB: () => groupRssMiB(pid),
-    sampleRss(intervalMs = 250) {
-      let peak: number | null = null;
-      let busy = false;
-      const timer = setInterval(() => {
-        if (busy) return;
-        busy = true;
-        groupRssMiB(pid)
-          .then((v) => {
-            if (v > 0) peak = Math.max(peak ?? 0, v);
-          })
-          .finally(() => {
-            busy = false;
-          });
-      }, intervalMs);
-      return async () => {
-        clearInterval(timer);
-        const last = await groupRssMiB(pid);
-        if (last > 0) peak = Math.max(peak ?? 0, last);
-        return peak;
-      };
-    },
+    usage: () => groupUsage(pid),
     async stop(graceMs = 5000) {
       if (!exited) {
         signalGroup('SIGTERM');

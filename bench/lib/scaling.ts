@@ -129,6 +129,9 @@ export async function runScaling(
           cell.runs.push(run);
           progress(
             `${label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms.toFixed(1)} ms, RSS ${run.rssMiB} MiB` +
+              (run.cpu
+                ? `, cpu: server ${run.cpu.server} load ${run.cpu.load} other ${run.cpu.other}`
+                : '') +
               (run.errors + run.non2xx > 0 ? `, ${run.errors} errors` : ''),
           );
         } catch (err) {

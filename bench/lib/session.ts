@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LoadGenerator, LoadSpec } from './load.ts';
+import { groupPids, machineBusyTicks, processUsage, splitCpu, sumUsage } from './cpu-usage.ts';
+import type { LoadGenerator, LoadResult, LoadSpec } from './load.ts';
 import type { CpuPlan } from './machine.ts';
 import { freePort, launch, type ServerProcess, waitReady } from './process.ts';
 import { NODE_FLAGS, ROOT, type ServerVariant } from './servers.ts';
@@ -77,7 +78,60 @@ export async function startServer(
 /** Load for a test, minus duration. */
 export type LoadShape = Omit<LoadSpec, 'duration' | 'url' | 'cpus'> & { path: string };
 
-/** Warms a started server up, then measures one run while sampling its memory. */
+/**
+ * Runs one measured load while sampling the server's memory (peak RSS) and splitting the
+ * machine's CPU time between the server, the load generator and everything else.
+ */
+export async function measure(
+  server: StartedServer,
+  ctx: SessionContext,
+  spec: LoadSpec,
+): Promise<RunMeasurement> {
+  const pids = await groupPids(server.process.pid);
+  const t0 = performance.now();
+  const machine0 = await machineBusyTicks();
+  const server0 = await sumUsage(pids);
+  let peakKiB = server0.rssKiB;
+  let loadPid: number | undefined;
+  let loadTicks = 0;
+  let busy = false;
+  const poll = async () => {
+    const u = await sumUsage(pids);
+    peakKiB = Math.max(peakKiB, u.rssKiB);
+    if (loadPid !== undefined) {
+      const l = await processUsage(loadPid);
+      // The generator starts inside the window, so its whole CPU time belongs to it.
+      if (l !== null) loadTicks = l.ticks;
+    }
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void poll().finally(() => {
+      busy = false;
+    });
+  }, 100);
+  let result: LoadResult;
+  try {
+    result = await ctx.load.run(spec, (pid) => {
+      loadPid = pid;
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const machine1 = await machineBusyTicks();
+  const server1 = await sumUsage(pids);
+  peakKiB = Math.max(peakKiB, server1.rssKiB);
+  if (!server.process.alive) throw new Error('the server died under load');
+  return {
+    ...result,
+    rssMiB: Math.round((peakKiB / 1024) * 10) / 10,
+    cpu: splitCpu(seconds, machine1 - machine0, server1.ticks - server0.ticks, loadTicks),
+  };
+}
+
+/** Warms a started server up, then measures one run. */
 export async function warmAndMeasure(
   server: StartedServer,
   ctx: SessionContext,
@@ -95,14 +149,5 @@ export async function warmAndMeasure(
     ...(shape.timeout !== undefined ? { timeout: shape.timeout } : {}),
   };
   if (warmup > 0) await ctx.load.run(spec);
-  const stopSampling = server.process.sampleRss();
-  let measured: Omit<RunMeasurement, 'rssMiB'>;
-  let rssMiB: number | null;
-  try {
-    measured = await ctx.load.run({ ...spec, duration });
-  } finally {
-    rssMiB = await stopSampling();
-  }
-  if (!server.process.alive) throw new Error('the server died under load');
-  return { ...measured, rssMiB: rssMiB === null ? null : Math.round(rssMiB * 10) / 10 };
+  return measure(server, ctx, { ...spec, duration });
 }

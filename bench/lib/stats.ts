@@ -1,4 +1,5 @@
 import { TEST_NAMES, type TestName } from './catalogue.ts';
+import type { CpuSplit } from './cpu-usage.ts';
 
 /** One measured run of the load generator against one server. */
 export interface RunMeasurement {
@@ -18,6 +19,8 @@ export interface RunMeasurement {
   non2xx: number;
   /** Peak resident memory of the server's processes during the run, MiB. */
   rssMiB: number | null;
+  /** Cores busy on average during the run: the server, the load generator, everything else. */
+  cpu: CpuSplit | null;
 }
 
 /** One line of the results: a server on a test at a concurrency. */
@@ -53,6 +56,8 @@ export interface ResultRecord {
   rssMiB: number | null;
   /** (max − min) / median of the runs' requests per second: how much the runs disagree. */
   spread: number | null;
+  /** Median over the runs of the cores used by the server, the load generator and the rest. */
+  cpu: CpuSplit | null;
   /** rps divided by raw node:http's on the same test and concurrency in this run. */
   ratioToNode: number | null;
   /** Every measured run, in order. */
@@ -72,7 +77,7 @@ export function summarize(
   runs: readonly RunMeasurement[],
 ): Pick<
   ResultRecord,
-  'rps' | 'p50Ms' | 'p99Ms' | 'errors' | 'non2xx' | 'requests' | 'rssMiB' | 'spread'
+  'rps' | 'p50Ms' | 'p99Ms' | 'errors' | 'non2xx' | 'requests' | 'rssMiB' | 'spread' | 'cpu'
 > {
   if (runs.length === 0) {
     return {
@@ -84,8 +89,10 @@ export function summarize(
       requests: 0,
       rssMiB: null,
       spread: null,
+      cpu: null,
     };
   }
+  const cpus = runs.map((r) => r.cpu).filter((c): c is CpuSplit => c !== null);
   const rps = median(runs.map((r) => r.rps));
   const rates = runs.map((r) => r.rps);
   const rss = runs.map((r) => r.rssMiB).filter((v): v is number => v !== null);
@@ -98,6 +105,14 @@ export function summarize(
     requests: runs.reduce((s, r) => s + r.requests, 0),
     rssMiB: rss.length === 0 ? null : Math.max(...rss),
     spread: rps > 0 ? (Math.max(...rates) - Math.min(...rates)) / rps : null,
+    cpu:
+      cpus.length === 0
+        ? null
+        : {
+            server: median(cpus.map((c) => c.server)),
+            load: median(cpus.map((c) => c.load)),
+            other: median(cpus.map((c) => c.other)),
+          },
   };
 }
 
@@ -233,6 +248,8 @@ export function formatTable(
     String(r.errors + r.non2xx),
     r.rssMiB === null ? '—' : r.rssMiB.toFixed(0),
     r.spread === null ? '—' : `${(r.spread * 100).toFixed(0)}%`,
+    r.cpu === null ? '—' : r.cpu.server.toFixed(2),
+    r.cpu === null ? '—' : r.cpu.other.toFixed(2),
   ]);
   return markdownTable(
     [
@@ -246,6 +263,8 @@ export function formatTable(
       'errors',
       'RSS MiB',
       'spread',
+      'server cpu',
+      'other cpu',
     ],
     rows,
   );
