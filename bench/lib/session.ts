@@ -40,7 +40,7 @@ export function logTail(file: string, lines = 15): string {
 /** Starts a variant on fresh ports, pinned to the server cores, and waits until it answers. */
 export async function startServer(
   variant: ServerVariant,
-  ctx: SessionContext,
+  ctx: Pick<SessionContext, 'cpus' | 'databaseUrl' | 'pool'>,
   readyPath = '/plaintext',
 ): Promise<StartedServer> {
   mkdirSync(LOG_DIR, { recursive: true });

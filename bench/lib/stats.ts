@@ -209,8 +209,9 @@ function fmtMs(n: number | null): string {
 /** Lays out rows of cells as an aligned Markdown table (numbers right-aligned). */
 export function markdownTable(header: readonly string[], rows: readonly string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // Numbers (and the words standing in for a missing one) align right.
   const numeric = header.map((_, i) =>
-    rows.every((r) => /^[-—\d.,×%x ]*$/.test(r[i] ?? '') || (r[i] ?? '') === ''),
+    rows.every((r) => /^([-—\d.,×%x ]*|FAILED|SKIPPED)$/.test(r[i] ?? '')),
   );
   const cell = (s: string, i: number) =>
     numeric[i] ? s.padStart(widths[i]!) : s.padEnd(widths[i]!);
