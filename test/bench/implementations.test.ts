@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { TEST_NAMES, TESTS, type TestName } from '../../bench/lib/catalogue.ts';
 import { ensureDatabase } from '../../bench/lib/database.ts';
 import { SERVERS } from '../../bench/lib/servers.ts';
