@@ -42,6 +42,7 @@ export async function startServer(
   variant: ServerVariant,
   ctx: Pick<SessionContext, 'cpus' | 'databaseUrl' | 'pool'>,
   readyPath = '/plaintext',
+  nodeFlags: readonly string[] = [],
 ): Promise<StartedServer> {
   mkdirSync(LOG_DIR, { recursive: true });
   const port = await freePort();
@@ -50,7 +51,7 @@ export async function startServer(
   const logFile = join(LOG_DIR, `${variant.name}.log`);
   const proc = launch({
     command: process.execPath,
-    args: [...NODE_FLAGS, ...args],
+    args: [...NODE_FLAGS, ...nodeFlags, ...args],
     env: {
       ...process.env,
       ...env,

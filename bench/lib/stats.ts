@@ -58,8 +58,15 @@ export interface ResultRecord {
   spread: number | null;
   /** Median over the runs of the cores used by the server, the load generator and the rest. */
   cpu: CpuSplit | null;
+  /**
+   * Server CPU time per response, µs (median over the runs). Unlike throughput it barely moves
+   * when other work on the machine steals cycles, so it shows a server's own cost.
+   */
+  cpuUsPerRequest: number | null;
   /** rps divided by raw node:http's on the same test and concurrency in this run. */
   ratioToNode: number | null;
+  /** Raw node:http's CPU per response divided by this server's: the throughput ratio to expect when both are CPU-bound. */
+  cpuRatioToNode: number | null;
   /** Every measured run, in order. */
   runs: RunMeasurement[];
 }
@@ -77,7 +84,16 @@ export function summarize(
   runs: readonly RunMeasurement[],
 ): Pick<
   ResultRecord,
-  'rps' | 'p50Ms' | 'p99Ms' | 'errors' | 'non2xx' | 'requests' | 'rssMiB' | 'spread' | 'cpu'
+  | 'rps'
+  | 'p50Ms'
+  | 'p99Ms'
+  | 'errors'
+  | 'non2xx'
+  | 'requests'
+  | 'rssMiB'
+  | 'spread'
+  | 'cpu'
+  | 'cpuUsPerRequest'
 > {
   if (runs.length === 0) {
     return {
@@ -90,8 +106,12 @@ export function summarize(
       rssMiB: null,
       spread: null,
       cpu: null,
+      cpuUsPerRequest: null,
     };
   }
+  const perRequest = runs
+    .filter((r) => r.cpu !== null && r.rps > 0)
+    .map((r) => (r.cpu!.server * 1e6) / r.rps);
   const cpus = runs.map((r) => r.cpu).filter((c): c is CpuSplit => c !== null);
   const rps = median(runs.map((r) => r.rps));
   const rates = runs.map((r) => r.rps);
@@ -113,6 +133,7 @@ export function summarize(
             load: median(cpus.map((c) => c.load)),
             other: median(cpus.map((c) => c.other)),
           },
+    cpuUsPerRequest: perRequest.length === 0 ? null : round(median(perRequest), 2),
   };
 }
 
@@ -131,6 +152,10 @@ export function addRatios(records: ResultRecord[], baseline = BASELINE): void {
     );
     r.ratioToNode =
       r.status === 'ok' && r.rps !== null && base?.rps ? round(r.rps / base.rps, 3) : null;
+    r.cpuRatioToNode =
+      r.status === 'ok' && r.cpuUsPerRequest && base?.cpuUsPerRequest
+        ? round(base.cpuUsPerRequest / r.cpuUsPerRequest, 3)
+        : null;
   }
 }
 
@@ -144,6 +169,8 @@ export interface TargetCheck {
   wanted: number;
   /** The measured ratio (null when either side was not measured). */
   got: number | null;
+  /** The ratio of CPU per response (theirs / ours): what `got` would be if both were CPU-bound. */
+  gotByCpu: number | null;
   met: boolean | null;
 }
 
@@ -178,12 +205,20 @@ export function evaluateTargets(
         mine.status === 'ok' && theirs.status === 'ok' && mine.rps !== null && theirs.rps
           ? round(mine.rps / theirs.rps, 3)
           : null;
+      const gotByCpu =
+        mine.status === 'ok' &&
+        theirs.status === 'ok' &&
+        mine.cpuUsPerRequest &&
+        theirs.cpuUsPerRequest
+          ? round(theirs.cpuUsPerRequest / mine.cpuUsPerRequest, 3)
+          : null;
       out.push({
         test: t.test,
         concurrency: c,
         against: t.against,
         wanted: t.wanted,
         got,
+        gotByCpu,
         met: got === null ? null : got >= t.wanted,
       });
     }
@@ -249,6 +284,8 @@ export function formatTable(
     String(r.errors + r.non2xx),
     r.rssMiB === null ? '—' : r.rssMiB.toFixed(0),
     r.spread === null ? '—' : `${(r.spread * 100).toFixed(0)}%`,
+    r.cpuUsPerRequest === null ? '—' : r.cpuUsPerRequest.toFixed(1),
+    r.cpuRatioToNode === null ? '—' : `${r.cpuRatioToNode.toFixed(2)}x`,
     r.cpu === null ? '—' : r.cpu.server.toFixed(2),
     r.cpu === null ? '—' : r.cpu.other.toFixed(2),
   ]);
@@ -264,8 +301,10 @@ export function formatTable(
       'errors',
       'RSS MiB',
       'spread',
-      'server cpu',
-      'other cpu',
+      'cpu µs/req',
+      'cpu vs node',
+      'server cores',
+      'other cores',
     ],
     rows,
   );
@@ -277,7 +316,8 @@ export function formatTargets(checks: readonly TargetCheck[]): string {
     .map((c) => {
       const verdict = c.met === null ? 'NOT MEASURED' : c.met ? 'met' : 'MISSED';
       const got = c.got === null ? '—' : `${c.got.toFixed(2)}x`;
-      return `peregrine vs ${c.against} on ${c.test} @${c.concurrency}: ${got} (target >= ${c.wanted.toFixed(2)}x) ${verdict}`;
+      const byCpu = c.gotByCpu === null ? '' : `; by CPU per response ${c.gotByCpu.toFixed(2)}x`;
+      return `peregrine vs ${c.against} on ${c.test} @${c.concurrency}: ${got} (target >= ${c.wanted.toFixed(2)}x) ${verdict}${byCpu}`;
     })
     .join('\n');
 }

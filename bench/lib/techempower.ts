@@ -131,6 +131,7 @@ export async function runTechEmpower(
       ...(ok ? {} : { reason: c.failure ?? 'no run completed' }),
       ...summarize(ok ? c.runs : []),
       ratioToNode: null,
+      cpuRatioToNode: null,
       runs: c.runs,
     };
   });

@@ -46,6 +46,7 @@ function record(
     status,
     ...summarize(runs),
     ratioToNode: null,
+    cpuRatioToNode: null,
     runs,
   };
 }
@@ -85,6 +86,11 @@ test('summarize takes medians per metric, sums counts, keeps the peak RSS and th
   assert.equal(s.rssMiB, 120);
   assert.equal(s.spread, 1);
   assert.deepEqual(s.cpu, { server: 0.95, load: 0.6, other: 0.2 });
+  assert.equal(
+    s.cpuUsPerRequest,
+    6500,
+    'median of 10,000 and 3,000 µs; the run without CPU data is left out',
+  );
   assert.deepEqual(summarize([]).rps, null);
 });
 
@@ -107,6 +113,11 @@ test('ratios are taken against raw node:http of the same test and load only', ()
   assert.equal(records[3]!.ratioToNode, null, 'no baseline for plaintext');
   assert.equal(records[5]!.ratioToNode, null, 'the baseline failed');
   assert.equal(other.ratioToNode, null, 'no baseline at 256 connections');
+  records[2]!.cpuUsPerRequest = 2000;
+  records[2]!.status = 'ok';
+  addRatios(records);
+  assert.equal(records[2]!.cpuRatioToNode, 0.5, 'node needs 1,000 µs per response, fastify 2,000');
+  assert.equal(records[1]!.cpuRatioToNode, 0.97);
 });
 
 test('targets: >= 0.95x node and >= 1.15x Fastify, unmeasured ones say so', () => {
@@ -128,6 +139,7 @@ test('targets: >= 0.95x node and >= 1.15x Fastify, unmeasured ones say so', () =
     against: 'node',
     wanted: 0.95,
     got: 0.96,
+    gotByCpu: 0.96,
     met: true,
   });
   assert.equal(get('json', 'fastify')!.got, 1.129);
@@ -137,7 +149,10 @@ test('targets: >= 0.95x node and >= 1.15x Fastify, unmeasured ones say so', () =
   assert.equal(get('db', 'node')!.met, null);
   assert.equal(get('fortunes', 'node'), undefined, 'fortunes was not run');
   const text = formatTargets(checks);
-  assert.match(text, /peregrine vs node on json @64: 0\.96x \(target >= 0\.95x\) met/);
+  assert.match(
+    text,
+    /peregrine vs node on json @64: 0\.96x \(target >= 0\.95x\) met; by CPU per response 0\.96x/,
+  );
   assert.match(text, /peregrine vs fastify on json @64: 1\.13x \(target >= 1\.15x\) MISSED/);
   assert.match(text, /on db @64: — \(target >= 0\.95x\) NOT MEASURED/);
 });
