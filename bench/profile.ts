@@ -62,7 +62,7 @@ try {
     0,
     Number(values.duration),
   );
-  line = `${variant.name} ${spec.name} under the profiler: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms.toFixed(2)} ms, server cpu ${run.cpu?.server}`;
+  line = `${variant.name} ${spec.name} under the profiler: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms?.toFixed(2) ?? '?'} ms, server cpu ${run.cpu?.server}`;
 } finally {
   await server.stop();
 }

@@ -67,8 +67,10 @@ export function wrkMeasurement(r: WrkReport): LoadResult {
     requests: r.requests,
     durationS,
     rps: durationS > 0 ? r.requests / durationS : 0,
-    p50Ms: r.p50_us / 1000,
-    p99Ms: r.p99_us / 1000,
+    // wrk 4's percentile() can return 0 when its coordinated-omission correction has added
+    // samples past the histogram (seen with pipelining): that is "unknown", not 0 ms.
+    p50Ms: r.p50_us === 0 && r.max_us > 0 ? null : r.p50_us / 1000,
+    p99Ms: r.p99_us === 0 && r.max_us > 0 ? null : r.p99_us / 1000,
     // wrk counts a response with status >= 400 as a "status" error; the others are socket-level.
     errors: r.connect + r.read + r.write + r.timeout,
     non2xx: r.status,

@@ -128,7 +128,7 @@ export async function runScaling(
           );
           cell.runs.push(run);
           progress(
-            `${label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms.toFixed(1)} ms, RSS ${run.rssMiB} MiB` +
+            `${label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms?.toFixed(1) ?? '?'} ms, RSS ${run.rssMiB} MiB` +
               (run.cpu
                 ? `, cpu: server ${run.cpu.server} load ${run.cpu.load} other ${run.cpu.other}`
                 : '') +

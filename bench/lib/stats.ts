@@ -10,9 +10,9 @@ export interface RunMeasurement {
   /** Responses per second. */
   rps: number;
   /** Median latency, ms. */
-  p50Ms: number;
+  p50Ms: number | null;
   /** 99th percentile latency, ms. */
-  p99Ms: number;
+  p99Ms: number | null;
   /** Socket errors and timeouts. */
   errors: number;
   /** Responses that were not 2xx (with wrk: status >= 400). */
@@ -79,6 +79,12 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The median of the values present, or null when none is. */
+export function medianOrNull(values: ReadonlyArray<number | null>): number | null {
+  const present = values.filter((v): v is number => v !== null);
+  return present.length === 0 ? null : median(present);
+}
+
 /** Folds the measured runs of one server/test/concurrency into the reported numbers. */
 export function summarize(
   runs: readonly RunMeasurement[],
@@ -118,8 +124,8 @@ export function summarize(
   const rss = runs.map((r) => r.rssMiB).filter((v): v is number => v !== null);
   return {
     rps,
-    p50Ms: median(runs.map((r) => r.p50Ms)),
-    p99Ms: median(runs.map((r) => r.p99Ms)),
+    p50Ms: medianOrNull(runs.map((r) => r.p50Ms)),
+    p99Ms: medianOrNull(runs.map((r) => r.p99Ms)),
     errors: runs.reduce((s, r) => s + r.errors, 0),
     non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
     requests: runs.reduce((s, r) => s + r.requests, 0),

@@ -99,7 +99,7 @@ export async function runTechEmpower(
             );
             cell.runs.push(run);
             progress(
-              `${label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms.toFixed(2)} ms` +
+              `${label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms?.toFixed(2) ?? '?'} ms` +
                 (run.cpu
                   ? `, cpu: server ${run.cpu.server} load ${run.cpu.load} other ${run.cpu.other}`
                   : '') +

@@ -33,6 +33,9 @@ test('wrk: the bench.lua summary line becomes a measurement', () => {
     non2xx: 7,
   });
   assert.throws(() => parseWrkOutput('Requests/sec: 1\n'), /no result line/);
+  const unknownP99 = wrkMeasurement({ ...report, p99_us: 0 });
+  assert.equal(unknownP99.p99Ms, null, "wrk's 0 µs percentile with samples is unknown");
+  assert.equal(unknownP99.p50Ms, 0.95);
 });
 
 test('autocannon: its JSON report becomes a measurement', () => {
