@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { ROOT } from './servers.ts';
 
 /** Where and with what a run was made. */
@@ -35,11 +36,14 @@ const PEERS = ['fastify', 'hono', '@hono/node-server', 'express', 'pg', 'lru-cac
 
 /** Node, V8 and the installed versions of the peers and shared libraries. */
 export function runtimeInfo(): RuntimeInfo {
-  const require = createRequire(new URL('../../package.json', import.meta.url));
   const packages: Record<string, string> = {};
   for (const name of PEERS) {
     try {
-      packages[name] = (require(`${name}/package.json`) as { version: string }).version;
+      // Read the file: some packages' export maps hide their package.json from require().
+      const pkg = JSON.parse(
+        readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'),
+      );
+      packages[name] = (pkg as { version: string }).version;
     } catch {
       packages[name] = 'not installed';
     }

@@ -8,7 +8,7 @@ import {
   wrapCommand,
   wrkMeasurement,
 } from '../../bench/lib/load.ts';
-import { planCpus, redactUrl } from '../../bench/lib/machine.ts';
+import { planCpus, redactUrl, runtimeInfo } from '../../bench/lib/machine.ts';
 
 const WRK_OUT = `Running 8s test @ http://127.0.0.1:4000/json
   1 threads and 64 connections
@@ -117,4 +117,20 @@ test('a CPU profile summary: self and inclusive time per function and per file',
   const text = formatProfile(costs);
   assert.match(text, /50\.0% +50\.0% +writeUtf8String/);
   assert.match(text, /self time by file[\s\S]*20\.0% +src\/app\/send\.ts/);
+});
+
+test('the results name the installed version of every peer', () => {
+  const { packages, node } = runtimeInfo();
+  assert.equal(node, process.versions.node);
+  for (const name of [
+    'fastify',
+    'hono',
+    '@hono/node-server',
+    'express',
+    'pg',
+    'lru-cache',
+    'find-my-way',
+  ]) {
+    assert.match(packages[name] ?? '', /^\d+\.\d+\.\d+/, name);
+  }
 });
