@@ -37,24 +37,45 @@ export function get(url: string, headers: Record<string, string> = {}): Promise<
 export interface Truth {
   worlds(table: 'world' | 'cachedworld', ids: readonly number[]): Promise<Map<number, number>>;
   fortunes(): Promise<Fortune[]>;
+  /**
+   * Runs `fn` holding a database-wide advisory lock, so two checkers (say CI and a developer's
+   * `npm test` on the same database) never interleave one's updates with the other's read-back.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
+// Any constant; shared by every checker of the World table.
+const WORLD_LOCK = 7_355_609;
+
 /** The database as the checks see it, through its own connection. */
 export function databaseTruth(url: string): Truth {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  // One session: advisory locks belong to the connection that took them, and queries queue on it.
+  const client = new pg.Client({ connectionString: url });
+  const connected = client.connect();
   return {
     async worlds(table, ids) {
-      const r = await pool.query<{ id: number; randomnumber: number }>(
+      await connected;
+      const r = await client.query<{ id: number; randomnumber: number }>(
         `SELECT id, randomnumber FROM ${table} WHERE id = ANY($1::int[])`,
         [[...new Set(ids)]],
       );
       return new Map(r.rows.map((row) => [row.id, row.randomnumber]));
     },
     async fortunes() {
-      return (await pool.query<Fortune>('SELECT id, message FROM fortune')).rows;
+      await connected;
+      return (await client.query<Fortune>('SELECT id, message FROM fortune')).rows;
     },
-    close: () => pool.end(),
+    async exclusive(fn) {
+      await connected;
+      await client.query('SELECT pg_advisory_lock($1)', [WORLD_LOCK]);
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [WORLD_LOCK]);
+      }
+    },
+    close: () => client.end(),
   };
 }
 
@@ -68,6 +89,18 @@ function withParam(path: string, name: string, raw: string | null): string {
  * checks every answer against the rules (and the database). Returns the problems found.
  */
 export async function verifyTest(
+  baseUrl: string,
+  test: TestName,
+  truth: Truth | undefined,
+): Promise<string[]> {
+  // Checks that read World back must not overlap another checker's updates.
+  if (truth !== undefined && (test === 'db' || test === 'queries' || test === 'updates')) {
+    return truth.exclusive(() => checkTest(baseUrl, test, truth));
+  }
+  return checkTest(baseUrl, test, truth);
+}
+
+async function checkTest(
   baseUrl: string,
   test: TestName,
   truth: Truth | undefined,
