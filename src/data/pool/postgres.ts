@@ -219,14 +219,15 @@ export class PostgresPool implements Database {
 
   /**
    * Whether the database serves: false while the breaker is open; true if a statement succeeded
-   * in the last second; otherwise a `SELECT 1` must answer within the acquire timeout.
+   * in the last half second (a busy pool proves itself continuously); otherwise a `SELECT 1` must
+   * answer within half a second.
    */
   async ready(): Promise<boolean> {
     if (!this.#opened || this.#closing) return false;
     if (this.#breaker.state === 'open') return false;
-    if (Date.now() - this.#lastSuccess < 1000) return true;
+    if (Date.now() - this.#lastSuccess < 500) return true;
     try {
-      await this.query('SELECT 1', [], { timeout: this.#acquireTimeout });
+      await this.query('SELECT 1', [], { timeout: 500, req: { deadline: Date.now() + 500 } });
       return true;
     } catch {
       return false;
