@@ -252,7 +252,7 @@ export class HistogramSeries {
 
   /** Records one value. */
   observe(value: number): void {
-    if (!(value === value)) return; // NaN never enters a bucket
+    if (Number.isNaN(value)) return; // NaN never enters a bucket
     this.counts[bucketIndex(this.bounds, value)]!++;
     this.count++;
     this.sum += value;
@@ -260,7 +260,7 @@ export class HistogramSeries {
 
   /** Records one value and remembers the trace it belongs to as the bucket's exemplar. */
   observeWithExemplar(value: number, traceId: string, spanId: string): void {
-    if (!(value === value)) return;
+    if (Number.isNaN(value)) return;
     const i = bucketIndex(this.bounds, value);
     this.counts[i]!++;
     this.count++;
