@@ -1,3 +1,4 @@
+import { defaultInstrumentation } from '../telemetry/instrumentation.ts';
 import {
   HTTPBadRequest,
   HTTPInternalServerError,
@@ -7,6 +8,7 @@ import {
   HTTPUnprocessableContent,
 } from './errors/classes.ts';
 import { HTTPError } from './errors/http-error.ts';
+import type { Instrumentation, PipelineRunner } from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
 import { MediaRegistry } from './media/registry.ts';
@@ -41,6 +43,8 @@ export interface AppOptions {
   requestTimeout?: number;
   /** App-wide middleware, in order. */
   middleware?: readonly Middleware[];
+  /** Request telemetry (RED metrics, server spans); `false` turns it off (default: Peregrine's). */
+  instrumentation?: Instrumentation | false;
 }
 
 /** Handles an error of a given class: set up `resp` as the answer. */
@@ -116,6 +120,8 @@ export class App {
   readonly #timeout: number;
   readonly #inflight = new Map<Request, RawResponse>();
   #sweeper: NodeJS.Timeout | undefined;
+  readonly #probe: Instrumentation | undefined;
+  readonly #runner: PipelineRunner = (req, resp, out) => void this.#run(req, resp, out);
 
   constructor(options: AppOptions = {}) {
     this.logger = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
@@ -128,6 +134,10 @@ export class App {
       logger: this.logger,
     };
     this.#timeout = options.requestTimeout ?? 0;
+    this.#probe =
+      options.instrumentation === false
+        ? undefined
+        : (options.instrumentation ?? defaultInstrumentation(this.logger));
     for (const mw of options.middleware ?? []) this.use(mw);
   }
 
@@ -150,6 +160,7 @@ export class App {
   ): this {
     const route = compileRoute(template, resource, options, this.#limits);
     this.#router.add(template, route);
+    if (this.#probe !== undefined) route.probe = this.#probe.route(template);
     this.#routes.push(route);
     return this;
   }
@@ -271,7 +282,9 @@ export class App {
     const req = new Request(raw, out, this.#env);
     const resp = new Response();
     if (this.#timeout > 0) this.#track(req, out);
-    void this.#run(req, resp, out);
+    const probe = this.#probe;
+    if (probe === undefined) void this.#run(req, resp, out);
+    else probe.begin(req, resp, out, this.#runner);
   };
 
   async #run(req: Request, resp: Response, out: RawResponse): Promise<void> {
@@ -375,7 +388,8 @@ export class App {
     }
     if (this.#timeout > 0) this.#untrack(req);
     try {
-      send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
+      const status = send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
+      if (this.#probe !== undefined && status !== 0) this.#probe.end(req, route?.probe, status);
     } catch (err) {
       // Only a broken transport gets here; nothing more can be sent.
       this.logger.error({ err, requestId: req.id }, 'failed to write response');
@@ -592,6 +606,7 @@ export class App {
           }),
         );
         send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
+        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
       }
     }
   }

@@ -56,6 +56,8 @@ export class Request {
   limits: RouteLimits;
   /** Absolute deadline (ms since epoch), if the server set one. */
   deadline: number | undefined = undefined;
+  /** @internal Per-request state of the App's instrumentation (start time, server span). */
+  probe: unknown = undefined;
   readonly #env: RequestEnv;
   readonly #out: RawResponse;
   readonly #queryStart: number;
