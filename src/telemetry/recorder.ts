@@ -1,6 +1,7 @@
 import { configFromEnv, type TelemetryConfig } from './config.ts';
 import { MetricRegistry } from './metrics/registry.ts';
 import { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './metrics/wire.ts';
+import { RuntimeSampler } from './runtime/sampler.ts';
 import type { SpanSink, TracedSpan } from './tracing/span.ts';
 import { registerOpenTelemetryBridge, type TracingSetup } from './tracing/tracer.ts';
 
@@ -23,6 +24,7 @@ export class Recorder implements SpanSink {
   #timer: NodeJS.Timeout | undefined;
   #sink: DeltaSink | undefined;
   #bridged = false;
+  #runtime: RuntimeSampler | undefined;
 
   constructor(config: TelemetryConfig) {
     this.config = config;
@@ -63,6 +65,7 @@ export class Recorder implements SpanSink {
   /** Sends a delta every `flushInterval` ms to `sink` (replacing any previous sink). */
   connect(sink: DeltaSink): void {
     this.#sink = sink;
+    if (this.config.metrics) this.#runtime ??= new RuntimeSampler(this.registry);
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#send(), this.config.flushInterval);
       this.#timer.unref();
@@ -79,6 +82,8 @@ export class Recorder implements SpanSink {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#sink = undefined;
+    this.#runtime?.stop();
+    this.#runtime = undefined;
   }
 
   #send(): void {
