@@ -212,7 +212,7 @@ export function exporterOptionsFromEnv(
   const tracesUrl = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const exporter = env.OTEL_TRACES_EXPORTER;
-  if (exporter !== undefined && exporter.split(',').includes('none')) return undefined;
+  if (exporter?.split(',').includes('none')) return undefined;
   let url: string;
   if (tracesUrl !== undefined && tracesUrl !== '') url = tracesUrl;
   else if (base !== undefined && base !== '') url = `${base.replace(/\/+$/, '')}/v1/traces`;
