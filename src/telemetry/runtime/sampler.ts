@@ -36,13 +36,16 @@ export class RuntimeSampler {
       unit: 'ratio',
       ...perWorker,
     });
-    const delay = registry.gauge({
-      name: 'nodejs_eventloop_delay_seconds',
-      help: 'Event-loop delay over the last interval, by quantile (0.5, 0.99, max).',
-      unit: 'seconds',
-      labels: ['quantile'],
-      ...perWorker,
-    });
+    const delayGauge = (stat: string, what: string) =>
+      registry.gauge({
+        name: `nodejs_eventloop_delay_${stat}_seconds`,
+        help: `Event-loop delay over the last interval: ${what}.`,
+        unit: 'seconds',
+        ...perWorker,
+      });
+    const p50 = delayGauge('p50', 'median');
+    const p99 = delayGauge('p99', '99th percentile');
+    const max = delayGauge('max', 'maximum');
     const heapUsed = registry.gauge({
       name: 'nodejs_heap_used_bytes',
       help: 'V8 heap in use.',
@@ -80,9 +83,6 @@ export class RuntimeSampler {
       labels: ['kind'],
       buckets: GC_BUCKETS,
     });
-    const p50 = delay.labels(['0.5']);
-    const p99 = delay.labels(['0.99']);
-    const max = delay.labels(['max']);
     const user = cpu.labels(['user']);
     const system = cpu.labels(['system']);
     const gcByKind = new Map<number, ReturnType<typeof gc.labels>>();
@@ -111,9 +111,9 @@ export class RuntimeSampler {
       this.#elu = now;
       const h = this.#delay;
       if (h.count > 0) {
-        p50.set(h.percentile(50) / 1e9);
-        p99.set(h.percentile(99) / 1e9);
-        max.set(h.max / 1e9);
+        p50.set([], h.percentile(50) / 1e9);
+        p99.set([], h.percentile(99) / 1e9);
+        max.set([], h.max / 1e9);
       }
       h.reset();
       const mem = process.memoryUsage();
