@@ -103,6 +103,11 @@ export class App {
   readonly media = new MediaRegistry();
   /** The App's logger. */
   readonly logger: Logger;
+  /**
+   * While true, every response asks the client to close its connection. A server sets it when it
+   * drains, so in-flight requests finish with `Connection: close` without per-request tracking.
+   */
+  draining = false;
   readonly #router: Router<CompiledRoute>;
   readonly #routes: CompiledRoute[] = [];
   readonly #middleware: Middleware[] = [];
@@ -380,6 +385,7 @@ export class App {
       }
     }
     if (this.#timeout > 0) this.#untrack(req);
+    if (this.draining) out.shouldKeepAlive = false;
     try {
       send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
     } catch (err) {
