@@ -13,6 +13,7 @@ import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
 import { MediaRegistry } from './media/registry.ts';
 import type { MaybePromise, Middleware } from './middleware.ts';
+import { buildOpenAPI, type OpenAPIDocument, type OpenAPIOptions } from './openapi.ts';
 import { TrustedProxies } from './proxies.ts';
 import { Request, type RequestEnv } from './request.ts';
 import { Response } from './response.ts';
@@ -106,6 +107,11 @@ export class App {
   readonly media = new MediaRegistry();
   /** The App's logger. */
   readonly logger: Logger;
+  /**
+   * While true, every response asks the client to close its connection. A server sets it when it
+   * drains, so in-flight requests finish with `Connection: close` without per-request tracking.
+   */
+  draining = false;
   readonly #router: Router<CompiledRoute>;
   readonly #routes: CompiledRoute[] = [];
   readonly #middleware: Middleware[] = [];
@@ -158,7 +164,7 @@ export class App {
     resource: T & Resource,
     options: RouteOptions = {},
   ): this {
-    const route = compileRoute(template, resource, options, this.#limits);
+    const route = compileRoute(this.#router.parse(template), resource, options, this.#limits);
     this.#router.add(template, route);
     if (this.#probe !== undefined) route.probe = this.#probe.route(template);
     this.#routes.push(route);
@@ -262,6 +268,11 @@ export class App {
       })),
       middleware: route.middleware.map(nameOf),
     }));
+  }
+
+  /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
+  openapi(options: OpenAPIOptions = {}): OpenAPIDocument {
+    return buildOpenAPI(this.#routes, options);
   }
 
   /** @internal The compiled routes, for OpenAPI and tooling. */
@@ -387,6 +398,7 @@ export class App {
       }
     }
     if (this.#timeout > 0) this.#untrack(req);
+    if (this.draining) out.shouldKeepAlive = false;
     try {
       const status = send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
       if (this.#probe !== undefined && status !== 0) this.#probe.end(req, route?.probe, status);

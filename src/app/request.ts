@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { hasBody, readBody } from './body.ts';
+import { evaluatePreconditions, type PreconditionResult, type Validators } from './conditional.ts';
 import { parseCookies } from './cookies.ts';
 import { HTTPBadRequest, HTTPUnsupportedMediaType } from './errors/classes.ts';
 import type { RouteLimits } from './limits.ts';
@@ -247,6 +248,15 @@ export class Request {
     }
     const body = await this.bytes();
     return handler.parse(body, { contentType, limits: this.limits });
+  }
+
+  /**
+   * Evaluates If-Match / If-None-Match / If-(Un)Modified-Since against the current validators.
+   * Unsafe methods call this before acting and answer 412 on 'failed'; GET and HEAD responses
+   * with `resp.etag` / `resp.lastModified` are checked automatically.
+   */
+  checkPreconditions(validators: Validators): PreconditionResult {
+    return evaluatePreconditions(this.method, this.raw.headers, validators);
   }
 
   /** Whether the client accepts a media type. */

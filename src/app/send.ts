@@ -92,7 +92,8 @@ export function send(
   env: SendEnv,
   toProblem: (err: unknown) => HTTPError,
 ): number {
-  if (resp.tasks !== null) out.once('close', () => runTasks(resp, env.logger));
+  // Tasks wait for the exchange to close, then yield once more so they never delay the response.
+  if (resp.tasks !== null) out.once('close', () => setImmediate(runTasks, resp, env.logger));
   if (out.headersSent || out.destroyed) return 0;
   let body: string | Uint8Array | undefined;
   let type = resp.contentType;
