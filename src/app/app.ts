@@ -593,7 +593,7 @@ export class App {
     for (const [req, out] of this.#inflight) {
       if (req.deadline! > now) continue;
       this.#inflight.delete(req);
-      req.expire();
+      // Answer first, then abort: a responder that reacts to the abort must not win the race.
       if (!out.headersSent && !out.destroyed) {
         const late = new Response();
         applyProblem(
@@ -605,6 +605,7 @@ export class App {
         );
         send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
       }
+      req.expire();
     }
   }
 }
