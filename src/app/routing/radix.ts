@@ -5,6 +5,29 @@ export interface Terminal<T> {
   readonly value: T;
   readonly template: string;
   readonly names: readonly string[];
+  /** Builds the params object from the matched values. */
+  readonly params: ParamsFactory;
+}
+
+/** Builds a params object from the values matched in template order. */
+export type ParamsFactory = (vals: unknown[] | null) => Record<string, unknown>;
+
+const factories = new WeakMap<readonly string[], ParamsFactory>();
+
+/**
+ * A function building the params object of one template from the matched values.
+ * PERF: an object literal of fixed shape instead of keyed stores in a loop (which makes V8
+ * transition the object through a new hidden class per key); field names are identifiers,
+ * checked by the template parser, and are written through JSON.stringify all the same.
+ */
+export function paramsFactory(names: readonly string[]): ParamsFactory {
+  let factory = factories.get(names);
+  if (factory === undefined) {
+    const body = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ');
+    factory = new Function('v', `return { ${body} };`) as ParamsFactory;
+    factories.set(names, factory);
+  }
+  return factory;
 }
 
 /** A lookup result. */
@@ -190,10 +213,7 @@ function unescapeSegment(value: string): string {
 }
 
 function build<T>(t: Terminal<T>, vals: unknown[] | null): RadixMatch<T> {
-  const params: Record<string, unknown> = {};
-  const names = t.names;
-  for (let i = 0; i < names.length; i++) params[names[i]!] = vals![i];
-  return { value: t.value, template: t.template, params };
+  return { value: t.value, template: t.template, params: t.params(vals) };
 }
 
 function walk<T>(

@@ -1,6 +1,6 @@
 import { HTTPBadRequest } from '../errors/classes.ts';
 import { BUILTIN_CONVERTERS, type ConverterFactory } from './converters.ts';
-import { RadixTree, type Terminal } from './radix.ts';
+import { paramsFactory, RadixTree, type Terminal } from './radix.ts';
 import {
   type ParsedTemplate,
   parseTemplate,
@@ -118,10 +118,12 @@ export class Router<T> {
       }
       node = child;
     }
+    const names = parsed.fieldNames.length === 0 ? EMPTY_NAMES : parsed.fieldNames;
     const terminal: Terminal<T> = {
       value,
       template: parsed.template,
-      names: parsed.fieldNames.length === 0 ? EMPTY_NAMES : parsed.fieldNames,
+      names,
+      params: paramsFactory(names),
     };
     node.terminal = terminal;
     this.#radix.insert(parsed.segments, shapes, terminal);
