@@ -607,7 +607,7 @@ export class App {
     for (const [req, out] of this.#inflight) {
       if (req.deadline! > now) continue;
       this.#inflight.delete(req);
-      req.expire();
+      // Answer first, then abort: a responder that reacts to the abort must not win the race.
       if (!out.headersSent && !out.destroyed) {
         const late = new Response();
         applyProblem(
@@ -620,6 +620,7 @@ export class App {
         send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
         this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
       }
+      req.expire();
     }
   }
 }

@@ -137,11 +137,8 @@ export class Request {
           controller.abort(new DOMException('The client went away.', 'AbortError'));
         }
       });
-      if (this.deadline !== undefined) {
-        const remaining = this.deadline - Date.now();
-        if (remaining <= 0) this.expire();
-        else setTimeout(() => this.expire(), remaining).unref();
-      }
+      // The App enforces the deadline (it answers 503 first, then calls expire()).
+      if (this.deadline !== undefined && this.deadline <= Date.now()) this.expire();
     }
     return this.#controller.signal;
   }
