@@ -644,14 +644,18 @@ export class PostgresPool implements Database {
 
   /** Hands a connection to the next waiter, or puts it back to idle. */
   #release(conn: Conn): void {
-    if (conn.destroyed) return this.#afterLoss();
+    if (conn.destroyed) {
+      this.#afterLoss();
+      return;
+    }
     if (conn.handedAt > 0) {
       const held = performance.now() - conn.handedAt;
       this.#holdAvg = this.#holdAvg === 0 ? held : this.#holdAvg * 0.8 + held * 0.2;
     }
     if (conn.broken || this.#all.size > this.#max) {
       this.#destroy(conn);
-      return this.#afterLoss();
+      this.#afterLoss();
+      return;
     }
     const w = this.#waiters.shift();
     if (w !== undefined) {
