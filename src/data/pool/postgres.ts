@@ -15,46 +15,11 @@ import {
 } from '../db.ts';
 import { type DbQueryContext, dbQueryChannel, type PoolStats, register } from '../diagnostics.ts';
 import { DatabaseUnavailableError, PoolBusyError, StatementTimeoutError } from '../errors.ts';
-import { sendCancel } from './cancel.ts';
+import type { PostgresOptions } from './options.ts';
 
-/** Options of a PostgreSQL pool. Times are in milliseconds. */
-export interface PostgresOptions {
-  /** `postgres://user:pass@host:port/db` (default `$DATABASE_URL`). */
-  url?: string;
-  /** Name in metrics, spans and the readiness check (default `postgresql`). */
-  name?: string;
-  /**
-   * Connections this whole node may open (default 20). Each worker gets budget ÷ workers,
-   * recomputed when workers are added or removed.
-   */
-  connectionBudget?: number;
-  /** A fixed per-worker pool size; overrides the budget. */
-  max?: number;
-  /** Longest wait for a free connection before a 503 `PRG_DB_BUSY` (default 1000). */
-  acquireTimeout?: number;
-  /** Most callers allowed to wait at once; more get an immediate 503 (default 10 000). */
-  maxWaiting?: number;
-  /** Longest time to open a connection (default 2000). */
-  connectTimeout?: number;
-  /** Ceiling of every statement; the request deadline lowers it (default 30 000). */
-  statementTimeout?: number;
-  /** After a cancel, how long a silent server gets before its connection is dropped (default 1000). */
-  cancelGrace?: number;
-  /** Idle connections older than this are closed (default 30 000). */
-  idleTimeout?: number;
-  /** Use named prepared statements (parsed and planned once per connection; default true). */
-  prepare?: boolean;
-  /** Pipeline the statements of a `batch` on one connection (default true). */
-  pipeline?: boolean;
-  /** `application_name` shown in pg_stat_activity (default `peregrine`). */
-  applicationName?: string;
-  /** The breaker that makes an unreachable database fail fast. */
-  breaker?: BreakerOptions;
-  /** Worker topology to follow (default: this process's). */
-  topology?: Topology;
-  /** Extra node-postgres client settings (ssl, types, …). */
-  client?: Omit<pg.ClientConfig, 'connectionString'>;
-}
+export type { PostgresOptions } from './options.ts';
+
+import { type PgResult, runStatements } from './statements.ts';
 
 interface Conn {
   readonly client: pg.Client;
@@ -70,25 +35,6 @@ interface Waiter {
   reject(err: unknown): void;
   timer: NodeJS.Timeout | undefined;
   since: number;
-}
-
-type PgResult = pg.QueryResult<Row>;
-
-/** SQLSTATEs that mean the server is going away or refusing, not that the statement is wrong. */
-function unavailableCode(code: string | undefined): boolean {
-  return (
-    code !== undefined &&
-    (code.startsWith('08') ||
-      code === '57P01' ||
-      code === '57P02' ||
-      code === '57P03' ||
-      code === '53300')
-  );
-}
-
-/** Errors that say the connection itself is gone (not a SQL error the server sent). */
-function connectionLost(err: unknown): boolean {
-  return !(err instanceof pg.DatabaseError) || unavailableCode(err.code);
 }
 
 const MAX_PREPARED = 2000;
@@ -402,11 +348,7 @@ export class PostgresPool implements Database {
     return name === undefined ? { text: s.text, values } : { name, text: s.text, values };
   }
 
-  /**
-   * Sends the statements (pipelined when several) and settles when they all have. A timeout or
-   * abort answers the caller at once and cancels on the server; the connection stays counted as
-   * busy until the server lets go of it, or is dropped if the server stays silent.
-   */
+  /** Runs statements on a connection; settles the connection's fate when they finish. */
   #run(
     conn: Conn,
     statements: readonly Statement[],
@@ -415,86 +357,33 @@ export class PostgresPool implements Database {
     release: boolean,
   ): Promise<PgResult[]> {
     this.#stats.queries += statements.length;
-    return new Promise<PgResult[]>((resolve, reject) => {
-      const client = conn.client;
-      const results: PgResult[] = new Array(statements.length);
-      let left = statements.length;
-      let failure: unknown;
-      let answered = false;
-      let timer: NodeJS.Timeout | undefined;
-      let grace: NodeJS.Timeout | undefined;
-      const settled = () => {
-        if (--left > 0) return;
-        clearTimeout(timer);
-        clearTimeout(grace);
-        signal?.removeEventListener('abort', onAbort);
-        if (!conn.destroyed) {
-          if (failure !== undefined && connectionLost(failure)) {
-            this.#stats.connectionErrors++;
-            this.#breaker.failure();
-            conn.broken = true;
-            this.#destroy(conn);
-          } else {
+    const lose = () => {
+      this.#stats.connectionErrors++;
+      this.#breaker.failure();
+      conn.broken = true;
+      this.#destroy(conn);
+    };
+    return runStatements(
+      conn.client,
+      statements.map((st) => this.#config(st)),
+      { timeout, signal, host: this.#host, port: this.#port, cancelGrace: this.#cancelGrace },
+      {
+        settled: (lost) => {
+          if (conn.destroyed) {
+            if (release) this.#afterLoss();
+          } else if (lost) lose();
+          else {
             this.#breaker.success();
             this.#lastSuccess = Date.now();
             if (release) this.#release(conn);
           }
-        } else if (release) this.#afterLoss();
-        if (answered) return;
-        answered = true;
-        if (failure === undefined) resolve(results);
-        else {
+        },
+        silent: lose,
+        failed: () => {
           this.#stats.queryErrors++;
-          reject(this.#mapError(failure, timeout));
-        }
-      };
-      const abandon = (err: unknown) => {
-        if (answered) return;
-        answered = true;
-        this.#stats.queryErrors++;
-        reject(err);
-        const ids = client as unknown as { processID: number | null; secretKey: number | null };
-        const pid = ids.processID;
-        const key = ids.secretKey;
-        if (pid !== null && key !== null) sendCancel(this.#host, this.#port, pid, key);
-        grace = setTimeout(() => {
-          // The server did not answer the cancel: treat the connection as lost.
-          this.#stats.connectionErrors++;
-          this.#breaker.failure();
-          conn.broken = true;
-          this.#destroy(conn);
-        }, this.#cancelGrace);
-        grace.unref();
-      };
-      const onAbort = () => abandon(signal!.reason);
-      for (let i = 0; i < statements.length; i++) {
-        client.query(this.#config(statements[i]!)).then(
-          (r: PgResult) => {
-            results[i] = r;
-            settled();
-          },
-          (err: unknown) => {
-            failure ??= err;
-            settled();
-          },
-        );
-      }
-      if (Number.isFinite(timeout)) {
-        timer = setTimeout(() => abandon(new StatementTimeoutError(timeout)), timeout);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #mapError(err: unknown, timeout: number): unknown {
-    if (err instanceof pg.DatabaseError) {
-      if (err.code === '57014') return new StatementTimeoutError(timeout, err);
-      if (unavailableCode(err.code)) {
-        return new DatabaseUnavailableError('The database refused the statement.', err);
-      }
-      return err;
-    }
-    return new DatabaseUnavailableError('The database connection was lost.', err);
+        },
+      },
+    );
   }
 
   #acquire(by: number, signal?: AbortSignal): Promise<Conn> {
