@@ -208,7 +208,8 @@ async function main(): Promise<void> {
         const url = `http://127.0.0.1:${port}${path}`;
         wrk(url, 3, connections); // warm-up: JIT, prepared statements, pool
         const r = wrk(url, seconds, connections);
-        (rps[server] ??= {})[path] = r.rps;
+        rps[server] ??= {};
+        rps[server][path] = r.rps;
         rows.push({ server, test: path, rps: Math.round(r.rps), p50: r.p50, p99: r.p99 });
       }
     }

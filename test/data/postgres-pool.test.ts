@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { App } from '../../src/app/app.ts';
 import { PostgresPool } from '../../src/data/pool/postgres.ts';

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { App } from '../../app/app.ts';
 import type { Logger } from '../../app/logger.ts';
 import { topology as processTopology, type Topology } from '../../server/topology.ts';
-import { Breaker, type BreakerOptions } from '../breaker.ts';
+import { Breaker } from '../breaker.ts';
 import {
   boundedTimeout,
   type Database,
