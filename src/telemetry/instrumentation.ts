@@ -1,4 +1,3 @@
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Instrumentation, PipelineRunner, RouteProbe } from '../app/instrumentation.ts';
 import type { Logger } from '../app/logger.ts';
 import type { Request } from '../app/request.ts';
@@ -6,8 +5,11 @@ import type { Response } from '../app/response.ts';
 import type { RawResponse } from '../app/transport.ts';
 import type { Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
 import { type Recorder, recorder } from './recorder.ts';
-import { contextManager } from './tracing/context.ts';
-import { nowMs, type TracedSpan } from './tracing/span.ts';
+import { contextManager, SpanOnlyContext } from './tracing/context.ts';
+import type { TracedSpan } from './tracing/span.ts';
+
+const ORIGIN = performance.timeOrigin;
+
 import { parseTraceparent } from './tracing/trace-context.ts';
 import { startServerSpan, type TracingSetup } from './tracing/tracer.ts';
 
@@ -129,14 +131,14 @@ export class HttpInstrumentation implements Instrumentation {
       this.#activeByMethod[probe.method]!.inc();
       if (this.#tracing !== undefined) {
         const parent = parseTraceparent(headerOf(req, 'traceparent'), req.headers.tracestate);
-        probe.span = startServerSpan(this.#tracing, req.method, parent, nowMs());
+        probe.span = startServerSpan(this.#tracing, req.method, parent, ORIGIN + probe.start);
       }
     } catch {
       // fall through: the request runs untraced
     }
     const span = probe?.span;
     if (span === undefined) run(req, resp, out);
-    else contextManager.storage.run(trace.setSpan(ROOT_CONTEXT, span), run, req, resp, out);
+    else contextManager.storage.run(new SpanOnlyContext(span), run, req, resp, out);
   }
 
   end(req: Request, route: RouteProbe | undefined, status: number): void {
@@ -144,7 +146,8 @@ export class HttpInstrumentation implements Instrumentation {
       const probe = req.probe as RequestProbe | undefined;
       if (probe === undefined || probe.ended) return;
       probe.ended = true;
-      const seconds = (performance.now() - probe.start) / 1000;
+      const now = performance.now();
+      const seconds = (now - probe.start) / 1000;
       this.#activeByMethod[probe.method]!.dec();
       const routeSeries = (route as RouteSeries | undefined) ?? this.#unmatched;
       const series = routeSeries.series(probe.method, status);
@@ -166,7 +169,7 @@ export class HttpInstrumentation implements Instrumentation {
         } else {
           series.observe(seconds);
         }
-        span.end();
+        span.end(now);
       }
       if (this.#accessLog) this.#log(req, status, seconds, span);
     } catch {

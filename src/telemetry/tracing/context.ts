@@ -48,3 +48,26 @@ export class AsyncContextManager implements ContextManager {
 
 /** The process's context manager (one storage, shared by Peregrine and the OpenTelemetry bridge). */
 export const contextManager = new AsyncContextManager();
+
+/** The key under which `@opentelemetry/api` keeps the active span (`createContextKey` is Symbol.for). */
+const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/**
+ * A Context holding only a span. PERF: one small object per request instead of the API's
+ * `ROOT_CONTEXT.setValue` copy of a Map; anything that adds a value gets a full context.
+ */
+export class SpanOnlyContext implements Context {
+  readonly #span: unknown;
+  constructor(span: unknown) {
+    this.#span = span;
+  }
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.#span : undefined;
+  }
+  setValue(key: symbol, value: unknown): Context {
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this.#span).setValue(key, value);
+  }
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : this;
+  }
+}

@@ -11,7 +11,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { contextManager } from './context.ts';
-import { newSpanId, newTraceId } from './ids.ts';
+import { LazySpanContext } from './ids.ts';
 import { W3CTraceContextPropagator } from './propagator.ts';
 import { type SamplerConfig, sampledByRatio } from './sampler.ts';
 import {
@@ -41,13 +41,12 @@ export function startSpan(
   scope: string,
   start: number,
 ): TracedSpan {
-  const spanId = newSpanId();
   if (parentSpan !== undefined && parentSpan.isRecording() !== false) {
     const ctx = parentSpan.spanContext();
     return new TracedSpan(
       name,
       kind,
-      { traceId: ctx.traceId, spanId, traceFlags: ctx.traceFlags, ...traceStateOf(ctx) },
+      new LazySpanContext(ctx.traceId, ctx.traceFlags, ctx.traceState),
       ctx.spanId,
       false,
       parentSpan.local,
@@ -65,7 +64,7 @@ export function startSpan(
     return new TracedSpan(
       name,
       kind,
-      { traceId: parent.traceId, spanId, traceFlags: sampled ? 1 : 0, ...traceStateOf(parent) },
+      new LazySpanContext(parent.traceId, sampled ? 1 : 0, parent.traceState),
       parent.spanId,
       parent.isRemote === true,
       local,
@@ -74,23 +73,11 @@ export function startSpan(
       start,
     );
   }
-  const traceId = newTraceId();
-  const sampled = sampledByRatio(traceId, setup.sampler.ratio);
-  return new TracedSpan(
-    name,
-    kind,
-    { traceId, spanId, traceFlags: sampled ? 1 : 0 },
-    '',
-    false,
-    local,
-    true,
-    scope,
-    start,
-  );
-}
-
-function traceStateOf(ctx: SpanContext): Pick<SpanContext, 'traceState'> {
-  return ctx.traceState === undefined ? {} : { traceState: ctx.traceState };
+  // The trace-id-ratio decision on the new id's low 56 bits, without formatting the id.
+  const ctx = new LazySpanContext(undefined, 0);
+  const ratio = setup.sampler.ratio;
+  if (ratio >= 1 || (ratio > 0 && ctx.low56 < ratio * 2 ** 56)) ctx.traceFlags = 1;
+  return new TracedSpan(name, kind, ctx, '', false, local, true, scope, start);
 }
 
 /** Starts a server span for an incoming request, as a child of its `traceparent` if any. */
