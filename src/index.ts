@@ -10,6 +10,7 @@ export {
   type ReadinessCheck,
   type RouteInfo,
 } from './app/app.ts';
+export type { PreconditionResult, Validators } from './app/conditional.ts';
 export type { CookieOptions } from './app/cookies.ts';
 export * from './app/errors/index.ts';
 export { after, before, type HookDecorator, withHooks } from './app/hooks.ts';

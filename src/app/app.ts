@@ -1,3 +1,4 @@
+import { defaultInstrumentation } from '../telemetry/instrumentation.ts';
 import {
   HTTPBadRequest,
   HTTPInternalServerError,
@@ -7,10 +8,12 @@ import {
   HTTPUnprocessableContent,
 } from './errors/classes.ts';
 import { HTTPError } from './errors/http-error.ts';
+import type { Instrumentation, PipelineRunner } from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
 import { MediaRegistry } from './media/registry.ts';
 import type { MaybePromise, Middleware } from './middleware.ts';
+import { buildOpenAPI, type OpenAPIDocument, type OpenAPIOptions } from './openapi.ts';
 import { TrustedProxies } from './proxies.ts';
 import { Request, type RequestEnv } from './request.ts';
 import { Response } from './response.ts';
@@ -41,6 +44,8 @@ export interface AppOptions {
   requestTimeout?: number;
   /** App-wide middleware, in order. */
   middleware?: readonly Middleware[];
+  /** Request telemetry (RED metrics, server spans); `false` turns it off (default: Peregrine's). */
+  instrumentation?: Instrumentation | false;
 }
 
 /** Handles an error of a given class: set up `resp` as the answer. */
@@ -102,6 +107,11 @@ export class App {
   readonly media = new MediaRegistry();
   /** The App's logger. */
   readonly logger: Logger;
+  /**
+   * While true, every response asks the client to close its connection. A server sets it when it
+   * drains, so in-flight requests finish with `Connection: close` without per-request tracking.
+   */
+  draining = false;
   readonly #router: Router<CompiledRoute>;
   readonly #routes: CompiledRoute[] = [];
   readonly #middleware: Middleware[] = [];
@@ -116,6 +126,8 @@ export class App {
   readonly #timeout: number;
   readonly #inflight = new Map<Request, RawResponse>();
   #sweeper: NodeJS.Timeout | undefined;
+  readonly #probe: Instrumentation | undefined;
+  readonly #runner: PipelineRunner = (req, resp, out) => void this.#run(req, resp, out);
 
   constructor(options: AppOptions = {}) {
     this.logger = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
@@ -128,6 +140,10 @@ export class App {
       logger: this.logger,
     };
     this.#timeout = options.requestTimeout ?? 0;
+    this.#probe =
+      options.instrumentation === false
+        ? undefined
+        : (options.instrumentation ?? defaultInstrumentation(this.logger));
     for (const mw of options.middleware ?? []) this.use(mw);
   }
 
@@ -148,8 +164,9 @@ export class App {
     resource: T & Resource,
     options: RouteOptions = {},
   ): this {
-    const route = compileRoute(template, resource, options, this.#limits);
+    const route = compileRoute(this.#router.parse(template), resource, options, this.#limits);
     this.#router.add(template, route);
+    if (this.#probe !== undefined) route.probe = this.#probe.route(template);
     this.#routes.push(route);
     return this;
   }
@@ -253,6 +270,11 @@ export class App {
     }));
   }
 
+  /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
+  openapi(options: OpenAPIOptions = {}): OpenAPIDocument {
+    return buildOpenAPI(this.#routes, options);
+  }
+
   /** @internal The compiled routes, for OpenAPI and tooling. */
   get compiledRoutes(): readonly CompiledRoute[] {
     return this.#routes;
@@ -271,7 +293,9 @@ export class App {
     const req = new Request(raw, out, this.#env);
     const resp = new Response();
     if (this.#timeout > 0) this.#track(req, out);
-    void this.#run(req, resp, out);
+    const probe = this.#probe;
+    if (probe === undefined) void this.#run(req, resp, out);
+    else probe.begin(req, resp, out, this.#runner);
   };
 
   async #run(req: Request, resp: Response, out: RawResponse): Promise<void> {
@@ -374,8 +398,10 @@ export class App {
       }
     }
     if (this.#timeout > 0) this.#untrack(req);
+    if (this.draining) out.shouldKeepAlive = false;
     try {
-      send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
+      const status = send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
+      if (this.#probe !== undefined && status !== 0) this.#probe.end(req, route?.probe, status);
     } catch (err) {
       // Only a broken transport gets here; nothing more can be sent.
       this.logger.error({ err, requestId: req.id }, 'failed to write response');
@@ -581,7 +607,7 @@ export class App {
     for (const [req, out] of this.#inflight) {
       if (req.deadline! > now) continue;
       this.#inflight.delete(req);
-      req.expire();
+      // Answer first, then abort: a responder that reacts to the abort must not win the race.
       if (!out.headersSent && !out.destroyed) {
         const late = new Response();
         applyProblem(
@@ -592,7 +618,9 @@ export class App {
           }),
         );
         send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
+        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
       }
+      req.expire();
     }
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { hasBody, readBody } from './body.ts';
+import { evaluatePreconditions, type PreconditionResult, type Validators } from './conditional.ts';
 import { parseCookies } from './cookies.ts';
 import { HTTPBadRequest, HTTPUnsupportedMediaType } from './errors/classes.ts';
 import type { RouteLimits } from './limits.ts';
@@ -56,6 +57,8 @@ export class Request {
   limits: RouteLimits;
   /** Absolute deadline (ms since epoch), if the server set one. */
   deadline: number | undefined = undefined;
+  /** @internal Per-request state of the App's instrumentation (start time, server span). */
+  probe: unknown = undefined;
   readonly #env: RequestEnv;
   readonly #out: RawResponse;
   readonly #queryStart: number;
@@ -134,11 +137,8 @@ export class Request {
           controller.abort(new DOMException('The client went away.', 'AbortError'));
         }
       });
-      if (this.deadline !== undefined) {
-        const remaining = this.deadline - Date.now();
-        if (remaining <= 0) this.expire();
-        else setTimeout(() => this.expire(), remaining).unref();
-      }
+      // The App enforces the deadline (it answers 503 first, then calls expire()).
+      if (this.deadline !== undefined && this.deadline <= Date.now()) this.expire();
     }
     return this.#controller.signal;
   }
@@ -245,6 +245,15 @@ export class Request {
     }
     const body = await this.bytes();
     return handler.parse(body, { contentType, limits: this.limits });
+  }
+
+  /**
+   * Evaluates If-Match / If-None-Match / If-(Un)Modified-Since against the current validators.
+   * Unsafe methods call this before acting and answer 412 on 'failed'; GET and HEAD responses
+   * with `resp.etag` / `resp.lastModified` are checked automatically.
+   */
+  checkPreconditions(validators: Validators): PreconditionResult {
+    return evaluatePreconditions(this.method, this.raw.headers, validators);
   }
 
   /** Whether the client accepts a media type. */

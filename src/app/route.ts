@@ -1,7 +1,9 @@
 import { hooksOf } from './hooks.ts';
+import type { RouteProbe } from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import type { AfterHook, BeforeHook, Middleware, Responder } from './middleware.ts';
 import { type ResponderSpec, specOf } from './responder.ts';
+import type { ParsedTemplate } from './routing/template.ts';
 import { type Check, compileCheck, type Schema } from './validation/schema.ts';
 
 /** The methods a resource can answer, in the order `Allow` lists them. */
@@ -61,6 +63,8 @@ export interface Endpoint {
 /** A route as the App runs it. */
 export interface CompiledRoute {
   readonly template: string;
+  /** The parsed template (segments, fields and converters). */
+  readonly parsed: ParsedTemplate;
   readonly resource: object;
   readonly endpoints: ReadonlyMap<string, Endpoint>;
   /** The `Allow` header value. */
@@ -68,6 +72,8 @@ export interface CompiledRoute {
   readonly allowed: readonly string[];
   readonly middleware: readonly Middleware[];
   readonly limits: RouteLimits;
+  /** The instrumentation's handle for this route (series resolved at compile time). */
+  probe: RouteProbe | undefined;
 }
 
 function capitalize(word: string): string {
@@ -110,11 +116,12 @@ export function isStatusMap(
 
 /** Finds the responders of a resource and compiles them with their hooks and checks. */
 export function compileRoute(
-  template: string,
+  parsed: ParsedTemplate,
   resource: object,
   options: RouteOptions,
   appLimits: RouteLimits,
 ): CompiledRoute {
+  const template = parsed.template;
   if (typeof resource !== 'object' || resource === null) {
     throw new TypeError(`resource for ${template} must be an object`);
   }
@@ -160,12 +167,14 @@ export function compileRoute(
   );
   return {
     template,
+    parsed,
     resource,
     endpoints,
     allow: allowed.join(', '),
     allowed,
     middleware: options.middleware ?? [],
     limits: routeLimits,
+    probe: undefined,
   };
 }
 

@@ -151,7 +151,7 @@ export function parseTemplate(
   if (typeof template !== 'string' || !template.startsWith('/')) {
     throw new RouteTemplateError(`template must start with "/": ${String(template)}`);
   }
-  if (/[?#\s]/.test(template)) {
+  if (/[?#\s]/.test(template.replace(/\{[^}]*\}/g, ''))) {
     throw new RouteTemplateError(`template must not contain "?", "#" or spaces: ${template}`);
   }
   const segments =

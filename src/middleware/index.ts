@@ -1,0 +1,3 @@
+/** Ready-made middleware: CORS and request ids. */
+export { type CorsOptions, cors } from './cors.ts';
+export { type RequestIdOptions, requestId } from './request-id.ts';
