@@ -39,15 +39,21 @@ function script(name: string): string {
   return fileURLToPath(new URL(`../servers/${name}`, import.meta.url));
 }
 
-function single(name: string, label: string, file: string): ServerVariant {
+function single(
+  name: string,
+  label: string,
+  file: string,
+  env: Record<string, string> = {},
+  quick = true,
+): ServerVariant {
   return {
     name,
     label,
     workers: 1,
-    quick: true,
+    quick,
     tests: 'all',
     available: always,
-    launch: () => ({ args: [script(file)], env: {} }),
+    launch: () => ({ args: [script(file)], env }),
   };
 }
 
@@ -147,7 +153,16 @@ export const SCALING_SERVERS: readonly string[] = ['peregrine', 'node', 'peregri
 
 /** Every server variant, in table order. Raw node:http is the baseline of every ratio. */
 export const SERVERS: readonly ServerVariant[] = [
-  single('peregrine', 'Peregrine, one process (serve())', 'peregrine/main.ts'),
+  // As shipped: built-in telemetry on (RED metrics, runtime metrics, 1% trace sampling).
+  single('peregrine', 'Peregrine, one process (serve()), default telemetry', 'peregrine/main.ts'),
+  // The framework alone, for comparing with peers that have no telemetry.
+  single(
+    'peregrine-telemetry-off',
+    'Peregrine, one process, PEREGRINE_TELEMETRY=off',
+    'peregrine/main.ts',
+    { PEREGRINE_TELEMETRY: 'off' },
+    false,
+  ),
   single('node', 'raw node:http', 'node-http.ts'),
   single('fastify', 'Fastify 5', 'fastify.ts'),
   single('hono', 'Hono (@hono/node-server)', 'hono.ts'),
