@@ -167,6 +167,8 @@ export function addRatios(records: ResultRecord[], baseline = BASELINE): void {
 
 /** A performance target of the project and whether this run met it. */
 export interface TargetCheck {
+  /** The Peregrine variant checked. */
+  server: string;
   test: TestName;
   concurrency: number;
   /** The server compared with. */
@@ -193,42 +195,47 @@ export const TARGETS: ReadonlyArray<{ test: TestName; against: string; wanted: n
   { test: 'fortunes', against: 'node', wanted: 0.95 },
 ];
 
+/** The single-process Peregrine variants the targets are checked for (as shipped, then bare). */
+export const TARGET_SUBJECTS: readonly string[] = ['peregrine', 'peregrine-telemetry-off'];
+
 /** Checks Peregrine's single-process results against the targets. */
 export function evaluateTargets(
   records: readonly ResultRecord[],
-  subject = 'peregrine',
+  subjects: readonly string[] = TARGET_SUBJECTS,
 ): TargetCheck[] {
   const out: TargetCheck[] = [];
   const find = (server: string, test: TestName, c: number) =>
     records.find((r) => r.server === server && r.test === test && r.concurrency === c);
   const levels = [...new Set(records.map((r) => r.concurrency))].sort((a, b) => a - b);
-  for (const t of TARGETS) {
-    for (const c of levels) {
-      const mine = find(subject, t.test, c);
-      const theirs = find(t.against, t.test, c);
-      if (mine === undefined || theirs === undefined) continue;
-      const got =
-        mine.status === 'ok' && theirs.status === 'ok' && mine.rps !== null && theirs.rps
-          ? round(mine.rps / theirs.rps, 3)
-          : null;
-      const gotByCpu =
-        mine.status === 'ok' &&
-        theirs.status === 'ok' &&
-        mine.cpuUsPerRequest &&
-        theirs.cpuUsPerRequest
-          ? round(theirs.cpuUsPerRequest / mine.cpuUsPerRequest, 3)
-          : null;
-      out.push({
-        test: t.test,
-        concurrency: c,
-        against: t.against,
-        wanted: t.wanted,
-        got,
-        gotByCpu,
-        met: got === null ? null : got >= t.wanted,
-      });
+  for (const subject of subjects)
+    for (const t of TARGETS) {
+      for (const c of levels) {
+        const mine = find(subject, t.test, c);
+        const theirs = find(t.against, t.test, c);
+        if (mine === undefined || theirs === undefined) continue;
+        const got =
+          mine.status === 'ok' && theirs.status === 'ok' && mine.rps !== null && theirs.rps
+            ? round(mine.rps / theirs.rps, 3)
+            : null;
+        const gotByCpu =
+          mine.status === 'ok' &&
+          theirs.status === 'ok' &&
+          mine.cpuUsPerRequest &&
+          theirs.cpuUsPerRequest
+            ? round(theirs.cpuUsPerRequest / mine.cpuUsPerRequest, 3)
+            : null;
+        out.push({
+          server: subject,
+          test: t.test,
+          concurrency: c,
+          against: t.against,
+          wanted: t.wanted,
+          got,
+          gotByCpu,
+          met: got === null ? null : got >= t.wanted,
+        });
+      }
     }
-  }
   return out;
 }
 
@@ -323,7 +330,7 @@ export function formatTargets(checks: readonly TargetCheck[]): string {
       const verdict = c.met === null ? 'NOT MEASURED' : c.met ? 'met' : 'MISSED';
       const got = c.got === null ? '—' : `${c.got.toFixed(2)}x`;
       const byCpu = c.gotByCpu === null ? '' : `; by CPU per response ${c.gotByCpu.toFixed(2)}x`;
-      return `peregrine vs ${c.against} on ${c.test} @${c.concurrency}: ${got} (target >= ${c.wanted.toFixed(2)}x) ${verdict}${byCpu}`;
+      return `${c.server} vs ${c.against} on ${c.test} @${c.concurrency}: ${got} (target >= ${c.wanted.toFixed(2)}x) ${verdict}${byCpu}`;
     })
     .join('\n');
 }

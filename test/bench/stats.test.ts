@@ -134,6 +134,7 @@ test('targets: >= 0.95x node and >= 1.15x Fastify, unmeasured ones say so', () =
   const checks = evaluateTargets(records);
   const get = (t: string, a: string) => checks.find((c) => c.test === t && c.against === a);
   assert.deepEqual(get('json', 'node'), {
+    server: 'peregrine',
     test: 'json',
     concurrency: 64,
     against: 'node',
@@ -148,6 +149,19 @@ test('targets: >= 0.95x node and >= 1.15x Fastify, unmeasured ones say so', () =
   assert.equal(get('plaintext', 'fastify')!.met, true);
   assert.equal(get('db', 'node')!.met, null);
   assert.equal(get('fortunes', 'node'), undefined, 'fortunes was not run');
+  assert.ok(
+    checks.every((c) => c.server === 'peregrine'),
+    'the telemetry-off variant did not run',
+  );
+  const both = evaluateTargets([...records, record('peregrine-telemetry-off', 'json', 1000)]);
+  const bare = both.filter((c) => c.server === 'peregrine-telemetry-off');
+  assert.deepEqual(
+    bare.map((c) => [c.against, c.got, c.met]),
+    [
+      ['node', 1, true],
+      ['fastify', 1.176, true],
+    ],
+  );
   const text = formatTargets(checks);
   assert.match(
     text,
