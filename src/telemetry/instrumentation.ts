@@ -233,5 +233,6 @@ export class HttpInstrumentation implements Instrumentation {
 export function defaultInstrumentation(logger: Logger): Instrumentation | undefined {
   const rec = recorder();
   if (!rec.config.metrics) return undefined;
+  rec.observeDataPath();
   return new HttpInstrumentation(rec, logger);
 }

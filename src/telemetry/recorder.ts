@@ -1,4 +1,5 @@
 import { configFromEnv, type TelemetryConfig } from './config.ts';
+import { DataTelemetry } from './data.ts';
 import { MetricRegistry } from './metrics/registry.ts';
 import { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './metrics/wire.ts';
 import { RuntimeSampler } from './runtime/sampler.ts';
@@ -24,6 +25,7 @@ export class Recorder implements SpanSink {
   #timer: NodeJS.Timeout | undefined;
   #sink: DeltaSink | undefined;
   #bridged = false;
+  #data: DataTelemetry | undefined;
   #runtime: RuntimeSampler | undefined;
 
   constructor(config: TelemetryConfig) {
@@ -44,6 +46,11 @@ export class Recorder implements SpanSink {
       return;
     }
     this.#spans.push(span.toWire(reason));
+  }
+
+  /** Subscribes to the data path's channels once (db, cache, outbound client telemetry). */
+  observeDataPath(): void {
+    this.#data ??= new DataTelemetry(this);
   }
 
   /** Registers the OpenTelemetry API bridge once (when tracing is on). */
