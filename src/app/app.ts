@@ -1,33 +1,22 @@
-import {
-  HTTPBadRequest,
-  HTTPInternalServerError,
-  HTTPMethodNotAllowed,
-  HTTPNotFound,
-  HTTPServiceUnavailable,
-  HTTPUnprocessableContent,
-} from './errors/classes.ts';
+import { defaultInstrumentation } from '../telemetry/instrumentation.ts';
+import { HTTPInternalServerError, HTTPServiceUnavailable } from './errors/classes.ts';
 import { HTTPError } from './errors/http-error.ts';
+import type { Instrumentation, PipelineRunner } from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
 import { MediaRegistry } from './media/registry.ts';
 import type { MaybePromise, Middleware } from './middleware.ts';
 import { buildOpenAPI, type OpenAPIDocument, type OpenAPIOptions } from './openapi.ts';
+import { Flow, type PipelineHost } from './pipeline.ts';
 import { TrustedProxies } from './proxies.ts';
 import { Request, type RequestEnv } from './request.ts';
 import { Response } from './response.ts';
-import {
-  type CompiledRoute,
-  compileRoute,
-  type Endpoint,
-  type Resource,
-  type RouteOptions,
-} from './route.ts';
+import { type CompiledRoute, compileRoute, type Resource, type RouteOptions } from './route.ts';
 import type { ConverterFactory } from './routing/converters.ts';
 import { type Params, Router } from './routing/router.ts';
 import { applyProblem, type SendEnv, send } from './send.ts';
 import { serverDefaults } from './server-defaults.ts';
 import type { RawRequest, RawResponse } from './transport.ts';
-import type { FieldError } from './validation/schema.ts';
 
 /** Options of an App. */
 export interface AppOptions {
@@ -43,6 +32,8 @@ export interface AppOptions {
   requestTimeout?: number;
   /** App-wide middleware, in order. */
   middleware?: readonly Middleware[];
+  /** Request telemetry (RED metrics, server spans); `false` turns it off (default: Peregrine's). */
+  instrumentation?: Instrumentation | false;
 }
 
 /** Handles an error of a given class: set up `resp` as the answer. */
@@ -104,11 +95,14 @@ export class App {
   readonly media = new MediaRegistry();
   /** The App's logger. */
   readonly logger: Logger;
+  /**
+   * While true, every response asks the client to close its connection. A server sets it when it
+   * drains, so in-flight requests finish with `Connection: close` without per-request tracking.
+   */
+  draining = false;
   readonly #router: Router<CompiledRoute>;
   readonly #routes: CompiledRoute[] = [];
   readonly #middleware: Middleware[] = [];
-  #reqMw: Middleware[] = [];
-  #resMw: Middleware[] = [];
   readonly #errorHandlers = new Map<unknown, ErrorHandler>();
   readonly #startup: Array<() => MaybePromise<void>> = [];
   readonly #shutdown: Array<() => MaybePromise<void>> = [];
@@ -119,6 +113,10 @@ export class App {
   readonly #inflight = new Map<Request, RawResponse>();
   #sweeper: NodeJS.Timeout | undefined;
   #deadlinesExpired = 0;
+  readonly #probe: Instrumentation | undefined;
+  readonly #host: PipelineHost;
+  readonly #runner: PipelineRunner = (req, resp, out) =>
+    new Flow(this.#host, this.#middleware, req, resp, out).run();
 
   constructor(options: AppOptions = {}) {
     // A server (peregrine serve) may have set defaults for Apps built in its process.
@@ -141,14 +139,22 @@ export class App {
       logger: this.logger,
     };
     this.#timeout = options.requestTimeout ?? server.requestTimeout ?? 0;
+    this.#probe =
+      options.instrumentation === false
+        ? undefined
+        : (options.instrumentation ?? defaultInstrumentation(this.logger));
+    this.#host = {
+      logger: this.logger,
+      find: (path) => this.#router.find(path),
+      handleError: (err, req, resp) => this.#handleError(err, req, resp),
+      finish: (flow) => this.#finish(flow),
+    };
     for (const mw of options.middleware ?? []) this.use(mw);
   }
 
   /** Adds app-wide middleware (runs in the order added; processResponse in reverse). */
   use(middleware: Middleware): this {
     this.#middleware.push(middleware);
-    this.#reqMw = this.#middleware;
-    this.#resMw = this.#middleware;
     return this;
   }
 
@@ -163,6 +169,7 @@ export class App {
   ): this {
     const route = compileRoute(this.#router.parse(template), resource, options, this.#limits);
     this.#router.add(template, route);
+    if (this.#probe !== undefined) route.probe = this.#probe.route(template);
     this.#routes.push(route);
     return this;
   }
@@ -271,11 +278,6 @@ export class App {
     return buildOpenAPI(this.#routes, options);
   }
 
-  /** How many requests passed their deadline (`requestTimeout`) before they were answered. */
-  get deadlinesExpired(): number {
-    return this.#deadlinesExpired;
-  }
-
   /** @internal The compiled routes, for OpenAPI and tooling. */
   get compiledRoutes(): readonly CompiledRoute[] {
     return this.#routes;
@@ -294,252 +296,23 @@ export class App {
     const req = new Request(raw, out, this.#env);
     const resp = new Response();
     if (this.#timeout > 0) this.#track(req, out);
-    void this.#run(req, resp, out);
+    const probe = this.#probe;
+    if (probe === undefined) new Flow(this.#host, this.#middleware, req, resp, out).run();
+    else probe.begin(req, resp, out, this.#runner);
   };
 
-  async #run(req: Request, resp: Response, out: RawResponse): Promise<void> {
-    const reqMw = this.#reqMw;
-    let ranApp = 0;
-    let ranRoute = 0;
-    let route: CompiledRoute | undefined;
-    let resource: object | undefined;
-    let succeeded = false;
-    try {
-      for (let i = 0; i < reqMw.length; i++) {
-        ranApp = i + 1;
-        const fn = reqMw[i]!.processRequest;
-        if (fn !== undefined) {
-          const r = fn.call(reqMw[i], req, resp);
-          if (isThenable(r)) await r;
-          if (resp.complete) break;
-        }
-      }
-      if (!resp.complete) {
-        const match = this.#router.find(req.path);
-        if (match === null) {
-          throw new HTTPNotFound({ code: 'PRG_ROUTE_NOT_FOUND' });
-        }
-        route = match.value;
-        resource = route.resource;
-        req.route = match.template;
-        req.params = match.params;
-        req.limits = route.limits;
-        const routeMw = route.middleware;
-        for (let i = 0; i < routeMw.length && !resp.complete; i++) {
-          ranRoute = i + 1;
-          const fn = routeMw[i]!.processRequest;
-          if (fn !== undefined) {
-            const r = fn.call(routeMw[i], req, resp);
-            if (isThenable(r)) await r;
-          }
-        }
-        for (let i = 0; i < ranApp && !resp.complete; i++) {
-          const fn = reqMw[i]!.processResource;
-          if (fn !== undefined) {
-            const r = fn.call(reqMw[i], req, resp, resource, req.params);
-            if (isThenable(r)) await r;
-          }
-        }
-        for (let i = 0; i < ranRoute && !resp.complete; i++) {
-          const fn = routeMw[i]!.processResource;
-          if (fn !== undefined) {
-            const r = fn.call(routeMw[i], req, resp, resource, req.params);
-            if (isThenable(r)) await r;
-          }
-        }
-        if (!resp.complete) {
-          const method = req.method;
-          const endpoint =
-            route.endpoints.get(method) ??
-            (method === 'HEAD' ? route.endpoints.get('GET') : undefined);
-          if (endpoint !== undefined) {
-            const r = this.#invoke(endpoint, resource, req, resp);
-            if (r !== undefined) await r;
-          } else if (method === 'OPTIONS') {
-            resp.status = 204;
-            resp.setHeader('allow', route.allow);
-          } else {
-            throw new HTTPMethodNotAllowed(route.allowed);
-          }
-        }
-      }
-      succeeded = true;
-    } catch (err) {
-      const r = this.#handleError(err, req, resp);
-      if (r !== undefined) await r;
-    }
-    if (route !== undefined) {
-      const routeMw = route.middleware;
-      for (let i = ranRoute - 1; i >= 0; i--) {
-        const fn = routeMw[i]!.processResponse;
-        if (fn === undefined) continue;
-        try {
-          const r = fn.call(routeMw[i], req, resp, resource, succeeded);
-          if (isThenable(r)) await r;
-        } catch (err) {
-          succeeded = false;
-          const r = this.#handleError(err, req, resp);
-          if (r !== undefined) await r;
-        }
-      }
-    }
-    const resMw = this.#resMw;
-    for (let i = ranApp - 1; i >= 0; i--) {
-      const fn = resMw[i]!.processResponse;
-      if (fn === undefined) continue;
-      try {
-        const r = fn.call(resMw[i], req, resp, resource, succeeded);
-        if (isThenable(r)) await r;
-      } catch (err) {
-        succeeded = false;
-        const r = this.#handleError(err, req, resp);
-        if (r !== undefined) await r;
-      }
-    }
+  /** Writes the response once the pipeline ran: deadline bookkeeping, drain, telemetry. */
+  #finish(flow: Flow): void {
+    const { req, resp, out } = flow;
     if (this.#timeout > 0) this.#untrack(req);
+    if (this.draining) out.shouldKeepAlive = false;
     try {
-      send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
+      const status = send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
+      if (this.#probe !== undefined && status !== 0)
+        this.#probe.end(req, flow.route?.probe, status);
     } catch (err) {
       // Only a broken transport gets here; nothing more can be sent.
       this.logger.error({ err, requestId: req.id }, 'failed to write response');
-    }
-  }
-
-  /** Runs hooks, validation and the responder; returns a promise only if something was async. */
-  #invoke(
-    endpoint: Endpoint,
-    resource: object,
-    req: Request,
-    resp: Response,
-  ): Promise<void> | undefined {
-    const before = endpoint.before;
-    // PERF: the common case (sync hooks, no schema, sync responder) allocates no promise.
-    for (let i = 0; i < before.length; i++) {
-      const r = before[i]!(req, resp, resource, req.params);
-      if (isThenable(r)) return this.#invokeAsync(endpoint, resource, req, resp, i, r);
-      if (resp.complete) return undefined;
-    }
-    if (endpoint.checks !== undefined)
-      return this.#invokeAsync(endpoint, resource, req, resp, before.length, undefined);
-    const result = endpoint.fn.call(resource, req, resp, req.params);
-    if (isThenable(result)) return this.#finishAsync(endpoint, resource, req, resp, result);
-    if (result !== undefined && resp.bodyKind === 0) resp.media = result;
-    const after = endpoint.after;
-    for (let i = 0; i < after.length; i++) {
-      const r = after[i]!(req, resp, resource);
-      if (isThenable(r)) return this.#afterAsync(endpoint, resource, req, resp, i, r);
-    }
-    return undefined;
-  }
-
-  async #invokeAsync(
-    endpoint: Endpoint,
-    resource: object,
-    req: Request,
-    resp: Response,
-    hookIndex: number,
-    pending: PromiseLike<unknown> | undefined,
-  ): Promise<void> {
-    if (pending !== undefined) {
-      await pending;
-      if (resp.complete) return;
-      hookIndex++;
-    }
-    const before = endpoint.before;
-    for (let i = hookIndex; i < before.length; i++) {
-      await before[i]!(req, resp, resource, req.params);
-      if (resp.complete) return;
-    }
-    if (endpoint.checks !== undefined) await this.#validate(endpoint, req);
-    const result = await endpoint.fn.call(resource, req, resp, req.params);
-    if (result !== undefined && resp.bodyKind === 0) resp.media = result;
-    for (const hook of endpoint.after) await hook(req, resp, resource);
-    this.#checkResponse(endpoint, req, resp);
-  }
-
-  async #finishAsync(
-    endpoint: Endpoint,
-    resource: object,
-    req: Request,
-    resp: Response,
-    pending: PromiseLike<unknown>,
-  ): Promise<void> {
-    const result = await pending;
-    if (result !== undefined && resp.bodyKind === 0) resp.media = result;
-    for (const hook of endpoint.after) await hook(req, resp, resource);
-  }
-
-  async #afterAsync(
-    endpoint: Endpoint,
-    resource: object,
-    req: Request,
-    resp: Response,
-    index: number,
-    pending: PromiseLike<unknown>,
-  ): Promise<void> {
-    await pending;
-    const after = endpoint.after;
-    for (let i = index + 1; i < after.length; i++) await after[i]!(req, resp, resource);
-  }
-
-  /** Validates params, query and headers (400) and then the body (422). */
-  async #validate(endpoint: Endpoint, req: Request): Promise<void> {
-    const checks = endpoint.checks!;
-    const errors: FieldError[] = [];
-    const valid = req.valid;
-    if (checks.params !== undefined) {
-      const r = await checks.params({ ...req.params });
-      if (r.ok) {
-        valid.params = r.value;
-        req.params = r.value as Params;
-      } else errors.push(...r.errors);
-    }
-    if (checks.query !== undefined) {
-      const r = await checks.query(req.query.toObject());
-      if (r.ok) valid.query = r.value;
-      else errors.push(...r.errors);
-    }
-    if (checks.headers !== undefined) {
-      const r = await checks.headers({ ...req.headers });
-      if (r.ok) valid.headers = r.value;
-      else errors.push(...r.errors);
-    }
-    if (errors.length > 0) {
-      throw new HTTPBadRequest({
-        code: 'PRG_VALIDATION_FAILED',
-        detail: 'The request parameters are invalid.',
-        extensions: { errors },
-      });
-    }
-    if (checks.body !== undefined) {
-      const body = await req.getMedia();
-      const r = await checks.body(body);
-      if (!r.ok) {
-        throw new HTTPUnprocessableContent({
-          code: 'PRG_VALIDATION_FAILED',
-          detail: 'The request body is invalid.',
-          extensions: { errors: r.errors },
-        });
-      }
-      valid.body = r.value;
-    }
-  }
-
-  /** Checks a media body against the response schema of its status; a mismatch is a 500. */
-  #checkResponse(endpoint: Endpoint, req: Request, resp: Response): void {
-    const check = endpoint.checks?.response?.get(resp.status);
-    if (check === undefined || resp.bodyKind !== 1) return;
-    const r = check(resp.body);
-    if (r instanceof Promise) return;
-    if (!r.ok) {
-      this.logger.error(
-        { requestId: req.id, route: req.route, method: req.method, errors: r.errors },
-        'response does not match its schema',
-      );
-      throw new HTTPInternalServerError({
-        code: 'PRG_RESPONSE_INVALID',
-        extensions: { requestId: req.id },
-      });
     }
   }
 
@@ -567,17 +340,25 @@ export class App {
     return undefined;
   }
 
+  /** How many requests passed their deadline (`requestTimeout`) before they were answered. */
+  get deadlinesExpired(): number {
+    return this.#deadlinesExpired;
+  }
+
   /** Maps any error to an HTTPError; unexpected ones are logged and become a bare 500. */
   #toHTTPError(err: unknown, req: Request): HTTPError {
-    // A responder that honours req.signal usually rejects with its reason when the deadline
-    // passes (fetch, timers/promises…); that is the deadline answer, not an unexpected error.
+    // A responder with its own timer on the deadline (AbortSignal.timeout(req.remaining), a
+    // driver timeout) may reject before the sweep answers; that is the deadline, not a bug.
     if (
       err instanceof DOMException &&
       err.name === 'TimeoutError' &&
       req.deadline !== undefined &&
       req.remaining <= 0
     ) {
-      if (this.#inflight.delete(req)) this.#deadlinesExpired++;
+      if (this.#inflight.delete(req)) {
+        this.#deadlinesExpired++;
+        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
+      }
       return this.#deadlineError();
     }
     if (err instanceof HTTPError) {
@@ -623,12 +404,14 @@ export class App {
       if (req.deadline! > now) continue;
       this.#inflight.delete(req);
       this.#deadlinesExpired++;
-      req.expire();
+      // Answer first, then abort: a responder that reacts to the abort must not win the race.
       if (!out.headersSent && !out.destroyed) {
         const late = new Response();
         applyProblem(late, this.#deadlineError());
         send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
+        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
       }
+      req.expire();
     }
   }
 }

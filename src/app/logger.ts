@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { traceFields } from '../telemetry/tracing/active.ts';
 
 /** A structured logger (pino's interface, so a pino instance can be passed as is). */
 export interface Logger {
@@ -20,7 +21,13 @@ export const silentLogger: Logger = {
   },
 };
 
-/** The default logger: JSON lines on stderr at `PEREGRINE_LOG_LEVEL` (default info). */
+/**
+ * The default logger: JSON lines on stderr at `PEREGRINE_LOG_LEVEL` (default info). Lines logged
+ * inside a traced request carry its `trace_id` and `span_id`.
+ */
 export function defaultLogger(): Logger {
-  return pino({ level: process.env.PEREGRINE_LOG_LEVEL ?? 'info' }, pino.destination(2));
+  return pino(
+    { level: process.env.PEREGRINE_LOG_LEVEL ?? 'info', mixin: traceFields },
+    pino.destination(2),
+  );
 }

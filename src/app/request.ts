@@ -57,6 +57,8 @@ export class Request {
   limits: RouteLimits;
   /** Absolute deadline (ms since epoch), if the server set one. */
   deadline: number | undefined = undefined;
+  /** @internal Per-request state of the App's instrumentation (start time, server span). */
+  probe: unknown = undefined;
   readonly #env: RequestEnv;
   readonly #out: RawResponse;
   readonly #queryStart: number;
@@ -135,11 +137,8 @@ export class Request {
           controller.abort(new DOMException('The client went away.', 'AbortError'));
         }
       });
-      if (this.deadline !== undefined) {
-        const remaining = this.deadline - Date.now();
-        if (remaining <= 0) this.expire();
-        else setTimeout(() => this.expire(), remaining).unref();
-      }
+      // The App enforces the deadline (it answers 503 first, then calls expire()).
+      if (this.deadline !== undefined && this.deadline <= Date.now()) this.expire();
     }
     return this.#controller.signal;
   }

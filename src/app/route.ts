@@ -1,4 +1,5 @@
 import { hooksOf } from './hooks.ts';
+import type { RouteProbe } from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import type { AfterHook, BeforeHook, Middleware, Responder } from './middleware.ts';
 import { type ResponderSpec, specOf } from './responder.ts';
@@ -71,6 +72,8 @@ export interface CompiledRoute {
   readonly allowed: readonly string[];
   readonly middleware: readonly Middleware[];
   readonly limits: RouteLimits;
+  /** The instrumentation's handle for this route (series resolved at compile time). */
+  probe: RouteProbe | undefined;
 }
 
 function capitalize(word: string): string {
@@ -171,6 +174,7 @@ export function compileRoute(
     allowed,
     middleware: options.middleware ?? [],
     limits: routeLimits,
+    probe: undefined,
   };
 }
 

@@ -82,7 +82,8 @@ function runTasks(resp: Response, logger: Logger): void {
 /**
  * Writes the response: serialises the body, answers conditional GET/HEAD with 304 or 412, sets
  * Content-Type and Content-Length, omits the body for HEAD and bodiless statuses, streams with
- * back-pressure, and runs after-response tasks once the exchange is over.
+ * back-pressure, and runs after-response tasks once the exchange is over. Returns the status
+ * written, or 0 when nothing could be written (headers already sent, connection gone).
  */
 export function send(
   req: Request,
@@ -90,10 +91,10 @@ export function send(
   out: RawResponse,
   env: SendEnv,
   toProblem: (err: unknown) => HTTPError,
-): void {
+): number {
   // Tasks wait for the exchange to close, then yield once more so they never delay the response.
   if (resp.tasks !== null) out.once('close', () => setImmediate(runTasks, resp, env.logger));
-  if (out.headersSent || out.destroyed) return;
+  if (out.headersSent || out.destroyed) return 0;
   let body: string | Uint8Array | undefined;
   let type = resp.contentType;
   switch (resp.bodyKind) {
@@ -154,13 +155,13 @@ export function send(
     } else {
       void pump(resp.body as BodyStream, out, env.logger);
     }
-    return;
+    return status;
   }
   if (bodiless(status)) {
     delete headers['content-length'];
     out.writeHead(status, headers);
     out.end();
-    return;
+    return status;
   }
   headers['content-length'] =
     body === undefined
@@ -169,6 +170,7 @@ export function send(
   out.writeHead(status, headers);
   if (body === undefined || method === 'HEAD') out.end();
   else out.end(body);
+  return status;
 }
 
 function destroyStream(stream: BodyStream): void {

@@ -93,6 +93,15 @@ export interface Envelope<M, K extends keyof M = keyof M> {
   data: M[K];
 }
 
+/** Whether a value received over IPC is an object with a string `type`. */
+export function isTyped(value: unknown): value is { type: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === 'string'
+  );
+}
+
 /** Whether a value received over IPC is one of ours. */
 export function isEnvelope(value: unknown): value is { type: string; data: unknown } {
   return (

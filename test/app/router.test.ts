@@ -64,6 +64,31 @@ describe('Router', () => {
     assert.throws(() => r.find('/users/%E0%A4%A'), HTTPBadRequest);
   });
 
+  test('encoded "%" and "/" inside a segment stay part of the value', () => {
+    const r = router('/files/{name}', '/raw/{rest:path}');
+    assert.deepEqual(r.find('/files/a%2Fb%25c')?.params, { name: 'a/b%c' });
+    assert.deepEqual(r.find('/raw/x%2Fy/z')?.params, { rest: 'x/y/z' });
+  });
+
+  test('static prefixes that partly match fall back to fields', () => {
+    const r = router('/x/new', '/x/news/{id:int}', '/x/{name}', '/x/{name}/edit');
+    assert.equal(r.find('/x/newer')?.value, '/x/{name}');
+    assert.equal(r.find('/x/news')?.value, '/x/{name}');
+    assert.equal(r.find('/x/news/3')?.value, '/x/news/{id:int}');
+    assert.deepEqual(r.find('/x/news/edit')?.params, { name: 'news' });
+    assert.equal(r.find('/x/ne')?.value, '/x/{name}');
+  });
+
+  test('many literal siblings, including non-ASCII ones', () => {
+    const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'ěta', 'θeta', 'iota'];
+    const r = router(...words.map((w) => `/${w}/{id}`));
+    for (const w of words) {
+      assert.deepEqual(r.find(`/${encodeURIComponent(w)}/1`)?.params, { id: '1' });
+      assert.equal(r.find(`/${encodeURIComponent(w)}/1`)?.value, `/${w}/{id}`);
+    }
+    assert.equal(r.find('/omega/1'), null);
+  });
+
   test('converter rejection means no match', () => {
     const r = router('/items/{id:int(min=1, max=100)}');
     assert.deepEqual(r.find('/items/100')?.params, { id: 100 });

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { closedLoop, okCount, openLoop, percentile, describe as summary } from '../helpers/load.ts';
 import { acquireLoadLock } from '../helpers/load-lock.ts';
 import { get, startServe } from '../helpers/serve-process.ts';
+import {
+  closedLoop,
+  okCount,
+  openLoop,
+  percentile,
+  describe as summary,
+} from '../helpers/server-load.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 const WORK = '/work?ms=4';

@@ -66,6 +66,27 @@ export const ERROR_CODES = {
     status: 503,
     summary: 'The worker is at its connection cap; this connection closes, retry.',
   },
+  PRG_DB_BUSY: {
+    status: 503,
+    summary: 'No database connection became free in time, or too many wait.',
+  },
+  PRG_DB_UNAVAILABLE: {
+    status: 503,
+    summary: 'The database cannot be reached; the pool fails fast meanwhile.',
+  },
+  PRG_DB_TIMEOUT: {
+    status: 503,
+    summary: 'A statement outlived its timeout or the request deadline.',
+  },
+  PRG_UPSTREAM_CIRCUIT_OPEN: {
+    status: 503,
+    summary: 'A downstream keeps failing; calls are refused until it recovers.',
+  },
+  PRG_UPSTREAM_TIMEOUT: { status: 504, summary: 'A downstream service did not answer in time.' },
+  PRG_UPSTREAM_UNAVAILABLE: {
+    status: 502,
+    summary: 'A downstream could not be reached or broke the connection.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A stable error code of Peregrine. */

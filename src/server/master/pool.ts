@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { isEnvelope, type MasterMessages } from '../ipc.ts';
+import { isEnvelope, isTyped, type MasterMessages } from '../ipc.ts';
 import type { ServerSettings } from '../settings/all.ts';
 import type { Address } from '../settings/setting.ts';
 import { WORKER_CONFIG_ENV, type WorkerConfig } from '../worker/config.ts';
@@ -124,6 +124,9 @@ export class WorkerPool {
     child.on('message', (message: unknown) => {
       if (isEnvelope(message)) {
         this.#ctx.enqueue({ kind: 'message', worker: w, type: message.type, data: message.data });
+      } else if (isTyped(message)) {
+        // A part that sends `{ type, ...fields }` (telemetry's delta) gets the whole message.
+        this.#ctx.enqueue({ kind: 'message', worker: w, type: message.type, data: message });
       }
     });
     child.on('exit', (code: number | null, signal: string | null) => {

@@ -1,0 +1,10 @@
+import { serve } from 'peregrine/server';
+import { readConfig } from '../common/config.ts';
+import app from './app.ts';
+
+/** Peregrine in one process: `serve()` from peregrine/server, the way a worker runs it. */
+const config = readConfig();
+const running = await serve(app, { host: config.host, port: config.port });
+const stop = () => void running.close(5000).finally(() => process.exit(0));
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

@@ -1,0 +1,36 @@
+/**
+ * The telemetry overhead benchmark's server: examples/hello in one process, in a mode given by
+ * BENCH_MODE — off | default | traces100 | otel-sdk — with the master-side hub in process and
+ * OTLP export to BENCH_OTLP_URL (an accepting sink).
+ */
+const mode = process.env.BENCH_MODE ?? 'default';
+const otlp = process.env.BENCH_OTLP_URL ?? 'http://127.0.0.1:4318/v1/traces';
+const port = Number(process.env.PORT ?? 8080);
+
+if (mode === 'off' || mode === 'otel-sdk') process.env.PEREGRINE_TELEMETRY = 'off';
+if (mode === 'traces100') process.env.OTEL_TRACES_SAMPLER_ARG = '1';
+
+if (mode === 'otel-sdk') {
+  // The same App instrumented the way OpenTelemetry's docs say: sdk-node + instrumentation-http,
+  // OTLP/HTTP protobuf export, default sampler (parent-based always-on).
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  const sdk = new NodeSDK({
+    serviceName: 'bench',
+    traceExporter: new OTLPTraceExporter({ url: otlp }),
+    instrumentations: [new HttpInstrumentation()],
+  });
+  sdk.start();
+}
+
+const { serve } = await import('peregrine/server');
+const { default: app } = await import('../../examples/hello/app.ts');
+if (mode === 'default' || mode === 'traces100') {
+  const { TelemetryHub, recorder } = await import('peregrine/telemetry');
+  const hub = new TelemetryHub({ exporter: { url: otlp, resource: { 'service.name': 'bench' } } });
+  recorder().connect((d) => hub.ingest('1', d));
+}
+await serve(app, { port });
+process.stdout.write(`ready ${mode}\n`);
+process.on('SIGINT', () => process.exit(0));

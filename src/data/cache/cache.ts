@@ -1,0 +1,431 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LRUCache } from 'lru-cache';
+import type { BreakerOptions } from '../breaker.ts';
+import {
+  type CacheLoadContext,
+  type CacheOutcome,
+  type CacheStats,
+  cacheLoadChannel,
+  cacheLookupChannel,
+  register,
+} from '../diagnostics.ts';
+import { decodeEntry, type Entry, encodeEntry, jsonSerializer, type Serializer } from './entry.ts';
+import { type RedisSource, RedisTier } from './redis-tier.ts';
+
+/** Options of a cache. Times are in milliseconds. */
+export interface CacheOptions<V> {
+  /** The cache name: a metric label and part of every Redis key. */
+  name: string;
+  /** How long a loaded value is fresh (default 60 000). */
+  ttl?: number;
+  /** After that, how long it may still be served while one caller refreshes it (default 0). */
+  staleTtl?: number;
+  /** How long "the loader found nothing" is remembered; 0 turns negative caching off (default 5000). */
+  negativeTtl?: number;
+  /** Entries kept in this process (default 10 000). */
+  max?: number;
+  /** The shared tier: a Redis URL, ioredis options or client. Without it the cache is local only. */
+  redis?: RedisSource;
+  /** Prefix of every Redis key and channel (default `prg:cache:`). */
+  prefix?: string;
+  /** Bound on each Redis command (default 100). */
+  redisTimeout?: number;
+  /** The breaker that skips Redis while it keeps failing. */
+  breaker?: BreakerOptions;
+  /**
+   * Single-flight across workers and nodes with a Redis lock: one loader call per key cluster-wide
+   * instead of one per worker (default off). `ttl` bounds how long a lock holder may take; `wait`
+   * how long others wait for its value before loading themselves.
+   */
+  lock?: boolean | { ttl?: number; wait?: number };
+  /** Turns values into bytes for Redis (default JSON). */
+  serializer?: Serializer<V>;
+}
+
+/** Per-call options of `get`. */
+export interface GetOptions {
+  /** Fresh time of a value loaded by this call. */
+  ttl?: number;
+  /** Stale-while-revalidate window of a value loaded by this call. */
+  staleTtl?: number;
+}
+
+/** What a loader may adjust for the value it returns. */
+export interface LoadContext {
+  /** Set to give this value its own fresh time. */
+  ttl: number;
+  /** Set to give this value its own stale window. */
+  staleTtl: number;
+}
+
+/** Loads a value on a miss; `undefined` means "there is none" (cached as a negative entry). */
+export type Loader<V> = (key: string, ctx: LoadContext) => Promise<V | undefined> | V | undefined;
+
+/** Per-key options of `set`. */
+export type SetOptions = GetOptions;
+
+interface Flight<V> {
+  promise: Promise<Entry<V>>;
+  /** Bumped by an invalidation while the load runs: its result must not be cached locally. */
+  invalidated: boolean;
+}
+
+/**
+ * A two-tier read-through cache: an in-process LRU with TTLs in front of an optional Redis tier.
+ *
+ * `get(key, loader)` answers from the local tier, then Redis, then the loader — with one loader
+ * call per key per worker at a time (single-flight), or one per cluster with `lock`. A stale entry
+ * is served at once while one caller refreshes it; "not found" is cached briefly; each value may
+ * carry its own TTL. `delete` and `set` reach every worker and node through Redis pub/sub. When
+ * Redis is slow or down, every command is bounded and a breaker skips it: the cache degrades to
+ * the local tier and the loader, and no error reaches the caller.
+ */
+export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string[], at: number] }> {
+  /** The cache name. */
+  readonly name: string;
+  readonly #local: LRUCache<string, Entry<V>>;
+  readonly #flights = new Map<string, Flight<V>>();
+  readonly #ttl: number;
+  readonly #staleTtl: number;
+  readonly #negativeTtl: number;
+  readonly #prefix: string;
+  readonly #serializer: Serializer<V>;
+  readonly #lock: { ttl: number; wait: number } | undefined;
+  readonly #redis: RedisTier | undefined;
+  readonly #unregister: () => void;
+  #stats = {
+    hits: 0,
+    staleHits: 0,
+    misses: 0,
+    negativeHits: 0,
+    loads: 0,
+    loadErrors: 0,
+    remoteInvalidations: 0,
+  };
+
+  constructor(options: CacheOptions<V>) {
+    super();
+    this.name = options.name;
+    this.#ttl = options.ttl ?? 60_000;
+    this.#staleTtl = options.staleTtl ?? 0;
+    this.#negativeTtl = options.negativeTtl ?? 5000;
+    this.#prefix = `${options.prefix ?? 'prg:cache:'}${options.name}:`;
+    this.#serializer = options.serializer ?? (jsonSerializer as Serializer<V>);
+    this.#local = new LRUCache<string, Entry<V>>({ max: options.max ?? 10_000 });
+    if (options.lock) {
+      const l = typeof options.lock === 'object' ? options.lock : {};
+      this.#lock = { ttl: l.ttl ?? 5000, wait: l.wait ?? l.ttl ?? 5000 };
+    }
+    if (options.redis !== undefined) {
+      this.#redis = new RedisTier(options.redis, options.name, `${this.#prefix}~invalidate`, {
+        timeout: options.redisTimeout ?? 100,
+        breaker: options.breaker,
+        onInvalidate: (keys) => this.#dropRemote(keys),
+        // Invalidations sent while we were not listening are lost: forget what we hold.
+        onResubscribe: () => this.#local.clear(),
+      });
+      this.#redis.subscribe();
+    }
+    this.#unregister = register('cache', { name: this.name, stats: () => this.stats() });
+  }
+
+  /** Counters of this cache (see diagnostics.ts). */
+  stats(): CacheStats {
+    return {
+      ...this.#stats,
+      redisErrors: this.#redis?.errors ?? 0,
+      localEntries: this.#local.size,
+      breaker: this.#redis === undefined ? 'none' : this.#redis.breaker.state,
+    };
+  }
+
+  /**
+   * The value for `key`: from this process, else Redis, else `loader` (whose result is cached).
+   * Resolves to `undefined` when the loader found nothing. A loader error is passed on (and not
+   * cached) unless a stale value can be served instead.
+   */
+  async get(key: string, loader: Loader<V>, options?: GetOptions): Promise<V | undefined> {
+    const now = Date.now();
+    const local = this.#local.get(key);
+    if (local !== undefined) {
+      if (now < local.fresh) {
+        this.#count(local.negative ? 'negative' : 'hit', 'local');
+        return local.value;
+      }
+      if (now < local.stale) {
+        this.#count('stale', 'local');
+        this.#refresh(key, loader, options);
+        return local.value;
+      }
+      this.#local.delete(key);
+    }
+    let flight = this.#flights.get(key);
+    if (flight === undefined) flight = this.#fly(key, loader, options, false);
+    const entry = await flight.promise;
+    return entry.value;
+  }
+
+  /**
+   * Resolves true once invalidations from other workers and nodes are being received (at once
+   * without Redis; false if Redis did not answer within `timeoutMs`). The cache works either way.
+   */
+  async connected(timeoutMs = 2000): Promise<boolean> {
+    if (this.#redis === undefined) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      const both = Promise.all([this.#redis.subscribed, this.#redis.commands()]).then(
+        ([subscribed]) => subscribed,
+      );
+      return await Promise.race([both, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The locally cached value, if fresh (no Redis, no loader). */
+  peek(key: string): V | undefined {
+    const e = this.#local.get(key);
+    return e !== undefined && Date.now() < e.fresh ? e.value : undefined;
+  }
+
+  /** Stores a value in both tiers and tells other workers and nodes to drop their copies. */
+  async set(key: string, value: V, options?: SetOptions): Promise<void> {
+    const entry = this.#entry(
+      value,
+      options?.ttl ?? this.#ttl,
+      options?.staleTtl ?? this.#staleTtl,
+    );
+    this.#markInvalidated([key]);
+    this.#local.set(key, entry, { ttl: Math.max(1, entry.stale - Date.now()) });
+    if (this.#redis !== undefined) {
+      await this.#redis.set(
+        this.#prefix + key,
+        encodeEntry(entry, this.#serializer),
+        entry.stale - Date.now(),
+      );
+      await this.#redis.invalidate([], [key]);
+    }
+  }
+
+  /** Removes keys from every tier, in every worker and node. */
+  async delete(...keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    this.#markInvalidated(keys);
+    for (const key of keys) this.#local.delete(key);
+    if (this.#redis !== undefined) {
+      await this.#redis.invalidate(
+        keys.map((k) => this.#prefix + k),
+        keys,
+      );
+    }
+  }
+
+  /** Closes the Redis connections this cache opened. */
+  async close(): Promise<void> {
+    this.#unregister();
+    await this.#redis?.close();
+  }
+
+  #count(outcome: CacheOutcome, tier: 'local' | 'redis' | 'loader'): void {
+    if (outcome === 'hit') this.#stats.hits++;
+    else if (outcome === 'stale') this.#stats.staleHits++;
+    else if (outcome === 'negative') this.#stats.negativeHits++;
+    else this.#stats.misses++;
+    if (cacheLookupChannel.hasSubscribers) {
+      cacheLookupChannel.publish({ cache: this.name, outcome, tier });
+    }
+  }
+
+  #entry(value: V | undefined, ttl: number, staleTtl: number): Entry<V> {
+    const now = Date.now();
+    if (value === undefined) {
+      return {
+        value: undefined,
+        negative: true,
+        fresh: now + this.#negativeTtl,
+        stale: now + this.#negativeTtl,
+      };
+    }
+    return { value, negative: false, fresh: now + ttl, stale: now + ttl + Math.max(0, staleTtl) };
+  }
+
+  #remember(key: string, entry: Entry<V>, flight: Flight<V>): void {
+    const ttl = entry.stale - Date.now();
+    if (ttl <= 0 || flight.invalidated) return;
+    this.#local.set(key, entry, { ttl });
+  }
+
+  #markInvalidated(keys: string[]): void {
+    for (const k of keys) {
+      const f = this.#flights.get(k);
+      if (f !== undefined) f.invalidated = true;
+    }
+  }
+
+  #dropRemote(keys: string[]): void {
+    this.#markInvalidated(keys);
+    for (const k of keys) this.#local.delete(k);
+    this.#stats.remoteInvalidations += keys.length;
+    this.emit('invalidate', keys, Date.now());
+  }
+
+  /** Refreshes a stale entry in the background, once per key at a time. */
+  #refresh(key: string, loader: Loader<V>, options: GetOptions | undefined): void {
+    if (this.#flights.has(key)) return;
+    this.#fly(key, loader, options, true).promise.catch(() => {
+      // Keep serving the stale value; the failure is counted in loadErrors.
+    });
+  }
+
+  #fly(
+    key: string,
+    loader: Loader<V>,
+    options: GetOptions | undefined,
+    background: boolean,
+  ): Flight<V> {
+    const flight: Flight<V> = {
+      promise: undefined as unknown as Promise<Entry<V>>,
+      invalidated: false,
+    };
+    flight.promise = this.#fill(key, loader, options, background, flight).finally(() => {
+      if (this.#flights.get(key) === flight) this.#flights.delete(key);
+    });
+    this.#flights.set(key, flight);
+    return flight;
+  }
+
+  /** Redis, then (under the lock, if configured) the loader. */
+  async #fill(
+    key: string,
+    loader: Loader<V>,
+    options: GetOptions | undefined,
+    background: boolean,
+    flight: Flight<V>,
+  ): Promise<Entry<V>> {
+    const redis = this.#redis;
+    const redisKey = this.#prefix + key;
+    if (redis !== undefined) {
+      const shared = await this.#readShared(redisKey);
+      if (
+        shared !== undefined &&
+        (Date.now() < shared.fresh || (!background && Date.now() < shared.stale))
+      ) {
+        const fresh = Date.now() < shared.fresh;
+        this.#count(shared.negative ? 'negative' : fresh ? 'hit' : 'stale', 'redis');
+        this.#remember(key, shared, flight);
+        if (!fresh) setImmediate(() => this.#refresh(key, loader, options));
+        return shared;
+      }
+    }
+    if (!background) this.#count('miss', 'loader');
+    if (redis !== undefined && this.#lock !== undefined) {
+      const lockKey = `${redisKey}~lock`;
+      const token = await redis.lock(lockKey, this.#lock.ttl);
+      if (token !== undefined) {
+        try {
+          return await this.#load(key, loader, options, background, flight);
+        } finally {
+          await redis.unlock(lockKey, token);
+        }
+      }
+      // Another worker or node is loading: wait for its value rather than load again.
+      const waited = await this.#awaitShared(redisKey, lockKey, this.#lock.wait);
+      if (waited !== undefined) {
+        this.#remember(key, waited, flight);
+        return waited;
+      }
+    }
+    return this.#load(key, loader, options, background, flight);
+  }
+
+  async #readShared(redisKey: string): Promise<Entry<V> | undefined> {
+    const raw = await this.#redis!.get(redisKey);
+    if (raw === undefined) return undefined;
+    try {
+      return decodeEntry(raw, this.#serializer);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Polls Redis for the value another lock holder is loading, up to `waitMs`. */
+  async #awaitShared(
+    redisKey: string,
+    lockKey: string,
+    waitMs: number,
+  ): Promise<Entry<V> | undefined> {
+    const until = Date.now() + waitMs;
+    let pause = 10;
+    while (Date.now() < until) {
+      await sleep(pause);
+      pause = Math.min(100, pause * 1.5);
+      const e = await this.#readShared(redisKey);
+      if (e !== undefined && Date.now() < e.stale) return e;
+      // Redis is failing (breaker open): stop waiting on it.
+      if (this.#redis!.breaker.state === 'open') return undefined;
+      // The holder gave up without a value (it failed): take our own turn.
+      if (
+        (await this.#redis!.get(lockKey)) === undefined &&
+        (await this.#readShared(redisKey)) === undefined
+      ) {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  async #load(
+    key: string,
+    loader: Loader<V>,
+    options: GetOptions | undefined,
+    background: boolean,
+    flight: Flight<V>,
+  ): Promise<Entry<V>> {
+    const ctx: LoadContext = {
+      ttl: options?.ttl ?? this.#ttl,
+      staleTtl: options?.staleTtl ?? this.#staleTtl,
+    };
+    this.#stats.loads++;
+    let value: V | undefined;
+    try {
+      if (cacheLoadChannel.hasSubscribers) {
+        const trace: CacheLoadContext = { cache: this.name, key, background };
+        value = await cacheLoadChannel.tracePromise(async () => {
+          const v = await loader(key, ctx);
+          trace.empty = v === undefined;
+          return v;
+        }, trace);
+      } else {
+        value = await loader(key, ctx);
+      }
+    } catch (err) {
+      this.#stats.loadErrors++;
+      throw err;
+    }
+    if (value === undefined && this.#negativeTtl <= 0) {
+      return { value: undefined, negative: true, fresh: 0, stale: 0 };
+    }
+    const entry = this.#entry(value, ctx.ttl, ctx.staleTtl);
+    this.#remember(key, entry, flight);
+    if (this.#redis !== undefined && !flight.invalidated) {
+      const write = this.#redis.set(
+        this.#prefix + key,
+        encodeEntry(entry, this.#serializer),
+        entry.stale - Date.now(),
+      );
+      // Under the lock, waiters poll for this value: it must be there before the lock goes.
+      // Otherwise the caller need not wait for Redis (a slow Redis must not slow the answer).
+      if (this.#lock !== undefined) await write;
+    }
+    return entry;
+  }
+}
+
+/** Creates a cache (see `Cache`). */
+export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
+  return new Cache<V>(options);
+}

@@ -1,0 +1,13 @@
+/** `peregrine/cache`: the tiered read-through cache and the HTTP caching helpers. */
+export {
+  Cache,
+  type CacheOptions,
+  createCache,
+  type GetOptions,
+  type LoadContext,
+  type Loader,
+  type SetOptions,
+} from './cache.ts';
+export { jsonSerializer, type Serializer } from './entry.ts';
+export { contentETag, type Freshness, notModified, versionETag } from './http.ts';
+export type { RedisSource } from './redis-tier.ts';

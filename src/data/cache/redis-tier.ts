@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { Breaker, type BreakerOptions } from '../breaker.ts';
+
+/** How the Redis tier is given: a URL, ioredis options, or a client the caller owns. */
+export type RedisSource = string | RedisOptions | Redis;
+
+/** Options of the Redis tier. */
+export interface RedisTierOptions {
+  /** Bound on every command in ms (default 100): a slow Redis must not slow the request. */
+  timeout: number;
+  /** The breaker that skips Redis while it keeps failing. */
+  breaker?: BreakerOptions;
+  /** Called when an invalidation from another worker or node arrives. */
+  onInvalidate(keys: string[]): void;
+  /** Called when the subscription (re)connects after a loss: invalidations may have been missed. */
+  onResubscribe(): void;
+}
+
+const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+class RedisTimeout extends Error {
+  constructor(ms: number) {
+    super(`redis command timed out after ${ms} ms`);
+  }
+}
+
+/**
+ * The shared tier of a cache: GET/SET/DEL with a hard timeout, a breaker, a lock for single-flight
+ * across workers and nodes, and pub/sub invalidation. Every failure is returned as `undefined` or
+ * `false` and counted, never thrown: the cache falls back to its local tier and the loader.
+ */
+export class RedisTier {
+  /** This tier instance's id (invalidations it sent itself are ignored). */
+  readonly id = randomUUID();
+  readonly breaker: Breaker;
+  /** Command failures absorbed so far. */
+  errors = 0;
+  readonly #client: Redis;
+  readonly #owned: boolean;
+  readonly #timeout: number;
+  readonly #channel: string;
+  readonly #options: RedisTierOptions;
+  #subscriber: Redis | undefined;
+  #lostSubscription = false;
+
+  constructor(source: RedisSource, name: string, channel: string, options: RedisTierOptions) {
+    this.#options = options;
+    this.#timeout = options.timeout;
+    this.#channel = channel;
+    this.breaker = new Breaker('redis', name, {
+      failureThreshold: 3,
+      cooldown: 1000,
+      maxCooldown: 5000,
+      ...options.breaker,
+    });
+    const tuned: RedisOptions = {
+      // Fail at once while disconnected instead of queueing (the breaker and loader take over).
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.timeout,
+      connectTimeout: 1000,
+      retryStrategy: (times) => Math.min(times * 100, 1000),
+      lazyConnect: false,
+    };
+    if (source instanceof Redis) {
+      this.#client = source;
+      this.#owned = false;
+    } else if (typeof source === 'string') {
+      this.#client = new Redis(source, tuned);
+      this.#owned = true;
+    } else {
+      this.#client = new Redis({ ...tuned, ...source });
+      this.#owned = true;
+    }
+    // ioredis emits 'error' on every failed reconnect; without a listener that would be fatal.
+    this.#client.on('error', () => {});
+  }
+
+  /** Subscribes to the invalidation channel on a dedicated connection. */
+  subscribe(): void {
+    if (this.#subscriber !== undefined) return;
+    const sub = this.#client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+    this.#subscriber = sub;
+    sub.on('error', () => {});
+    sub.on('close', () => {
+      this.#lostSubscription = true;
+    });
+    sub.on('ready', () => {
+      if (this.#lostSubscription) {
+        this.#lostSubscription = false;
+        this.#options.onResubscribe();
+      }
+    });
+    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+      try {
+        const msg = JSON.parse(message.toString('utf8')) as { o: string; k: string[] };
+        if (msg.o !== this.id && Array.isArray(msg.k)) this.#options.onInvalidate(msg.k);
+      } catch {
+        // Not one of ours: ignore.
+      }
+    });
+    this.subscribed = sub.subscribe(this.#channel).then(
+      () => true,
+      () => {
+        this.#lostSubscription = true;
+        return false;
+      },
+    );
+  }
+
+  /** Resolves once the invalidation subscription is active (false if it failed). */
+  subscribed: Promise<boolean> = Promise.resolve(false);
+
+  /** Resolves once the command connection is ready. */
+  commands(): Promise<boolean> {
+    if (this.#client.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => this.#client.once('ready', () => resolve(true)));
+  }
+
+  async #call<T>(run: () => Promise<T>): Promise<T | undefined> {
+    // PERF: while (re)connecting there is nothing to wait for: fall back at once, no timeout.
+    if (this.#client.status !== 'ready') return undefined;
+    if (!this.breaker.allow()) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        run(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new RedisTimeout(this.#timeout)), this.#timeout);
+        }),
+      ]);
+      this.breaker.success();
+      return result;
+    } catch {
+      this.errors++;
+      this.breaker.failure();
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** GET as bytes; undefined when absent or when Redis failed. */
+  async get(key: string): Promise<Buffer | undefined> {
+    const r = await this.#call(() => this.#client.getBuffer(key));
+    return r ?? undefined;
+  }
+
+  /** SET with a TTL in ms. */
+  async set(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+    const r = await this.#call(() =>
+      this.#client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs))),
+    );
+    return r === 'OK';
+  }
+
+  /** DEL keys and tell every other worker and node to drop them. */
+  async invalidate(keys: string[], localKeys: string[]): Promise<boolean> {
+    const msg = JSON.stringify({ o: this.id, k: localKeys });
+    const r = await this.#call(() => {
+      const tx = this.#client.multi();
+      if (keys.length > 0) tx.del(...keys);
+      return tx.publish(this.#channel, msg).exec();
+    });
+    return r !== undefined && r !== null;
+  }
+
+  /** Takes a lock for `ttlMs`; resolves to the token if this caller holds it now. */
+  async lock(key: string, ttlMs: number): Promise<string | undefined> {
+    const token = randomUUID();
+    const r = await this.#call(() => this.#client.set(key, token, 'PX', Math.ceil(ttlMs), 'NX'));
+    return r === 'OK' ? token : undefined;
+  }
+
+  /** Releases a lock if this caller still holds it. */
+  async unlock(key: string, token: string): Promise<void> {
+    await this.#call(() => this.#client.eval(RELEASE_LOCK, 1, key, token));
+  }
+
+  /** Closes the connections this tier opened. */
+  async close(): Promise<void> {
+    const sub = this.#subscriber;
+    this.#subscriber = undefined;
+    if (sub !== undefined) sub.disconnect();
+    if (this.#owned) this.#client.disconnect();
+  }
+}

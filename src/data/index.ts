@@ -1,0 +1,24 @@
+/**
+ * `peregrine/db`: pooled PostgreSQL and embedded SQLite behind one query interface.
+ * `openDatabase()` picks the backend from `DATABASE_URL` (SQLite when unset).
+ */
+export { Breaker, type BreakerOptions } from './breaker.ts';
+export type {
+  Database,
+  DeadlineSource,
+  Queryable,
+  QueryOptions,
+  QueryResult,
+  Row,
+  Statement,
+} from './db.ts';
+export { dataSnapshot } from './diagnostics.ts';
+export {
+  DatabaseUnavailableError,
+  DataError,
+  PoolBusyError,
+  StatementTimeoutError,
+} from './errors.ts';
+export { type DatabaseOptions, openDatabase } from './open.ts';
+export { type PostgresOptions, PostgresPool } from './pool/postgres.ts';
+export { SqliteDatabase, type SqliteOptions } from './sqlite/sqlite.ts';

@@ -1,0 +1,388 @@
+import { SpanKind } from '@opentelemetry/api';
+import {
+  type BreakerState,
+  type CacheLoadContext,
+  cacheLoadChannel,
+  type DataSnapshot,
+  type DbQueryContext,
+  dataSnapshot,
+  dbQueryChannel,
+  type HttpClientContext,
+  httpClientChannel,
+} from '../data/diagnostics.ts';
+import type { Counter, Gauge, Histogram } from './metrics/instruments.ts';
+import type { Recorder } from './recorder.ts';
+import { contextManager } from './tracing/context.ts';
+import { TracedSpan } from './tracing/span.ts';
+import { formatTraceparent } from './tracing/trace-context.ts';
+import { startSpan, type TracingSetup } from './tracing/tracer.ts';
+
+const ORIGIN = performance.timeOrigin;
+const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+const BREAKER_VALUE: Record<BreakerState | 'none', number> = {
+  closed: 0,
+  'half-open': 1,
+  open: 2,
+  none: 0,
+};
+
+/** What each operation keeps between its start and end events. */
+interface Pending {
+  start: number;
+  span: TracedSpan | undefined;
+}
+
+const pending = new WeakMap<object, Pending>();
+
+function noop(): void {}
+
+/** The recording span of the current async flow (the request's server span or a child). */
+function parentSpan(): TracedSpan | undefined {
+  const span = contextManager.storage.getStore()?.getValue(SPAN_KEY);
+  return span instanceof TracedSpan && span.isRecording() ? span : undefined;
+}
+
+function errorType(err: unknown, code: string | undefined): string {
+  if (code !== undefined && code !== '') return code;
+  if (err instanceof Error) return (err as { code?: unknown }).code?.toString() ?? err.name;
+  return '_OTHER';
+}
+
+/**
+ * Subscribes telemetry to the data path's diagnostics channels (src/data/diagnostics.ts):
+ * a client span and a `db_client_operation_duration_seconds` observation per statement, a client
+ * span (whose context goes out as `traceparent`) and an `http_client_request_duration_seconds`
+ * observation per outbound attempt, a span per cache load, and — sampled once per flush from
+ * `dataSnapshot()` — pool, cache, client and breaker counters and gauges.
+ */
+export class DataTelemetry {
+  readonly #tracing: TracingSetup | undefined;
+  readonly #dbDuration: Histogram;
+  readonly #httpDuration: Histogram;
+  readonly #previous = new Map<string, number>();
+  readonly #counters: Record<string, Counter>;
+  readonly #gauges: Record<string, Gauge>;
+  readonly #subscriptions: Array<() => void> = [];
+
+  constructor(rec: Recorder) {
+    this.#tracing = rec.tracing;
+    const r = rec.registry;
+    this.#dbDuration = r.histogram({
+      name: 'db_client_operation_duration_seconds',
+      help: 'Duration of database client operations.',
+      unit: 'seconds',
+      labels: ['db_system_name', 'db_operation_name', 'db_namespace', 'error_type'],
+    });
+    this.#httpDuration = r.histogram({
+      name: 'http_client_request_duration_seconds',
+      help: 'Duration of outbound HTTP requests (each attempt).',
+      unit: 'seconds',
+      labels: [
+        'http_request_method',
+        'server_address',
+        'server_port',
+        'service_peer_name',
+        'http_response_status_code',
+        'error_type',
+      ],
+    });
+    const counter = (name: string, help: string, labels: string[]) =>
+      r.counter({ name, help, labels });
+    const gauge = (name: string, help: string, labels: string[]) => r.gauge({ name, help, labels });
+    this.#counters = {
+      cacheRequests: counter(
+        'peregrine_cache_requests',
+        'Cache reads by outcome (hit, stale, miss, negative).',
+        ['cache', 'outcome'],
+      ),
+      cacheLoads: counter('peregrine_cache_loads', 'Cache loader runs.', ['cache']),
+      cacheErrors: counter(
+        'peregrine_cache_errors',
+        'Cache failures absorbed: loader errors and Redis errors.',
+        ['cache', 'kind'],
+      ),
+      dbAcquireRejected: counter(
+        'peregrine_db_acquire_rejected',
+        'Connection acquisitions refused (timeout, queue full, breaker open).',
+        ['pool'],
+      ),
+      dbConnectionErrors: counter(
+        'peregrine_db_connection_errors',
+        'Connections lost to an error.',
+        ['pool'],
+      ),
+      dbAcquireWait: counter(
+        'peregrine_db_acquire_wait_seconds',
+        'Time callers waited for a connection.',
+        ['pool'],
+      ),
+      clientRetries: counter('peregrine_client_retries', 'Outbound retries sent.', ['peer']),
+      clientRetriesDenied: counter(
+        'peregrine_client_retries_denied',
+        'Outbound retries refused by the retry budget.',
+        ['peer'],
+      ),
+      clientShortCircuited: counter(
+        'peregrine_client_short_circuited',
+        'Outbound calls refused at once because the breaker was open.',
+        ['peer'],
+      ),
+    };
+    this.#gauges = {
+      connections: gauge('db_client_connection_count', 'Open database connections by state.', [
+        'pool',
+        'db_client_connection_state',
+      ]),
+      pending: gauge(
+        'db_client_connection_pending_requests',
+        'Callers waiting for a database connection.',
+        ['pool'],
+      ),
+      max: gauge('db_client_connection_max', "This worker's connection budget.", ['pool']),
+      breaker: gauge(
+        'peregrine_breaker_state',
+        'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+        ['kind', 'name'],
+      ),
+      cacheEntries: gauge('peregrine_cache_entries', 'Entries in the local cache tier.', ['cache']),
+    };
+    r.beforeCollect(() => this.#sample(dataSnapshot()));
+    this.#subscribe();
+  }
+
+  /** Stops listening (tests). */
+  close(): void {
+    for (const off of this.#subscriptions) off();
+    this.#subscriptions.length = 0;
+  }
+
+  #subscribe(): void {
+    // SQLite statements are traced with traceSync (start, end), PostgreSQL ones with
+    // tracePromise (start, end of the synchronous part, asyncStart, asyncEnd): an `end` that
+    // already carries the result is the end of a synchronous operation.
+    const db = {
+      start: (ctx: DbQueryContext) => this.#startDb(ctx),
+      end: (ctx: DbQueryContext) => {
+        if ('result' in ctx) this.#endDb(ctx);
+      },
+      asyncStart: noop,
+      asyncEnd: (ctx: DbQueryContext) => this.#endDb(ctx),
+      error: (ctx: DbQueryContext) => this.#endDb(ctx),
+    };
+    dbQueryChannel.subscribe(db);
+    this.#subscriptions.push(() => dbQueryChannel.unsubscribe(db));
+    const http = {
+      start: (ctx: HttpClientContext) => this.#startHttp(ctx),
+      end: noop,
+      asyncStart: noop,
+      asyncEnd: (ctx: HttpClientContext) => this.#endHttp(ctx),
+      error: (ctx: HttpClientContext) => this.#endHttp(ctx),
+    };
+    httpClientChannel.subscribe(http);
+    this.#subscriptions.push(() => httpClientChannel.unsubscribe(http));
+    if (this.#tracing !== undefined) {
+      const cache = {
+        start: (ctx: CacheLoadContext) => this.#startCache(ctx),
+        end: noop,
+        asyncStart: noop,
+        asyncEnd: (ctx: CacheLoadContext) => this.#endSpan(ctx, ctx.error),
+        error: (ctx: CacheLoadContext) => this.#endSpan(ctx, ctx.error),
+      };
+      cacheLoadChannel.subscribe(cache);
+      this.#subscriptions.push(() => cacheLoadChannel.unsubscribe(cache));
+    }
+  }
+
+  #child(name: string, kind: number, start: number): TracedSpan | undefined {
+    const setup = this.#tracing;
+    if (setup === undefined) return undefined;
+    const parent = parentSpan();
+    // No request around it (startup, a background refresh): no span rather than a lone root.
+    if (parent === undefined) return undefined;
+    return startSpan(setup, name, kind, undefined, parent, 'peregrine', ORIGIN + start);
+  }
+
+  #startDb(ctx: DbQueryContext): void {
+    try {
+      const start = performance.now();
+      const span = this.#child(
+        ctx.namespace ? `${ctx.operation} ${ctx.namespace}` : ctx.operation,
+        SpanKind.CLIENT,
+        start,
+      );
+      if (span !== undefined) {
+        const a = span.attributes;
+        a['db.system.name'] = ctx.system;
+        a['db.query.text'] = ctx.text;
+        a['db.operation.name'] = ctx.operation;
+        if (ctx.namespace) a['db.namespace'] = ctx.namespace;
+        if (ctx.serverAddress !== undefined) a['server.address'] = ctx.serverAddress;
+        if (ctx.serverPort !== undefined) a['server.port'] = ctx.serverPort;
+      }
+      pending.set(ctx, { start, span });
+    } catch {
+      // never into the data path
+    }
+  }
+
+  #endDb(ctx: DbQueryContext): void {
+    try {
+      const p = pending.get(ctx);
+      if (p === undefined) return;
+      pending.delete(ctx);
+      const now = performance.now();
+      const failed = ctx.error !== undefined || ctx.errorCode !== undefined;
+      this.#dbDuration.observe(
+        [
+          ctx.system,
+          ctx.operation,
+          ctx.namespace,
+          failed ? errorType(ctx.error, ctx.errorCode) : '',
+        ],
+        (now - p.start) / 1000,
+      );
+      const span = p.span;
+      if (span !== undefined) {
+        if (ctx.rowCount !== undefined) span.attributes['db.response.returned_rows'] = ctx.rowCount;
+        if (failed) {
+          span.attributes['error.type'] = errorType(ctx.error, ctx.errorCode);
+          if (ctx.errorCode !== undefined)
+            span.attributes['db.response.status_code'] = ctx.errorCode;
+          span.setStatus({ code: 2 });
+        }
+        span.end(now);
+      }
+    } catch {
+      // never into the data path
+    }
+  }
+
+  #startHttp(ctx: HttpClientContext): void {
+    try {
+      const start = performance.now();
+      const span = this.#child(ctx.method, SpanKind.CLIENT, start);
+      if (span !== undefined) {
+        const a = span.attributes;
+        a['http.request.method'] = ctx.method;
+        a['url.full'] = ctx.url;
+        a['server.address'] = ctx.serverAddress;
+        a['server.port'] = ctx.serverPort;
+        a['service.peer.name'] = ctx.peerService;
+        if (ctx.attempt > 1) a['http.request.resend_count'] = ctx.attempt - 1;
+        const sc = span.spanContext();
+        // The downstream service's server span becomes a child of this client span.
+        ctx.headers.traceparent = formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags);
+        const state = sc.traceState?.serialize();
+        if (state) ctx.headers.tracestate = state;
+      }
+      pending.set(ctx, { start, span });
+    } catch {
+      // never into the data path
+    }
+  }
+
+  #endHttp(ctx: HttpClientContext): void {
+    try {
+      const p = pending.get(ctx);
+      if (p === undefined) return;
+      pending.delete(ctx);
+      const now = performance.now();
+      const status = ctx.statusCode;
+      const failed = ctx.error !== undefined || (status !== undefined && status >= 500);
+      const type =
+        ctx.error !== undefined ? errorType(ctx.error, undefined) : failed ? String(status) : '';
+      this.#httpDuration.observe(
+        [
+          ctx.method,
+          ctx.serverAddress,
+          ctx.serverPort,
+          ctx.peerService,
+          status === undefined ? '' : status,
+          type,
+        ],
+        (now - p.start) / 1000,
+      );
+      const span = p.span;
+      if (span !== undefined) {
+        if (status !== undefined) span.attributes['http.response.status_code'] = status;
+        if (failed) {
+          span.attributes['error.type'] = type;
+          span.setStatus({ code: 2 });
+        }
+        span.end(now);
+      }
+    } catch {
+      // never into the data path
+    }
+  }
+
+  #startCache(ctx: CacheLoadContext): void {
+    try {
+      const start = performance.now();
+      const span = this.#child(`cache load ${ctx.cache}`, SpanKind.INTERNAL, start);
+      if (span !== undefined) {
+        span.attributes['peregrine.cache.name'] = ctx.cache;
+        span.attributes['peregrine.cache.background'] = ctx.background;
+      }
+      pending.set(ctx, { start, span });
+    } catch {
+      // never into the data path
+    }
+  }
+
+  #endSpan(ctx: object, error: unknown): void {
+    try {
+      const p = pending.get(ctx);
+      if (p === undefined) return;
+      pending.delete(ctx);
+      if (p.span !== undefined) {
+        if (error !== undefined) p.span.setStatus({ code: 2 });
+        p.span.end(performance.now());
+      }
+    } catch {
+      // never into the data path
+    }
+  }
+
+  /** Adds the growth of a cumulative counter since the previous sample. */
+  #delta(counter: Counter, labels: Array<string | number>, value: number, scale = 1): void {
+    const key = `${counter.meta.name}\u0000${labels.join('\u0000')}`;
+    const before = this.#previous.get(key) ?? 0;
+    this.#previous.set(key, value);
+    // A source that was replaced (a pool reopened) restarts at zero: count from there.
+    const grown = value >= before ? value - before : value;
+    if (grown > 0) counter.inc(labels, grown * scale);
+  }
+
+  #sample(snapshot: DataSnapshot): void {
+    const c = this.#counters;
+    const g = this.#gauges;
+    for (const [name, s] of Object.entries(snapshot.pools)) {
+      g.connections!.set([name, 'used'], s.inUse);
+      g.connections!.set([name, 'idle'], s.idle + s.connecting);
+      g.pending!.set([name], s.waiting);
+      g.max!.set([name], s.max);
+      g.breaker!.set([s.system, name], BREAKER_VALUE[s.breaker]);
+      this.#delta(c.dbAcquireRejected!, [name], s.acquireRejected);
+      this.#delta(c.dbConnectionErrors!, [name], s.connectionErrors);
+      this.#delta(c.dbAcquireWait!, [name], s.acquireWaitTotalMs, 1 / 1000);
+    }
+    for (const [name, s] of Object.entries(snapshot.caches)) {
+      this.#delta(c.cacheRequests!, [name, 'hit'], s.hits);
+      this.#delta(c.cacheRequests!, [name, 'stale'], s.staleHits);
+      this.#delta(c.cacheRequests!, [name, 'miss'], s.misses);
+      this.#delta(c.cacheRequests!, [name, 'negative'], s.negativeHits);
+      this.#delta(c.cacheLoads!, [name], s.loads);
+      this.#delta(c.cacheErrors!, [name, 'loader'], s.loadErrors);
+      this.#delta(c.cacheErrors!, [name, 'redis'], s.redisErrors);
+      g.cacheEntries!.set([name], s.localEntries);
+      if (s.breaker !== 'none') g.breaker!.set(['redis', name], BREAKER_VALUE[s.breaker]);
+    }
+    for (const [name, s] of Object.entries(snapshot.clients)) {
+      this.#delta(c.clientRetries!, [s.peerService], s.retries);
+      this.#delta(c.clientRetriesDenied!, [s.peerService], s.retriesDenied);
+      this.#delta(c.clientShortCircuited!, [s.peerService], s.shortCircuited);
+      g.breaker!.set(['http', name], BREAKER_VALUE[s.breaker]);
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import {
+  type ExpositionFormat,
+  negotiateExposition,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  renderMetrics,
+} from '../exposition/text.ts';
+import { MetricRegistry } from '../metrics/registry.ts';
+import type { TelemetryDelta } from '../metrics/wire.ts';
+import { MetricStore } from './metric-store.ts';
+import { exporterOptionsFromEnv, OtlpExporter, type OtlpExporterOptions } from './otlp-exporter.ts';
+import { TraceStore, type TraceStoreOptions } from './trace-store.ts';
+
+/** Options of the master's telemetry hub. */
+export interface HubOptions {
+  /** OTLP export; default from `OTEL_EXPORTER_OTLP_*` (none when no endpoint is set); false: off. */
+  exporter?: OtlpExporterOptions | false;
+  /** Limits of the kept-trace store. */
+  traces?: TraceStoreOptions;
+}
+
+/** A rendered scrape. */
+export interface Scrape {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** Called for every delta that arrives (the dashboard builds its time series from these). */
+export type DeltaListener = (worker: string, delta: TelemetryDelta) => void;
+
+/**
+ * The master side of telemetry: merges every worker's deltas exactly, keeps the kept traces for
+ * the dashboard, exports spans over OTLP, and renders `/metrics` from memory (a scrape never
+ * waits on a worker). Counters live here, so they never go backwards when a worker restarts.
+ */
+export class TelemetryHub {
+  /** Merged metrics of all workers and of the master. */
+  readonly store = new MetricStore();
+  /** Recent, slowest and failed kept traces. */
+  readonly traces: TraceStore;
+  /** The master's own metrics (process model, exporter); merged like a worker's. */
+  readonly registry = new MetricRegistry();
+  /** The OTLP exporter, when an endpoint is configured. */
+  readonly exporter: OtlpExporter | undefined;
+  readonly #listeners: DeltaListener[] = [];
+  readonly #spans;
+
+  constructor(options: HubOptions = {}) {
+    this.traces = new TraceStore(options.traces);
+    this.#spans = this.registry.counter({
+      name: 'peregrine_trace_spans',
+      help: 'Kept spans by outcome: exported, or dropped (worker_buffer, queue_full, export_failed).',
+      labels: ['outcome'],
+    });
+    const exporterOptions =
+      options.exporter === false ? undefined : (options.exporter ?? exporterOptionsFromEnv());
+    this.exporter =
+      exporterOptions === undefined
+        ? undefined
+        : new OtlpExporter({
+            ...exporterOptions,
+            onCount: (event, n) => {
+              this.#spans.inc([event === 'exported' ? 'exported' : event], n);
+              exporterOptions.onCount?.(event, n);
+            },
+          });
+  }
+
+  /** Takes one worker's delta (never throws: a malformed message is ignored). */
+  ingest(worker: string, delta: TelemetryDelta): void {
+    try {
+      if (delta?.v !== 1) return;
+      this.store.ingest(worker, delta.families);
+      if (delta.droppedSpans > 0) this.#spans.inc(['worker_buffer'], delta.droppedSpans);
+      if (delta.spans.length > 0) {
+        this.traces.add(delta.spans);
+        this.exporter?.enqueue(delta.spans);
+      }
+      for (const l of this.#listeners) l(worker, delta);
+    } catch {
+      // a bad message from one worker must not break the master
+    }
+  }
+
+  /** A worker exited: its gauges go; its counted totals stay. */
+  workerExited(worker: string): void {
+    this.store.forgetWorker(worker);
+  }
+
+  /** Subscribes to incoming deltas. */
+  onDelta(listener: DeltaListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Renders the metrics in the format the scraper's Accept header asks for. */
+  scrape(accept?: string): Scrape {
+    return this.render(negotiateExposition(accept));
+  }
+
+  /** Renders the metrics in a given format. */
+  render(format: ExpositionFormat): Scrape {
+    this.store.ingest('master', this.registry.collect());
+    return {
+      contentType: format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+      body: renderMetrics(this.store, format),
+    };
+  }
+
+  /** Exports what is queued and stops the exporter. */
+  async close(): Promise<void> {
+    if (this.exporter === undefined) return;
+    await this.exporter.flush();
+    this.exporter.close();
+  }
+}

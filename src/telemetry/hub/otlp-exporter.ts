@@ -1,0 +1,241 @@
+import { hostname } from 'node:os';
+import type { WireAttributeValue, WireSpan } from '../metrics/wire.ts';
+
+/** Options of the OTLP/HTTP span exporter. */
+export interface OtlpExporterOptions {
+  /** Full URL of the traces endpoint (…/v1/traces). */
+  url: string;
+  /** Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`). */
+  headers?: Record<string, string>;
+  /** Resource attributes (service.name …). */
+  resource: Record<string, WireAttributeValue>;
+  /** Most spans waiting; beyond it new spans are dropped and counted (default 8192). */
+  maxQueue?: number;
+  /** Most spans per request (default 512). */
+  maxBatch?: number;
+  /** Time between exports when the queue is not full (ms, default 1000). */
+  interval?: number;
+  /** Request timeout (ms, default 10 s). */
+  timeout?: number;
+  /** Called with counts as they happen (exported / dropped by reason). */
+  onCount?: (event: 'exported' | 'queue_full' | 'export_failed', spans: number) => void;
+}
+
+type HrTime = [number, number];
+
+function hr(ms: number): HrTime {
+  const s = Math.floor(ms / 1000);
+  return [s, Math.round((ms - s * 1000) * 1e6)];
+}
+
+/** The serializer of `@opentelemetry/otlp-transformer`, loaded when an exporter first sends. */
+type Serialize = (spans: unknown[]) => Uint8Array | undefined;
+let serializer: Promise<Serialize> | undefined;
+function loadSerializer(): Promise<Serialize> {
+  serializer ??= import('@opentelemetry/otlp-transformer').then(
+    (m) => (spans: unknown[]) =>
+      m.ProtobufTraceSerializer.serializeRequest(
+        spans as Parameters<typeof m.ProtobufTraceSerializer.serializeRequest>[0],
+      ),
+  );
+  return serializer;
+}
+
+/**
+ * Batches kept spans from all workers to an OTLP/HTTP (protobuf) endpoint, from the master only.
+ * The queue is bounded and one request is in flight at a time: a slow or dead collector costs
+ * dropped spans (counted), never memory growth, and never touches the request path.
+ */
+export class OtlpExporter {
+  readonly #options: Required<Omit<OtlpExporterOptions, 'onCount' | 'headers'>> &
+    Pick<OtlpExporterOptions, 'onCount' | 'headers'>;
+  #queue: WireSpan[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #inflight: Promise<void> | undefined;
+  readonly #resource: { attributes: Record<string, WireAttributeValue> };
+  readonly #scopes = new Map<string, { name: string }>();
+  /** Spans sent and acknowledged. */
+  exported = 0;
+  /** Spans dropped because the queue was full. */
+  droppedQueueFull = 0;
+  /** Spans dropped because the collector failed or timed out. */
+  droppedFailed = 0;
+
+  constructor(options: OtlpExporterOptions) {
+    this.#options = {
+      maxQueue: 8192,
+      maxBatch: 512,
+      interval: 1000,
+      timeout: 10_000,
+      ...options,
+    };
+    this.#resource = { attributes: options.resource };
+    this.#timer = setInterval(() => this.#tick(), this.#options.interval);
+    this.#timer.unref();
+  }
+
+  /** Queues spans for export; drops (and counts) what does not fit. */
+  enqueue(spans: readonly WireSpan[]): void {
+    const room = this.#options.maxQueue - this.#queue.length;
+    const fit = Math.max(0, Math.min(room, spans.length));
+    for (let i = 0; i < fit; i++) this.#queue.push(spans[i]!);
+    const dropped = spans.length - fit;
+    if (dropped > 0) {
+      this.droppedQueueFull += dropped;
+      this.#options.onCount?.('queue_full', dropped);
+    }
+    if (this.#queue.length >= this.#options.maxBatch) this.#tick();
+  }
+
+  /** Spans waiting. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  #tick(): void {
+    if (this.#inflight !== undefined || this.#queue.length === 0) return;
+    const batch = this.#queue.splice(0, this.#options.maxBatch);
+    this.#inflight = this.#send(batch).finally(() => {
+      this.#inflight = undefined;
+      if (this.#queue.length >= this.#options.maxBatch) this.#tick();
+    });
+  }
+
+  async #send(batch: WireSpan[]): Promise<void> {
+    try {
+      const serialize = await loadSerializer();
+      const body = serialize(batch.map((s) => this.#toReadable(s)));
+      if (body === undefined) throw new Error('serialization failed');
+      const res = await fetch(this.#options.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf', ...this.#options.headers },
+        body,
+        signal: AbortSignal.timeout(this.#options.timeout),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (!res.ok) throw new Error(`collector answered ${res.status}`);
+      this.exported += batch.length;
+      this.#options.onCount?.('exported', batch.length);
+    } catch {
+      this.droppedFailed += batch.length;
+      this.#options.onCount?.('export_failed', batch.length);
+    }
+  }
+
+  /** Sends what is queued now and waits for it (on shutdown). */
+  async flush(): Promise<void> {
+    while (this.#inflight !== undefined || this.#queue.length > 0) {
+      if (this.#inflight === undefined) this.#tick();
+      await this.#inflight;
+    }
+  }
+
+  /** Stops the timer (call flush first to send what is left). */
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #scope(name: string): { name: string } {
+    let s = this.#scopes.get(name);
+    if (s === undefined) {
+      s = { name };
+      this.#scopes.set(name, s);
+    }
+    return s;
+  }
+
+  /** The span in the shape the OTLP serializer reads (the SDK's ReadableSpan). */
+  #toReadable(s: WireSpan): unknown {
+    const ctx = { traceId: s.traceId, spanId: s.spanId, traceFlags: s.traceFlags };
+    return {
+      name: s.name,
+      kind: s.kind,
+      spanContext: () =>
+        s.traceState === '' ? ctx : { ...ctx, traceState: { serialize: () => s.traceState } },
+      parentSpanContext:
+        s.parentSpanId === ''
+          ? undefined
+          : {
+              traceId: s.traceId,
+              spanId: s.parentSpanId,
+              traceFlags: s.traceFlags,
+              isRemote: s.remoteParent,
+            },
+      startTime: hr(s.start),
+      endTime: hr(s.end),
+      duration: hr(s.end - s.start),
+      status: { code: s.statusCode, message: s.statusMessage || undefined },
+      attributes: s.attributes,
+      links: s.links.map((l) => ({
+        context: { traceId: l.traceId, spanId: l.spanId, traceFlags: 0 },
+        attributes: l.attributes,
+        droppedAttributesCount: 0,
+      })),
+      events: s.events.map((e) => ({
+        name: e.name,
+        time: hr(e.time),
+        attributes: e.attributes,
+        droppedAttributesCount: 0,
+      })),
+      ended: true,
+      resource: this.#resource,
+      instrumentationScope: this.#scope(s.scope),
+      droppedAttributesCount: 0,
+      droppedEventsCount: 0,
+      droppedLinksCount: 0,
+    };
+  }
+}
+
+function parseList(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value === undefined) return out;
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      out[decodeURIComponent(part.slice(0, eq).trim())] = decodeURIComponent(
+        part.slice(eq + 1).trim(),
+      );
+    } catch {
+      // skip a malformed entry rather than fail startup
+    }
+  }
+  return out;
+}
+
+/** The exporter options from the standard `OTEL_*` variables, or undefined if no endpoint is set. */
+export function exporterOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): OtlpExporterOptions | undefined {
+  const tracesUrl = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const exporter = env.OTEL_TRACES_EXPORTER;
+  if (exporter?.split(',').includes('none')) return undefined;
+  let url: string;
+  if (tracesUrl !== undefined && tracesUrl !== '') url = tracesUrl;
+  else if (base !== undefined && base !== '') url = `${base.replace(/\/+$/, '')}/v1/traces`;
+  else return undefined;
+  const resource: Record<string, WireAttributeValue> = {
+    ...parseList(env.OTEL_RESOURCE_ATTRIBUTES),
+    'telemetry.sdk.name': 'peregrine',
+    'telemetry.sdk.language': 'nodejs',
+    'host.name': hostname(),
+    'process.pid': process.pid,
+    'process.runtime.name': 'nodejs',
+    'process.runtime.version': process.versions.node,
+  };
+  resource['service.name'] =
+    env.OTEL_SERVICE_NAME ??
+    (resource['service.name'] as string | undefined) ??
+    'unknown_service:peregrine';
+  return {
+    url,
+    headers: {
+      ...parseList(env.OTEL_EXPORTER_OTLP_HEADERS),
+      ...parseList(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+    },
+    resource,
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Peregrine telemetry: the App metrics API (counters, gauges, histograms with declared labels,
+ * merged over all workers like the built-in RED metrics), tracing helpers, and the master-side
+ * hub the server uses to serve `/metrics` and export traces.
+ */
+import { type Span, type SpanOptions, type Tracer, trace } from '@opentelemetry/api';
+import type {
+  Counter,
+  Gauge,
+  GaugeOptions,
+  Histogram,
+  HistogramOptions,
+  MetricOptions,
+} from './metrics/instruments.ts';
+import { recorder } from './recorder.ts';
+import { PeregrineTracerProvider } from './tracing/tracer.ts';
+
+export { configFromEnv, type TelemetryConfig } from './config.ts';
+export {
+  type ExpositionFormat,
+  negotiateExposition,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  renderMetrics,
+} from './exposition/text.ts';
+export { type DeltaListener, type HubOptions, type Scrape, TelemetryHub } from './hub/hub.ts';
+export { MetricStore } from './hub/metric-store.ts';
+export {
+  exporterOptionsFromEnv,
+  OtlpExporter,
+  type OtlpExporterOptions,
+} from './hub/otlp-exporter.ts';
+export { type StoredTrace, TraceStore, type TraceStoreOptions } from './hub/trace-store.ts';
+export { HttpInstrumentation } from './instrumentation.ts';
+export { DURATION_BUCKETS } from './metrics/buckets.ts';
+export {
+  Counter,
+  CounterSeries,
+  Gauge,
+  type GaugeOptions,
+  GaugeSeries,
+  Histogram,
+  type HistogramOptions,
+  HistogramSeries,
+  type LabelValues,
+  type MetricOptions,
+} from './metrics/instruments.ts';
+export { MetricRegistry } from './metrics/registry.ts';
+export { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './metrics/wire.ts';
+export { type DeltaSink, ipcSink, Recorder, recorder } from './recorder.ts';
+export { activeSpan, traceFields } from './tracing/active.ts';
+export { formatTraceparent, parseTraceparent } from './tracing/trace-context.ts';
+
+/** Declares an App counter (exposed as `<name>_total`, summed over workers). */
+export function counter<L extends string = never>(options: MetricOptions<L>): Counter<L> {
+  return recorder().registry.counter(options);
+}
+
+/** Declares an App gauge (summed over workers unless `merge: 'worker'`). */
+export function gauge<L extends string = never>(options: GaugeOptions<L>): Gauge<L> {
+  return recorder().registry.gauge(options);
+}
+
+/** Declares an App histogram (fixed buckets, merged exactly over workers). */
+export function histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
+  return recorder().registry.histogram(options);
+}
+
+let provider: PeregrineTracerProvider | undefined;
+
+/** A tracer whose spans join the active request's trace (an `@opentelemetry/api` Tracer). */
+export function tracer(name = 'app', version?: string): Tracer {
+  const setup = recorder().tracing;
+  // Tracing off: the global API's tracer (a no-op unless another SDK is registered).
+  if (setup === undefined) return trace.getTracer(name, version);
+  provider ??= new PeregrineTracerProvider(setup);
+  return provider.getTracer(name, version);
+}
+
+/**
+ * Runs `fn` inside a child span of the active span; the span ends when `fn` settles and records
+ * the error (and error status) if it throws.
+ */
+export async function withSpan<T>(
+  name: string,
+  fn: (span: Span) => T | Promise<T>,
+  options: SpanOptions = {},
+): Promise<T> {
+  return tracer('peregrine').startActiveSpan(name, options, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: 2, message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}

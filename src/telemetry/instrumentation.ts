@@ -1,0 +1,238 @@
+import type { Instrumentation, PipelineRunner, RouteProbe } from '../app/instrumentation.ts';
+import type { Logger } from '../app/logger.ts';
+import type { Request } from '../app/request.ts';
+import type { Response } from '../app/response.ts';
+import type { RawResponse } from '../app/transport.ts';
+import type { Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
+import { type Recorder, recorder } from './recorder.ts';
+import { contextManager, SpanOnlyContext } from './tracing/context.ts';
+import type { TracedSpan } from './tracing/span.ts';
+
+const ORIGIN = performance.timeOrigin;
+
+import { parseTraceparent } from './tracing/trace-context.ts';
+import { startServerSpan, type TracingSetup } from './tracing/tracer.ts';
+
+const KNOWN_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'QUERY',
+  'CONNECT',
+  'TRACE',
+];
+const METHOD_INDEX = new Map(KNOWN_METHODS.map((m, i) => [m, i]));
+const OTHER = KNOWN_METHODS.length;
+
+/** The label of a method: known ones as is, anything else `_OTHER` (the semantic conventions). */
+function methodIndex(method: string): number {
+  return METHOD_INDEX.get(method) ?? OTHER;
+}
+
+/** Per-route series: one histogram series per (method, status), resolved on first use and kept. */
+class RouteSeries {
+  readonly template: string;
+  readonly #histogram: Histogram;
+  // PERF: an integer-keyed Map; series per route are bounded by methods × statuses (< 5,000).
+  readonly #series = new Map<number, HistogramSeries>();
+  constructor(template: string, histogram: Histogram) {
+    this.template = template;
+    this.#histogram = histogram;
+  }
+  series(method: number, status: number): HistogramSeries {
+    const key = method * 1000 + status;
+    let s = this.#series.get(key);
+    if (s === undefined) {
+      s = this.#histogram.labels([
+        method === OTHER ? '_OTHER' : KNOWN_METHODS[method]!,
+        this.template,
+        String(status),
+      ]);
+      this.#series.set(key, s);
+    }
+    return s;
+  }
+}
+
+/** Per-request state: the monotonic start and, with tracing on, the server span. */
+class RequestProbe {
+  readonly start: number;
+  readonly method: number;
+  span: TracedSpan | undefined = undefined;
+  ended = false;
+  constructor(start: number, method: number) {
+    this.start = start;
+    this.method = method;
+  }
+}
+
+function headerOf(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Peregrine's request instrumentation: one histogram observation and an active-requests gauge
+ * per request (always), a server span per request when tracing is on, an access log line when
+ * asked. Every entry point swallows its own errors: telemetry never fails a request.
+ */
+export class HttpInstrumentation implements Instrumentation {
+  readonly #recorder: Recorder;
+  readonly #logger: Logger;
+  readonly #duration: Histogram;
+  readonly #active: Gauge;
+  readonly #activeByMethod: ReturnType<Gauge['labels']>[];
+  readonly #expiries: ReturnType<Recorder['registry']['counter']>;
+  readonly #unmatched: RouteSeries;
+  readonly #tracing: TracingSetup | undefined;
+  readonly #accessLog: boolean;
+
+  constructor(rec: Recorder, logger: Logger) {
+    this.#recorder = rec;
+    this.#logger = logger;
+    const r = rec.registry;
+    this.#duration = r.histogram({
+      name: 'http_server_request_duration_seconds',
+      help: 'Duration of HTTP server requests.',
+      unit: 'seconds',
+      labels: ['http_request_method', 'http_route', 'http_response_status_code'],
+    });
+    this.#active = r.gauge({
+      name: 'http_server_active_requests',
+      help: 'Number of active HTTP server requests.',
+      labels: ['http_request_method'],
+    });
+    this.#activeByMethod = [...KNOWN_METHODS, '_OTHER'].map((m) => this.#active.labels([m]));
+    this.#expiries = r.counter({
+      name: 'peregrine_deadline_expiries',
+      help: 'Requests answered 503 because their deadline passed.',
+      labels: ['http_route'],
+    });
+    // Unmatched requests (404 and friends) share one route-less series set, whatever the URL.
+    this.#unmatched = new RouteSeries('', this.#duration);
+    this.#tracing = rec.tracing;
+    this.#accessLog = rec.config.accessLog;
+    if (this.#tracing !== undefined) rec.bridge();
+  }
+
+  route(template: string): RouteProbe {
+    return new RouteSeries(template, this.#duration);
+  }
+
+  begin(req: Request, resp: Response, out: RawResponse, run: PipelineRunner): void {
+    let probe: RequestProbe | undefined;
+    try {
+      probe = new RequestProbe(performance.now(), methodIndex(req.method));
+      req.probe = probe;
+      this.#activeByMethod[probe.method]!.inc();
+      if (this.#tracing !== undefined) {
+        const parent = parseTraceparent(headerOf(req, 'traceparent'), req.headers.tracestate);
+        probe.span = startServerSpan(this.#tracing, req.method, parent, ORIGIN + probe.start);
+      }
+    } catch {
+      // fall through: the request runs untraced
+    }
+    const span = probe?.span;
+    if (span === undefined) run(req, resp, out);
+    else contextManager.storage.run(new SpanOnlyContext(span), run, req, resp, out);
+  }
+
+  end(req: Request, route: RouteProbe | undefined, status: number): void {
+    try {
+      const probe = req.probe as RequestProbe | undefined;
+      if (probe === undefined || probe.ended) return;
+      probe.ended = true;
+      const now = performance.now();
+      const seconds = (now - probe.start) / 1000;
+      this.#activeByMethod[probe.method]!.dec();
+      const routeSeries = (route as RouteSeries | undefined) ?? this.#unmatched;
+      const series = routeSeries.series(probe.method, status);
+      const span = probe.span;
+      if (span === undefined) {
+        series.observe(seconds);
+      } else {
+        const template = req.route;
+        span.updateName(template === undefined ? req.method : `${req.method} ${template}`);
+        if (status >= 500) span.setStatus({ code: 2 });
+        const kept =
+          span.sampled ||
+          (status >= 500 && this.#recorder.config.keepErrors) ||
+          seconds * 1000 >= this.#recorder.config.slowMs;
+        if (kept) {
+          // PERF: attributes are filled only for spans that will be exported.
+          this.#describe(span, req, template, status);
+          series.observeWithExemplar(seconds, span.traceId, span.spanId);
+        } else {
+          series.observe(seconds);
+        }
+        span.end(now);
+      }
+      if (this.#accessLog) this.#log(req, status, seconds, span);
+    } catch {
+      // never into the request path
+    }
+  }
+
+  expired(req: Request, route: RouteProbe | undefined): void {
+    try {
+      this.#expiries.inc([(route as RouteSeries | undefined)?.template ?? '']);
+      this.end(req, route, 503);
+    } catch {
+      // never into the request path
+    }
+  }
+
+  #describe(span: TracedSpan, req: Request, template: string | undefined, status: number): void {
+    const a = span.attributes;
+    const method = req.method;
+    a['http.request.method'] = METHOD_INDEX.has(method) ? method : '_OTHER';
+    if (!METHOD_INDEX.has(method)) a['http.request.method_original'] = method;
+    if (template !== undefined) a['http.route'] = template;
+    a['http.response.status_code'] = status;
+    a['url.path'] = req.path;
+    a['url.scheme'] = req.scheme;
+    const host = req.host;
+    const colon = host.lastIndexOf(':');
+    if (colon > 0 && !host.endsWith(']')) {
+      a['server.address'] = host.slice(0, colon);
+      a['server.port'] = Number(host.slice(colon + 1));
+    } else {
+      a['server.address'] = host;
+    }
+    a['client.address'] = req.clientAddress;
+    a['network.peer.address'] = req.remoteAddress;
+    const ua = headerOf(req, 'user-agent');
+    if (ua !== undefined) a['user_agent.original'] = ua;
+    if (req.raw.httpVersion !== undefined) a['network.protocol.version'] = req.raw.httpVersion;
+    if (status >= 500) a['error.type'] = String(status);
+  }
+
+  #log(req: Request, status: number, seconds: number, span: TracedSpan | undefined): void {
+    this.#logger.info(
+      {
+        type: 'access',
+        method: req.method,
+        path: req.path,
+        route: req.route,
+        status,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+        request_id: req.id,
+        client: req.clientAddress,
+        ...(span !== undefined ? { trace_id: span.traceId, span_id: span.spanId } : {}),
+      },
+      'request',
+    );
+  }
+}
+
+/** The instrumentation every App gets unless built with `instrumentation: false`. */
+export function defaultInstrumentation(logger: Logger): Instrumentation | undefined {
+  const rec = recorder();
+  if (!rec.config.metrics) return undefined;
+  rec.observeDataPath();
+  return new HttpInstrumentation(rec, logger);
+}

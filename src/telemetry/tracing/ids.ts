@@ -1,0 +1,114 @@
+import { randomFillSync } from 'node:crypto';
+
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let offset = POOL_SIZE;
+
+function take(bytes: number): string {
+  // PERF: one getrandom call per 4 KiB instead of one per id (~250 trace ids).
+  if (offset + bytes > POOL_SIZE) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const id = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return id;
+}
+
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** A random 16-byte trace id as 32 lower-case hex digits (never all zeros). */
+export function newTraceId(): string {
+  let id = take(16);
+  while (id === ZERO_TRACE) id = take(16);
+  return id;
+}
+
+/** A random 8-byte span id as 16 lower-case hex digits (never all zeros). */
+export function newSpanId(): string {
+  let id = take(8);
+  while (id === ZERO_SPAN) id = take(8);
+  return id;
+}
+
+/** Whether a trace id is 32 lower-case hex digits and not all zeros. */
+export function isValidTraceId(id: string): boolean {
+  return /^[0-9a-f]{32}$/.test(id) && id !== ZERO_TRACE;
+}
+
+/** Whether a span id is 16 lower-case hex digits and not all zeros. */
+export function isValidSpanId(id: string): boolean {
+  return /^[0-9a-f]{16}$/.test(id) && id !== ZERO_SPAN;
+}
+
+/** A random unsigned 32-bit integer. */
+function rand32(): number {
+  // PERF: ids need to be unique, not secret (OpenTelemetry's own generator uses Math.random);
+  // no buffer, no hex until someone reads the id.
+  return (Math.random() * 0x100000000) >>> 0;
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
+
+/**
+ * A SpanContext whose ids are random numbers turned into hex only when read. Most spans of an
+ * unsampled request are never exported, propagated or logged, so most ids are never formatted.
+ */
+export class LazySpanContext {
+  /** W3C trace flags; a new trace's sampling decision sets bit 0 right after construction. */
+  traceFlags: number;
+  readonly isRemote = false;
+  readonly traceState: import('@opentelemetry/api').TraceState | undefined;
+  #traceId: string | undefined;
+  #spanId: string | undefined;
+  readonly #t0: number;
+  readonly #t1: number;
+  readonly #t2: number;
+  readonly #t3: number;
+  readonly #s0: number;
+  readonly #s1: number;
+
+  /**
+   * A context with a new span id, in the given trace, or (traceId undefined) in a new random
+   * trace whose low 56 bits `low56` exposes for the ratio sampler.
+   */
+  constructor(
+    traceId: string | undefined,
+    traceFlags: number,
+    traceState?: import('@opentelemetry/api').TraceState,
+  ) {
+    this.#traceId = traceId;
+    if (traceId === undefined) {
+      this.#t0 = rand32();
+      this.#t1 = rand32();
+      this.#t2 = rand32();
+      this.#t3 = rand32() || 1; // never all zeros
+    } else {
+      this.#t0 = this.#t1 = this.#t2 = this.#t3 = 0;
+    }
+    this.#s0 = rand32();
+    this.#s1 = rand32() || 1;
+    this.traceFlags = traceFlags;
+    this.traceState = traceState;
+  }
+
+  /** The trace id as 32 hex digits. */
+  get traceId(): string {
+    this.#traceId ??= hex8(this.#t0) + hex8(this.#t1) + hex8(this.#t2) + hex8(this.#t3);
+    return this.#traceId;
+  }
+
+  /** The span id as 16 hex digits. */
+  get spanId(): string {
+    this.#spanId ??= hex8(this.#s0) + hex8(this.#s1);
+    return this.#spanId;
+  }
+
+  /** The low 56 bits of a new trace's id, for the trace-id-ratio decision. */
+  get low56(): number {
+    return (this.#t2 & 0xffffff) * 0x100000000 + this.#t3;
+  }
+}

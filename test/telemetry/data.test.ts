@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { App } from '../../src/app/app.ts';
+import { silentLogger } from '../../src/app/logger.ts';
+import { createClient } from '../../src/data/client/index.ts';
+import { SqliteDatabase } from '../../src/data/sqlite/sqlite.ts';
+import { serve } from '../../src/server/serve.ts';
+import { configFromEnv } from '../../src/telemetry/config.ts';
+import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
+import type { HistogramDelta, WireSpan } from '../../src/telemetry/metrics/wire.ts';
+import { Recorder } from '../../src/telemetry/recorder.ts';
+
+const rec = new Recorder(configFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1' }));
+rec.observeDataPath();
+const instrumentation = new HttpInstrumentation(rec, silentLogger);
+
+function histogram(
+  name: string,
+  spans: { families: Array<{ meta: { name: string }; series: unknown[] }> },
+) {
+  return (spans.families.find((f) => f.meta.name === name)?.series ?? []) as HistogramDelta[];
+}
+
+test('a database statement inside a request: a child client span and a duration observation', async () => {
+  const db = new SqliteDatabase({ path: ':memory:', name: 'main' });
+  await db.open();
+  await db.query('CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)');
+  await db.query('INSERT INTO item (id, name) VALUES ($1, $2)', [1, 'pen']);
+  rec.flush();
+  const app = new App({ logger: false, instrumentation });
+  app.addRoute('/items/{id:int}', {
+    onGet: async (req) =>
+      (await db.one('SELECT name FROM item WHERE id = $1', [req.params.id])) ?? {},
+  });
+  await new Promise<void>((resolve) => {
+    const out = {
+      headersSent: false,
+      writableEnded: false,
+      writableFinished: false,
+      destroyed: false,
+      shouldKeepAlive: true,
+      writeHead() {
+        return this;
+      },
+      write: () => true,
+      end() {
+        resolve();
+        return this;
+      },
+      once() {
+        return this;
+      },
+      on() {
+        return this;
+      },
+    };
+    const raw = {
+      method: 'GET',
+      url: '/items/1',
+      headers: {},
+      socket: { remoteAddress: '127.0.0.1' },
+      complete: true,
+      on() {
+        return this;
+      },
+      removeListener() {
+        return this;
+      },
+      pause() {
+        return this;
+      },
+      resume() {
+        return this;
+      },
+    };
+    app.handle(raw as never, out as never);
+  });
+  const delta = rec.flush();
+  const server = delta.spans.find((s) => s.kind === 1)!;
+  const query = delta.spans.find((s) => s.kind === 2)!;
+  assert.ok(server && query, 'server and db spans kept');
+  assert.equal(query.traceId, server.traceId);
+  assert.equal(query.parentSpanId, server.spanId);
+  assert.equal(query.name, 'SELECT :memory:');
+  assert.equal(query.attributes['db.system.name'], 'sqlite');
+  assert.equal(query.attributes['db.query.text'], 'SELECT name FROM item WHERE id = $1');
+  assert.equal(query.attributes['db.operation.name'], 'SELECT');
+  const series = histogram('db_client_operation_duration_seconds', delta);
+  const select = series.find((s) => s[0][0] === 'sqlite' && s[0][1] === 'SELECT');
+  assert.equal(select?.[1], 1);
+  await db.close();
+});
+
+test('an outbound call: client span, traceparent downstream, client duration metric', async () => {
+  const downstream = new App({ logger: false, instrumentation });
+  let seenTraceparent: string | undefined;
+  downstream.addRoute('/price', {
+    onGet: (req) => {
+      seenTraceparent = req.getHeader('traceparent');
+      return { price: 3 };
+    },
+  });
+  const down = await serve(downstream, { port: 0 });
+  const client = createClient({ origin: `http://127.0.0.1:${down.address.port}`, name: 'pricing' });
+  const upstream = new App({ logger: false, instrumentation });
+  upstream.addRoute('/quote', {
+    onGet: async (req) => (await client.get('/price', { req })).json(),
+  });
+  const up = await serve(upstream, { port: 0 });
+  after(async () => {
+    await up.close(100);
+    await down.close(100);
+    await client.close();
+  });
+  rec.flush();
+  const res = await fetch(`http://127.0.0.1:${up.address.port}/quote`);
+  assert.deepEqual(await res.json(), { price: 3 });
+  await new Promise((r) => setTimeout(r, 50));
+  const delta = rec.flush();
+  const byName = (name: string, kind: number): WireSpan =>
+    delta.spans.find((s) => s.name === name && s.kind === kind)!;
+  const upServer = byName('GET /quote', 1);
+  const call = byName('GET', 2);
+  const downServer = byName('GET /price', 1);
+  assert.equal(call.parentSpanId, upServer.spanId);
+  assert.equal(downServer.parentSpanId, call.spanId);
+  assert.equal(downServer.traceId, upServer.traceId);
+  assert.equal(call.attributes['service.peer.name'], 'pricing');
+  assert.equal(call.attributes['http.response.status_code'], 200);
+  assert.equal(seenTraceparent, `00-${call.traceId}-${call.spanId}-01`);
+  const series = histogram('http_client_request_duration_seconds', delta);
+  assert.ok(series.some((s) => s[0][3] === 'pricing' && s[0][4] === '200' && s[1] === 1));
+});

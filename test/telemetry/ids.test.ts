@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { context, trace } from '@opentelemetry/api';
+import { SpanOnlyContext } from '../../src/telemetry/tracing/context.ts';
+import { isValidSpanId, isValidTraceId, LazySpanContext } from '../../src/telemetry/tracing/ids.ts';
+
+test('lazy span contexts format valid, distinct ids on demand', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const ctx = new LazySpanContext(undefined, 0);
+    assert.ok(isValidTraceId(ctx.traceId), ctx.traceId);
+    assert.ok(isValidSpanId(ctx.spanId), ctx.spanId);
+    assert.equal(ctx.traceId, ctx.traceId, 'stable once formatted');
+    seen.add(ctx.traceId);
+    assert.equal(
+      ctx.low56,
+      Number.parseInt(ctx.traceId.slice(18), 16),
+      "low56 is the id's low 56 bits",
+    );
+  }
+  assert.equal(seen.size, 2000);
+  const child = new LazySpanContext('4bf92f3577b34da6a3ce929d0e0e4736', 1);
+  assert.equal(child.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.ok(isValidSpanId(child.spanId));
+});
+
+test('a span-only context is what the OpenTelemetry API expects', () => {
+  const span = trace.wrapSpanContext({
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    spanId: '00f067aa0ba902b7',
+    traceFlags: 1,
+  });
+  const ctx = new SpanOnlyContext(span);
+  assert.equal(trace.getSpan(ctx), span);
+  const key = Symbol('other');
+  const extended = ctx.setValue(key, 42);
+  assert.equal(extended.getValue(key), 42);
+  assert.equal(trace.getSpan(extended), span);
+  assert.equal(
+    trace.getSpan(ctx.deleteValue(Symbol.for('OpenTelemetry Context Key SPAN'))),
+    undefined,
+  );
+  assert.equal(context.active().getValue(key), undefined);
+});
