@@ -227,6 +227,8 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
 
   const stopAccepting = (): Promise<unknown> => {
     draining = true;
+    // Every response the App writes from now on asks the client to close its connection.
+    app.draining = true;
     shedder.stop();
     // net.Server#close only stops listening; node:http's close would also drop idle keep-alive
     // connections at once, racing requests already on their way (the client sees a reset).
