@@ -210,7 +210,6 @@ export class Master {
 
   async #prepare(): Promise<void> {
     const s = this.settings;
-    this.#listen = await resolvePorts(s.bind);
     if (s.pid !== null) writePidFile(s.pid);
     if (s.watchdogStack) this.#stackDir = mkdtempSync(join(tmpdir(), `peregrine-${process.pid}-`));
     for (const extension of this.#options.extensions ?? []) await extension.setup(this);
@@ -218,6 +217,9 @@ export class Master {
       const address = await this.admin.listen(s.admin);
       this.log.info({ address, routes: this.admin.routes() }, 'admin listening');
     }
+    // Round-robin: the master binds once, port 0 included, and every generation shares that
+    // socket. Reuse-port: each worker binds its own, so port 0 must become one free port first.
+    this.#listen = s.reusePort ? await resolvePorts(s.bind) : s.bind;
     process.title = `peregrine master [${this.#options.app}]`;
     cluster.setupPrimary({
       exec: workerEntry(),

@@ -41,9 +41,8 @@ function freePort(host: string): Promise<number> {
 }
 
 /**
- * Replaces port 0 with a free port, once, before any worker listens: every worker of every
- * generation then binds the same concrete port (with `--reuse-port` each worker binds its own
- * socket, so 0 would give each a different port).
+ * Replaces port 0 with a free port, once, before any worker listens, for `--reuse-port`: each
+ * worker binds its own socket there, so port 0 would give each a different port.
  */
 export async function resolvePorts(binds: readonly Address[]): Promise<Address[]> {
   const out: Address[] = [];
