@@ -65,10 +65,14 @@ export interface WorkerMessages {
   };
   /** Sent when a drain is complete, just before a clean exit (final counters). */
   drained: Heartbeat;
+  /** The worker took (or, once stopped, declined) a connection the master handed over. */
+  accepted: { seq: number; taken: boolean };
 }
 
 /** Messages from the master to a worker, by type. */
 export interface MasterMessages {
+  /** A connection accepted by the master (the socket travels with the message); answer `accepted`. */
+  connection: { seq: number; bind: number };
   /** Stop accepting, finish in-flight requests, run shutdown hooks, exit. */
   drain: { gracefulTimeout: number };
   /** Stop now: drop connections, run shutdown hooks, exit. */

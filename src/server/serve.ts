@@ -45,6 +45,11 @@ export interface ServeOptions {
   onMaxRequests?: () => void;
   /** @internal A cluster worker that binds its own socket (reuse-port) rather than the master's. */
   exclusive?: boolean;
+  /**
+   * @internal Do not listen: connections arrive through `accept()` (the pre-fork master holds the
+   * listening sockets and hands connections over). `listen` still names the addresses served.
+   */
+  external?: boolean;
 }
 
 /** Counters of a running server (cumulative). */
@@ -85,6 +90,11 @@ export interface RunningServer {
   close(gracefulTimeout?: number): Promise<void>;
   /** Fast stop: drops every connection now, then runs the App's shutdown functions. */
   destroy(): Promise<void>;
+  /**
+   * Serves a connection accepted elsewhere (by the pre-fork master), on the server of address
+   * `index`; false once the server has stopped.
+   */
+  accept(socket: Socket, index?: number): boolean;
 }
 
 /** Whether this runtime's `listen()` understands `reusePort` (Node ≥ 22.12 / 23.1). */
@@ -167,6 +177,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     socket.once('close', () => {
       sockets.delete(socket);
       if (socket[kOverCap] === true) overCap--;
+      if (sockets.size === 0) allClosed?.();
     });
   };
 
@@ -183,6 +194,11 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
       listener,
     );
     server.on('connection', onConnection);
+    if (options.external === true) {
+      // node:http starts its header/request timeout checks when it starts listening.
+      server.emit('listening');
+      return server;
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       const reuse = options.reusePort === true && supportsReusePort() && 'port' in address;
@@ -218,18 +234,28 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
   }
   shedder.start();
 
-  const addresses = servers.map((s) => {
+  const addresses = servers.map((s, i) => {
+    if (options.external === true) return wanted[i]!;
     const a = s.address();
     if (typeof a === 'string' || a === null) return { path: String(a) } as Address;
     return { host: (a as AddressInfo).address, port: (a as AddressInfo).port } as Address;
   });
   const first = addresses[0]!;
 
+  let stopped = false;
+  let allClosed: (() => void) | undefined;
+  const noConnections = (): Promise<void> =>
+    sockets.size === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          allClosed = resolve;
+        });
   const stopAccepting = (): Promise<unknown> => {
     draining = true;
     // Every response the App writes from now on asks the client to close its connection.
     app.draining = true;
     shedder.stop();
+    if (options.external === true) return noConnections();
     // net.Server#close only stops listening; node:http's close would also drop idle keep-alive
     // connections at once, racing requests already on their way (the client sees a reset).
     return Promise.all(
@@ -282,6 +308,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
           for (const socket of sockets) socket.destroy();
         }, gracefulTimeout);
         await closed;
+        stopped = true;
         clearTimeout(graceTimer);
         clearInterval(sweeper);
         clearTimeout(force);
@@ -291,12 +318,20 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
       })();
       return closing;
     },
+    accept(socket, index = 0) {
+      const server = servers[index];
+      if (stopped || server === undefined) return false;
+      // A draining server still serves a connection handed over late: with Connection: close.
+      server.emit('connection', socket);
+      return true;
+    },
     destroy() {
       closing ??= (async () => {
         const closed = stopAccepting();
         for (const server of servers) server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
         await closed;
+        stopped = true;
         for (const server of servers) server.close();
         await app.shutdown();
       })();

@@ -12,6 +12,7 @@ import { resolveSettings, type SettingsInput } from '../settings/resolve.ts';
 import type { Address } from '../settings/setting.ts';
 import { AdminServer, sendJSON } from './admin.ts';
 import { EventQueue } from './event-queue.ts';
+import { Listeners } from './listeners.ts';
 import { removePidFile, writePidFile } from './pid-file.ts';
 import { heartbeatInterval, type WorkerEvent, WorkerPool } from './pool.ts';
 import { answerReadiness, type ReadinessAnswer, ReadinessProbes } from './readiness.ts';
@@ -74,6 +75,10 @@ export class Master {
   readonly #plan: Plan;
   #exitCode: number = EXIT.OK;
   #listen: Address[] = [];
+  /** The listening sockets (undefined with --reuse-port, where workers bind their own). */
+  #listeners: Listeners | undefined;
+  #listenersClosed = false;
+  #accepting = '';
   #stackDir: string | undefined;
 
   constructor(options: MasterOptions) {
@@ -95,6 +100,7 @@ export class Master {
       cwd: options.cwd ?? process.cwd(),
       logFormat: options.log.format,
       listen: () => this.#listen,
+      external: () => this.#listeners !== undefined,
       stackDir: () => this.#stackDir,
       enqueue: (event) => this.#queue.push(event),
     });
@@ -129,6 +135,7 @@ export class Master {
       target: this.#plan.target,
       workers: this.#pool.all(),
       startedAt: this.#startedAt,
+      handoff: this.#listeners?.counts ?? null,
     });
   }
 
@@ -217,9 +224,16 @@ export class Master {
       const address = await this.admin.listen(s.admin);
       this.log.info({ address, routes: this.admin.routes() }, 'admin listening');
     }
-    // Round-robin: the master binds once, port 0 included, and every generation shares that
-    // socket. Reuse-port: each worker binds its own, so port 0 must become one free port first.
-    this.#listen = s.reusePort ? await resolvePorts(s.bind) : s.bind;
+    // The master holds the listening sockets for its whole life and hands connections to
+    // workers; with --reuse-port each worker binds its own, so port 0 becomes one free port.
+    if (s.reusePort) {
+      this.#listen = await resolvePorts(s.bind);
+    } else {
+      this.#listeners = new Listeners((id, message, socket, done) =>
+        this.#pool.sendConnection(id, message, socket, done),
+      );
+      this.#listen = await this.#listeners.listen(s.bind, s.backlog);
+    }
     process.title = `peregrine master [${this.#options.app}]`;
     cluster.setupPrimary({
       exec: workerEntry(),
@@ -234,6 +248,8 @@ export class Master {
   }
 
   async #cleanup(): Promise<void> {
+    if (this.#listeners !== undefined && !this.#listenersClosed) await this.#listeners.close();
+    this.#listeners?.dropWaiting();
     await this.admin.close().catch(() => {});
     for (const extension of this.#options.extensions ?? []) {
       try {
@@ -347,6 +363,11 @@ export class Master {
       case 'readiness':
         this.#probes.answer(w.id, data as WorkerMessages['readiness']);
         break;
+      case 'accepted': {
+        const { seq, taken } = data as WorkerMessages['accepted'];
+        this.#listeners?.confirm(w.id, seq, taken);
+        break;
+      }
       case 'drained':
         w.heartbeat = data as WorkerMessages['drained'];
         this.#pool.send(w, 'release', {});
@@ -375,6 +396,7 @@ export class Master {
   #onExit(w: WorkerRecord, code: number | null, signal: string | null): void {
     this.#pool.reap(w);
     this.#probes.forget(w.id);
+    this.#listeners?.forget(w.id);
     this.#book.reap(w);
     const fields = {
       worker: w.id,
@@ -501,7 +523,33 @@ export class Master {
       now: Date.now(),
     });
     if (outcome.reloadAgain) this.#queue.push({ kind: 'signal', signal: 'SIGHUP' });
+    this.#handOver();
     if (this.#plan.stop !== undefined && this.#pool.size === 0) this.#state = 'stopped';
+  }
+
+  /** Which workers take new connections; closes the listeners when a stop starts draining. */
+  #handOver(): void {
+    const listeners = this.#listeners;
+    if (listeners === undefined) return;
+    const stop = this.#plan.stop;
+    if (stop !== undefined && Date.now() >= stop.drainAt && !this.#listenersClosed) {
+      this.#listenersClosed = true;
+      void listeners.close();
+    }
+    const ids = this.#pool
+      .all()
+      .filter((w) => w.state === 'ready')
+      .map((w) => w.id)
+      .sort((a, b) => a - b);
+    const key = ids.join(',');
+    if (key !== this.#accepting) {
+      this.#accepting = key;
+      listeners.setAccepting(ids);
+    }
+    if (this.#pool.size === 0 && stop !== undefined) {
+      const dropped = listeners.dropWaiting();
+      if (dropped > 0) this.log.warn({ dropped }, 'connections no worker took were closed');
+    }
   }
 
   #beginStop(mode: 'graceful' | 'fast', delaySeconds: number): void {

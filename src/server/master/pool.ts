@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { randomInt } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isEnvelope, isTyped, type MasterMessages } from '../ipc.ts';
@@ -32,6 +33,8 @@ export interface PoolContext {
   readonly logFormat: 'json' | 'pretty';
   /** Where workers listen (ports resolved). */
   listen(): Address[];
+  /** Whether the master holds the listening sockets and hands connections over. */
+  external(): boolean;
   /** Where watchdog threads leave captured stacks (undefined: no capture). */
   stackDir(): string | undefined;
   /** Hands a worker event to the master's queue (the only thing the handlers do). */
@@ -92,6 +95,7 @@ export class WorkerPool {
       cwd: this.#ctx.cwd,
       settings: s,
       listen: this.#ctx.listen(),
+      external: this.#ctx.external(),
       logFormat: this.#ctx.logFormat,
       maxRequests:
         s.maxRequests > 0
@@ -149,6 +153,23 @@ export class WorkerPool {
     const w = typeof worker === 'number' ? this.#workers.get(worker) : worker;
     if (w === undefined || w.state === 'exited' || !w.process.isConnected()) return;
     w.process.send({ type, data }, undefined, {}, () => {});
+  }
+
+  /** Hands a connection the master accepted to a worker (the socket stays open here too). */
+  sendConnection(
+    workerId: number,
+    message: MasterMessages['connection'],
+    socket: Socket,
+    done: (error: Error | null) => void,
+  ): void {
+    const w = this.#workers.get(workerId);
+    if (w === undefined || w.state === 'exited' || !w.process.isConnected()) {
+      done(new Error(`worker ${workerId} is gone`));
+      return;
+    }
+    w.process.send({ type: 'connection', data: message }, socket, { keepOpen: true }, (error) =>
+      done(error ?? null),
+    );
   }
 
   /** Sends a message to every live worker. */

@@ -49,6 +49,11 @@ export interface MasterStats {
   deadlines: number;
   /** Every live worker. */
   perWorker: WorkerSnapshot[];
+  /**
+   * Connections the master accepted: waiting for a ready worker, sent and not yet confirmed, and
+   * handed over in total (null with --reuse-port, where workers accept their own).
+   */
+  handoff: { waiting: number; inFlight: number; handedOver: number } | null;
 }
 
 type Totals = Pick<MasterStats, 'requests' | 'shed' | 'overCap' | 'deadlines'>;
@@ -98,6 +103,7 @@ export class MasterStatsBook {
     target: number;
     startedAt: number;
     workers: readonly WorkerRecord[];
+    handoff: MasterStats['handoff'];
   }): MasterStats {
     const workers = { booting: 0, ready: 0, draining: 0, stopping: 0 };
     const totals: Totals = { ...this.#reaped };
@@ -138,6 +144,7 @@ export class MasterStatsBook {
       spawned: this.#spawned,
       ...totals,
       perWorker,
+      handoff: live.handoff,
     };
   }
 }

@@ -15,8 +15,10 @@ export interface WorkerConfig {
   cwd: string;
   /** The resolved settings. */
   settings: ServerSettings;
-  /** The addresses to listen on (`--bind`, with port 0 already resolved for `--reuse-port`). */
+  /** The addresses served (`--bind`, with port 0 resolved). */
   listen: Address[];
+  /** The master holds the listening sockets and hands connections over (not `--reuse-port`). */
+  external: boolean;
   /** The log format in effect (`auto` resolved by the master, which owns the terminal). */
   logFormat: 'json' | 'pretty';
   /** This worker's request budget (`--max-requests` plus its jitter; 0 = none). */

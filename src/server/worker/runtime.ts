@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { App } from '../../app/app.ts';
@@ -136,6 +137,7 @@ export class WorkerRuntime {
         backlog: s.backlog,
         reusePort: s.reusePort,
         exclusive: s.reusePort,
+        external: config.external,
         keepAliveTimeout: s.keepAlive * 1000,
         headersTimeout: s.headersTimeout * 1000,
         requestTimeout: s.receiveTimeout * 1000,
@@ -161,8 +163,13 @@ export class WorkerRuntime {
   }
 
   #listen(): void {
-    process.on('message', (message: unknown) => {
-      if (isEnvelope(message)) this.messages.dispatch(message.type, message.data, undefined);
+    process.on('message', (message: unknown, handle: unknown) => {
+      if (!isEnvelope(message)) return;
+      if (message.type === 'connection') {
+        this.#takeConnection(message.data as MasterMessages['connection'], handle as Socket);
+        return;
+      }
+      this.messages.dispatch(message.type, message.data, undefined);
     });
     this.messages.on('drain', ({ gracefulTimeout }) => void this.stop('drain', gracefulTimeout));
     this.messages.on('quit', () => void this.stop('quit', 0));
@@ -192,6 +199,14 @@ export class WorkerRuntime {
       void this.stop('drain', this.config.settings.gracefulTimeout * 1000);
     });
     process.on('uncaughtException', (err) => this.#crashed(err));
+  }
+
+  /** A connection the master accepted: serve it and confirm, or decline so it goes elsewhere. */
+  #takeConnection({ seq, bind }: MasterMessages['connection'], socket: Socket | undefined): void {
+    const taken = socket !== undefined && this.server?.accept(socket, bind) === true;
+    // Declining closes only this process's descriptor; the master still holds the connection.
+    if (!taken) socket?.destroy();
+    void this.send('accepted', { seq, taken });
   }
 
   #startHeartbeat(): void {
