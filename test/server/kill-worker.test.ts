@@ -58,3 +58,39 @@ test('SIGKILL of a worker under load: replacement ready within 1 s, failures bou
   const stats = server.logs.filter((l) => l.msg === 'worker spawned').length;
   assert.equal(stats, 3, 'exactly one replacement');
 });
+
+test('a lone worker killed: new connections wait in the master for the replacement, none is refused', async (t) => {
+  const server = await startServe([APP, '--workers', '1']);
+  t.after(() => server.stop());
+  const [victim] = server.workerPids();
+  const outcomes: Array<{ status: number; error?: string; pid: number }> = [];
+  let sending = true;
+  const client = (async () => {
+    while (sending) {
+      const reply = await get(server.port, '/pid', {
+        headers: { connection: 'close' },
+        timeoutMs: 10_000,
+      }).then(
+        (r) => ({ status: r.status, pid: r.pid }),
+        (err: Error) => ({ status: 0, error: err.message, pid: 0 }),
+      );
+      outcomes.push(reply);
+      await sleep(20);
+    }
+  })();
+  await sleep(500);
+  const from = server.logs.length;
+  process.kill(victim!, 'SIGKILL');
+  await server.waitForLog((l) => l.msg === 'worker ready', 5000, from);
+  await sleep(500);
+  sending = false;
+  await client;
+  const failed = outcomes.filter((o) => o.status !== 200);
+  // At most the one request that was on the victim when it died.
+  assert.ok(failed.length <= 1, `failed: ${JSON.stringify(failed)}`);
+  assert.ok(!failed.some((o) => /ECONNREFUSED/.test(o.error ?? '')), 'no connection refused');
+  assert.ok(
+    outcomes.some((o) => o.pid !== victim && o.status === 200),
+    'the replacement serves',
+  );
+});
