@@ -74,3 +74,35 @@ test('offered twice its capacity (open loop), a worker sheds: bounded p99 for ac
   const shedProblem = await get(server.adminPort, '/healthz');
   assert.equal(shedProblem.status, 200);
 });
+
+test('offered twice its capacity by clients that open connections as they need them, the master sheds what waits too long', async (t) => {
+  const release = await acquireLoadLock();
+  t.after(release);
+  const server = await startServe([APP, '--workers', '1', '--shed-delay', '0.1']);
+  t.after(() => server.stop());
+  const probe = await closedLoop({
+    port: server.port,
+    path: WORK,
+    connections: 8,
+    durationMs: 2000,
+  }).done;
+  const capacity = okCount(probe) / 2;
+  // No warm pool: every request that finds no idle connection opens a new one, which waits in
+  // the master until the worker takes it (Node hands sockets over one at a time).
+  const result = await openLoop({
+    port: server.port,
+    path: WORK,
+    rate: Math.round(capacity * 2),
+    durationMs: 6000,
+    maxSockets: 4000,
+  });
+  const ok = result.latencies.get(200) ?? [];
+  const shed = result.latencies.get(503) ?? [];
+  const info = `capacity ${capacity.toFixed(0)}/s; ${summary(result)}; p99 200 ${percentile(ok, 99).toFixed(0)} ms, p99 503 ${percentile(shed, 99).toFixed(0)} ms`;
+  t.diagnostic(info);
+  assert.equal(result.errors.length, 0, info);
+  assert.ok(shed.length > result.sent * 0.2, `a good share is shed: ${info}`);
+  assert.ok(percentile(ok, 99) < 1500, `accepted p99 is bounded: ${info}`);
+  const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
+  assert.ok(health.connections.shed > 0, 'the master shed connections that waited too long');
+});

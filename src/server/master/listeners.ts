@@ -1,8 +1,14 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { HTTPServiceUnavailable } from '../../app/errors/classes.ts';
 import { type Address, formatAddress } from '../settings/setting.ts';
 
-/** How many connections may be on their way to one worker before it is passed over. */
-const MAX_IN_FLIGHT = 32;
+/**
+ * How many connections may be on their way to one worker before it is passed over. Node passes
+ * sockets over a channel one at a time (each acknowledged by the receiving event loop), so more
+ * would only queue inside Node, out of sight of the master's waiting room and its shedding.
+ */
+const MAX_IN_FLIGHT = 2;
 
 /** A connection held by the master until a worker takes it. */
 interface Handoff {
@@ -10,7 +16,27 @@ interface Handoff {
   socket: Socket;
   bind: number;
   worker: number | undefined;
+  /** When the master accepted it (performance.now()). */
+  since: number;
 }
+
+// PERF: built once. The master answers it without reading the request: a connection shed here
+// never reaches a worker.
+const SHED_RESPONSE = (() => {
+  const body = JSON.stringify(
+    new HTTPServiceUnavailable({
+      code: 'PRG_OVERLOADED',
+      retryAfter: 1,
+      detail:
+        'The server is overloaded and did not process this request; retry after the given delay.',
+    }).toProblem(),
+  );
+  return Buffer.from(
+    'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\nretry-after: 1\r\ncache-control: no-store\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  );
+})();
 
 /** Sends one connection to a worker; calls back with an error if the channel refused it. */
 export type SendConnection = (
@@ -42,9 +68,19 @@ export class Listeners {
   #next = 0;
   #seq = 0;
   #handedOver = 0;
+  #shed = 0;
+  readonly #shedAfter: number;
+  #sweeper: NodeJS.Timeout | undefined;
 
-  constructor(send: SendConnection) {
+  /**
+   * `shedAfter` (ms, 0 = never): a connection that waited this long for a busy worker is
+   * answered 503 by the master. (Node passes sockets to a process one at a time, each confirmed
+   * by its event loop, so a saturated worker takes new connections only as fast as it serves
+   * them: the queue builds here, where the worker's own load shedding cannot see it.)
+   */
+  constructor(send: SendConnection, shedAfter = 0) {
     this.#send = send;
+    this.#shedAfter = shedAfter;
   }
 
   /** Binds every address; resolves to them as bound (port 0 resolved). */
@@ -53,7 +89,13 @@ export class Listeners {
     for (const [index, address] of addresses.entries()) {
       // pauseOnConnect: the master never reads a byte; the worker gets the socket untouched.
       const server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) =>
-        this.#dispatch({ seq: ++this.#seq, socket, bind: index, worker: undefined }),
+        this.#dispatch({
+          seq: ++this.#seq,
+          socket,
+          bind: index,
+          worker: undefined,
+          since: performance.now(),
+        }),
       );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -66,6 +108,11 @@ export class Listeners {
         );
       });
       this.#servers.push(server);
+      if (this.#shedAfter > 0 && this.#sweeper === undefined) {
+        const every = Math.max(10, Math.min(50, this.#shedAfter / 2));
+        this.#sweeper = setInterval(() => this.#shedLate(), every);
+        this.#sweeper.unref();
+      }
       const a = server.address();
       bound.push(
         typeof a === 'string' || a === null
@@ -123,6 +170,8 @@ export class Listeners {
 
   /** Stops accepting new connections (the sockets close; waiting connections stay). */
   close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     return Promise.all(
       this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
     ).then(() => undefined);
@@ -139,12 +188,32 @@ export class Listeners {
   }
 
   /** Connections waiting for a worker, connections on their way, connections handed over. */
-  get counts(): { waiting: number; inFlight: number; handedOver: number } {
+  get counts(): { waiting: number; inFlight: number; handedOver: number; shed: number } {
     return {
       waiting: this.#waiting.length,
       inFlight: this.#inFlight.size,
       handedOver: this.#handedOver,
+      shed: this.#shed,
     };
+  }
+
+  /**
+   * Answers 503 to connections that waited too long while workers were busy. While no worker is
+   * ready (a lone worker being replaced) connections wait instead: that wait is short and ends.
+   */
+  #shedLate(): void {
+    if (this.#accepting.length === 0) return;
+    const limit = performance.now() - this.#shedAfter;
+    while (this.#waiting.length > 0 && this.#waiting[0]!.since < limit) {
+      const { socket } = this.#waiting.shift()!;
+      this.#shed++;
+      socket.on('error', () => {});
+      // Read and drop the request, so closing does not reset the connection under the answer.
+      socket.on('data', () => {});
+      socket.resume();
+      socket.end(SHED_RESPONSE);
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
   }
 
   #pick(): number | undefined {

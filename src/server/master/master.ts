@@ -173,6 +173,15 @@ export class Master {
       state: s.state,
       generation: s.generation,
       workers: { ...s.workers, target: s.target },
+      ...(s.handoff === null
+        ? {}
+        : {
+            connections: {
+              waiting: s.handoff.waiting,
+              inFlight: s.handoff.inFlight,
+              shed: s.handoff.shed,
+            },
+          }),
     };
   }
 
@@ -229,8 +238,9 @@ export class Master {
     if (s.reusePort) {
       this.#listen = await resolvePorts(s.bind);
     } else {
-      this.#listeners = new Listeners((id, message, socket, done) =>
-        this.#pool.sendConnection(id, message, socket, done),
+      this.#listeners = new Listeners(
+        (id, message, socket, done) => this.#pool.sendConnection(id, message, socket, done),
+        s.shedDelay * 1000,
       );
       this.#listen = await this.#listeners.listen(s.bind, s.backlog);
     }

@@ -53,7 +53,7 @@ export interface MasterStats {
    * Connections the master accepted: waiting for a ready worker, sent and not yet confirmed, and
    * handed over in total (null with --reuse-port, where workers accept their own).
    */
-  handoff: { waiting: number; inFlight: number; handedOver: number } | null;
+  handoff: { waiting: number; inFlight: number; handedOver: number; shed: number } | null;
 }
 
 type Totals = Pick<MasterStats, 'requests' | 'shed' | 'overCap' | 'deadlines'>;
