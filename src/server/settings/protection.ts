@@ -10,7 +10,7 @@ export const protectionSettings = {
     default: () => 0.25,
     parse: parseSeconds,
     validate: range(0, 60),
-    doc: 'Shed load when the worker’s event loop is this far behind: once a turn of the loop has run this long, the requests it still reads get an immediate 503 with `Retry-After: 1` (`PRG_OVERLOADED`) instead of waiting behind the others. Under overload this bounds the latency of the requests that are served; a healthy worker never reaches it. 0 turns it off.',
+    doc: 'Shed load when a worker falls this far behind: once a turn of its event loop has run this long, the requests it still reads get an immediate 503 with `Retry-After: 1` (`PRG_OVERLOADED`) instead of waiting behind the others; and a new connection that waited this long in the master for a busy worker gets the same answer from the master. Under overload this bounds the latency of the requests that are served; a healthy server never reaches it. 0 turns it off.',
   }),
   shedUtilization: setting<number>({
     name: 'shed-utilization',
