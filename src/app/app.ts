@@ -273,6 +273,11 @@ export class App {
     }));
   }
 
+  /** Whether request telemetry (metrics, spans, access log) is attached to this App. */
+  get instrumented(): boolean {
+    return this.#probe !== undefined;
+  }
+
   /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
   openapi(options: OpenAPIOptions = {}): OpenAPIDocument {
     return buildOpenAPI(this.#routes, options);

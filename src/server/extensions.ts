@@ -9,6 +9,11 @@ import type { WorkerRuntime } from './worker/runtime.ts';
 export interface MasterExtension {
   /** A name for logs. */
   readonly name: string;
+  /**
+   * A module (URL) every worker imports before it loads the App: it registers the worker side
+   * of this extension in `workerExtensions`.
+   */
+  readonly workerModule?: string;
   /** Called once before any worker is spawned. */
   setup(master: Master): void | Promise<void>;
   /** Called when the master stops, after the last worker exited. */

@@ -113,10 +113,13 @@ export function ipcSink(): DeltaSink {
   };
 }
 
-let current: Recorder | undefined;
+// A global symbol rather than a module variable: the CLI and the application may load two copies
+// of this package (a global install and a local one), and both must feed the same recorder.
+const KEY = Symbol.for('peregrine.recorder');
+const slot = globalThis as { [KEY]?: Recorder };
 
 /** This process's recorder (created from the environment on first use). */
 export function recorder(): Recorder {
-  current ??= new Recorder(configFromEnv());
-  return current;
+  slot[KEY] ??= new Recorder(configFromEnv());
+  return slot[KEY];
 }

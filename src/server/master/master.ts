@@ -97,6 +97,9 @@ export class Master {
       log: this.log,
       book: this.#book,
       app: options.app,
+      modules: (options.extensions ?? []).flatMap((e) =>
+        e.workerModule === undefined ? [] : [e.workerModule],
+      ),
       cwd: options.cwd ?? process.cwd(),
       logFormat: options.log.format,
       listen: () => this.#listen,

@@ -27,6 +27,8 @@ export interface PoolContext {
   readonly book: MasterStatsBook;
   /** `MODULE[:EXPORT]`. */
   readonly app: string;
+  /** Modules every worker imports before the App (worker sides of extensions). */
+  readonly modules: readonly string[];
   /** Where relative module paths resolve. */
   readonly cwd: string;
   /** The log format workers use. */
@@ -92,6 +94,7 @@ export class WorkerPool {
       generation,
       workerCount: this.#workers.size + 1,
       app: this.#ctx.app,
+      modules: [...this.#ctx.modules],
       cwd: this.#ctx.cwd,
       settings: s,
       listen: this.#ctx.listen(),

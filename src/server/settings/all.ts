@@ -6,6 +6,7 @@ import { processSettings } from './processes.ts';
 import { protectionSettings } from './protection.ts';
 import { recyclingSettings } from './recycling.ts';
 import type { Setting, SettingSource } from './setting.ts';
+import { telemetrySettings } from './telemetry.ts';
 
 /** Every setting of `peregrine serve`, by camelCase key, in the order the docs list them. */
 export const SETTINGS = {
@@ -16,6 +17,7 @@ export const SETTINGS = {
   ...httpSettings,
   ...protectionSettings,
   ...loggingSettings,
+  ...telemetrySettings,
 } as const;
 
 /** The key of a setting. */

@@ -11,6 +11,8 @@ export interface WorkerConfig {
   workerCount: number;
   /** `MODULE[:EXPORT]`. */
   app: string;
+  /** Modules imported before the App: the worker sides of the master's extensions. */
+  modules: string[];
   /** Where relative module paths resolve. */
   cwd: string;
   /** The resolved settings. */

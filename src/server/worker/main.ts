@@ -17,5 +17,8 @@ if (raw === undefined) {
   process.exit(EXIT.USAGE);
 }
 delete process.env[WORKER_CONFIG_ENV];
+const config = JSON.parse(raw) as WorkerConfig;
 const { WorkerRuntime } = await import('./runtime.ts');
-await new WorkerRuntime(JSON.parse(raw) as WorkerConfig).run();
+// The worker sides of the master's extensions register themselves on import.
+for (const module of config.modules ?? []) await import(module);
+await new WorkerRuntime(config).run();

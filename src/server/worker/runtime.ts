@@ -15,6 +15,7 @@ import {
 } from '../ipc.ts';
 import { createLog, type ServerLog } from '../log.ts';
 import { type RunningServer, serve } from '../serve.ts';
+import { telemetryEnvironment } from '../settings/telemetry.ts';
 import { topology } from '../topology.ts';
 import type { WorkerConfig } from './config.ts';
 import { loadApp } from './load-app.ts';
@@ -121,6 +122,8 @@ export class WorkerRuntime {
       requestTimeout: s.requestTimeout * 1000,
       bodyLimit: s.bodyLimit,
     });
+    // The App's telemetry reads its settings from the environment when the App is built.
+    Object.assign(process.env, telemetryEnvironment(s));
     try {
       this.app = await loadApp(config.app, config.cwd);
     } catch (err) {
@@ -146,7 +149,10 @@ export class WorkerRuntime {
         shedDelay: s.shedDelay * 1000,
         shedUtilization: s.shedUtilization,
         connectionsCheckingInterval: 1000,
-        ...(s.accessLog ? { accessLog: this.log.child({ log: 'access' }) } : {}),
+        // An instrumented App writes the access log itself (with route and trace ids).
+        ...(s.accessLog && !this.app.instrumented
+          ? { accessLog: this.log.child({ log: 'access' }) }
+          : {}),
         maxRequests: config.maxRequests,
         onMaxRequests: () => {
           void this.send('retire', { reason: 'max-requests', requests: config.maxRequests });

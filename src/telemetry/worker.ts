@@ -1,0 +1,30 @@
+import { type WorkerExtension, workerExtensions } from '../server/extensions.ts';
+import type { WorkerRuntime } from '../server/worker/runtime.ts';
+import { recorder } from './recorder.ts';
+import './server.ts';
+
+/**
+ * Telemetry in a `peregrine serve` worker: the process's recorder sends one delta per flush
+ * interval to the master, and a last one when the worker drains, so nothing counted is lost.
+ */
+class TelemetryWorkerExtension implements WorkerExtension {
+  readonly name = 'telemetry';
+  #runtime: WorkerRuntime | undefined;
+
+  setup(runtime: WorkerRuntime): void {
+    const rec = recorder();
+    if (!rec.config.metrics) return;
+    this.#runtime = runtime;
+    rec.connect((delta) => void runtime.send('telemetry-delta', delta).catch(() => {}));
+  }
+
+  async close(): Promise<void> {
+    const runtime = this.#runtime;
+    if (runtime === undefined) return;
+    const rec = recorder();
+    rec.disconnect();
+    await runtime.send('telemetry-delta', rec.flush());
+  }
+}
+
+workerExtensions.push(new TelemetryWorkerExtension());
