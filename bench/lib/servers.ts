@@ -105,7 +105,10 @@ export function preforkSupport(): Promise<PreforkSupport> {
             reason: `\`peregrine serve --help\` failed (${text.split('\n')[0]?.trim() || err.message}): the pre-fork server has not landed`,
           });
         } else {
-          resolve({ serve: /--workers/.test(text), reusePort: /--(\[no-\])?reuse-port/.test(text) });
+          resolve({
+            serve: /--workers/.test(text),
+            reusePort: /--(\[no-\])?reuse-port/.test(text),
+          });
         }
       },
     );

@@ -103,13 +103,11 @@ export class TelemetryMasterExtension implements MasterExtension {
   ).href;
   /** The hub, once set up. */
   hub: TelemetryHub | undefined;
-  #master: Master | undefined;
   readonly #seen = new Set<string>();
 
   setup(master: Master): void {
     const hub = new TelemetryHub();
     this.hub = hub;
-    this.#master = master;
     const model = new ProcessModelMetrics(hub.registry);
     hub.registry.beforeCollect(() => {
       const stats = master.stats();
@@ -164,7 +162,6 @@ export class TelemetryMasterExtension implements MasterExtension {
 
   async close(): Promise<void> {
     await this.hub?.close();
-    this.#master = undefined;
   }
 }
 
