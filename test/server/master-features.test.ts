@@ -33,10 +33,13 @@ describe('peregrine serve: more of the process model', () => {
     const server = await startServe([APP, '--workers', '1', '--access-log']);
     t.after(() => server.stop());
     await get(server.port, '/json?x=1');
-    const line = await server.waitForLog((l) => l.msg === 'request' && l.url === '/json?x=1');
+    const line = await server.waitForLog((l) => l.msg === 'request' && l.path === '/json');
+    assert.equal(line.type, 'access');
     assert.equal(line.method, 'GET');
+    assert.equal(line.route, '/json');
     assert.equal(line.status, 200);
-    assert.equal(typeof line.ms, 'number');
+    assert.equal(typeof line.duration_ms, 'number');
+    assert.match(String(line.trace_id), /^[0-9a-f]{32}$/);
     assert.equal(line.role, 'worker');
   });
 
