@@ -200,7 +200,7 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
       options?.staleTtl ?? this.#staleTtl,
     );
     this.#markInvalidated([key]);
-    this.#local.set(key, entry, { ttl: Math.max(1, entry.stale - Date.now()) });
+    this.#local.set(key, entry);
     if (this.#redis !== undefined) {
       await this.#redis.set(
         this.#prefix + key,
@@ -254,9 +254,11 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
   }
 
   #remember(key: string, entry: Entry<V>, flight: Flight<V>): void {
-    const ttl = entry.stale - Date.now();
-    if (ttl <= 0 || flight.invalidated) return;
-    this.#local.set(key, entry, { ttl });
+    if (entry.stale <= Date.now() || flight.invalidated) return;
+    // PERF: no per-item TTL in lru-cache: every entry carries its own fresh/stale times, which
+    // get() and peek() check; lru-cache only bounds the count (its TTL bookkeeping doubled the
+    // cost of a hit).
+    this.#local.set(key, entry);
   }
 
   #markInvalidated(keys: string[]): void {
