@@ -1,3 +1,4 @@
+import { type Context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Instrumentation, PipelineRunner, RouteProbe } from '../app/instrumentation.ts';
 import type { Logger } from '../app/logger.ts';
 import type { Request } from '../app/request.ts';
@@ -5,7 +6,7 @@ import type { Response } from '../app/response.ts';
 import type { RawResponse } from '../app/transport.ts';
 import type { Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
 import { type Recorder, recorder } from './recorder.ts';
-import { contextManager, SpanOnlyContext } from './tracing/context.ts';
+import { contextManager } from './tracing/context.ts';
 import type { TracedSpan } from './tracing/span.ts';
 
 const ORIGIN = performance.timeOrigin;
@@ -27,6 +28,11 @@ const KNOWN_METHODS = [
 ];
 const METHOD_INDEX = new Map(KNOWN_METHODS.map((m, i) => [m, i]));
 const OTHER = KNOWN_METHODS.length;
+
+/** A new trace's head-sampling decision (the ratio of the trace-id-ratio sampler). */
+function headSampled(ratio: number): boolean {
+  return ratio >= 1 || (ratio > 0 && Math.random() < ratio);
+}
 
 /** The label of a method: known ones as is, anything else `_OTHER` (the semantic conventions). */
 function methodIndex(method: string): number {
@@ -58,15 +64,63 @@ class RouteSeries {
   }
 }
 
-/** Per-request state: the monotonic start and, with tracing on, the server span. */
+/** The key under which `@opentelemetry/api` keeps the active span (`createContextKey` is Symbol.for). */
+const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/**
+ * Per-request state: the monotonic start and, with tracing on, the server span — started only
+ * when something needs it (a child span, a propagated `traceparent`, a log line's trace id) or
+ * when the request ends and is kept. PERF: most requests of a 1%-sampled service create no child
+ * spans and are not kept; they never pay for ids, a span or a local trace.
+ */
 class RequestProbe {
   readonly start: number;
   readonly method: number;
-  span: TracedSpan | undefined = undefined;
   ended = false;
-  constructor(start: number, method: number) {
+  #span: TracedSpan | undefined = undefined;
+  readonly #tracing: TracingSetup | undefined;
+  readonly #req: Request;
+
+  constructor(start: number, method: number, tracing: TracingSetup | undefined, req: Request) {
     this.start = start;
     this.method = method;
+    this.#tracing = tracing;
+    this.#req = req;
+  }
+
+  /** The server span if it was started. */
+  get started(): TracedSpan | undefined {
+    return this.#span;
+  }
+
+  /** The server span, started now (dated from the request's start) if it was not yet. */
+  get span(): TracedSpan | undefined {
+    if (this.#span === undefined && this.#tracing !== undefined) {
+      const req = this.#req;
+      const parent = parseTraceparent(headerOf(req, 'traceparent'), req.headers.tracestate);
+      this.#span = startServerSpan(this.#tracing, req.method, parent, ORIGIN + this.start);
+    }
+    return this.#span;
+  }
+}
+
+/**
+ * The request's OpenTelemetry Context: it holds only the server span, started on first read.
+ * Anything that adds a value gets a full context.
+ */
+class ProbeContext implements Context {
+  readonly #probe: RequestProbe;
+  constructor(probe: RequestProbe) {
+    this.#probe = probe;
+  }
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.#probe.span : undefined;
+  }
+  setValue(key: symbol, value: unknown): Context {
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this.#probe.span).setValue(key, value);
+  }
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : this;
   }
 }
 
@@ -126,19 +180,14 @@ export class HttpInstrumentation implements Instrumentation {
   begin(req: Request, resp: Response, out: RawResponse, run: PipelineRunner): void {
     let probe: RequestProbe | undefined;
     try {
-      probe = new RequestProbe(performance.now(), methodIndex(req.method));
+      probe = new RequestProbe(performance.now(), methodIndex(req.method), this.#tracing, req);
       req.probe = probe;
       this.#activeByMethod[probe.method]!.inc();
-      if (this.#tracing !== undefined) {
-        const parent = parseTraceparent(headerOf(req, 'traceparent'), req.headers.tracestate);
-        probe.span = startServerSpan(this.#tracing, req.method, parent, ORIGIN + probe.start);
-      }
     } catch {
       // fall through: the request runs untraced
     }
-    const span = probe?.span;
-    if (span === undefined) run(req, resp, out);
-    else contextManager.storage.run(new SpanOnlyContext(span), run, req, resp, out);
+    if (probe === undefined || this.#tracing === undefined) run(req, resp, out);
+    else contextManager.storage.run(new ProbeContext(probe), run, req, resp, out);
   }
 
   end(req: Request, route: RouteProbe | undefined, status: number): void {
@@ -151,7 +200,25 @@ export class HttpInstrumentation implements Instrumentation {
       this.#activeByMethod[probe.method]!.dec();
       const routeSeries = (route as RouteSeries | undefined) ?? this.#unmatched;
       const series = routeSeries.series(probe.method, status);
-      const span = probe.span;
+      let span = probe.started;
+      if (span === undefined && this.#tracing !== undefined) {
+        // Nothing needed the span while the request ran: start it now only if it is kept.
+        const config = this.#recorder.config;
+        if (this.#accessLog || req.headers.traceparent !== undefined) {
+          span = probe.span;
+        } else {
+          const mustKeep = (status >= 500 && config.keepErrors) || seconds * 1000 >= config.slowMs;
+          const sampled = !mustKeep && headSampled(this.#tracing.sampler.ratio);
+          if (mustKeep || sampled) {
+            span = probe.span;
+            // The head decision made here stands for the ratio decision on the id: nobody saw
+            // the id before, so no other service can have decided differently.
+            const ctx = span?.spanContext();
+            if (ctx !== undefined)
+              ctx.traceFlags = sampled ? ctx.traceFlags | 1 : ctx.traceFlags & ~1;
+          }
+        }
+      }
       if (span === undefined) {
         series.observe(seconds);
       } else {

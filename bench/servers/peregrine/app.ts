@@ -51,9 +51,11 @@ function db(): DataPath {
 
 app.onStartup(() => {
   const config = readConfig();
+  // json and plaintext runs pass no database: the db routes then answer 500.
+  if (config.databaseUrl === undefined) return;
   // Each worker takes its share of the node-wide pool, as every peer does.
   data = createDataPath({
-    url: config.databaseUrl ?? '',
+    url: config.databaseUrl,
     poolSize: poolShare(config.poolSize, topology.workerCount),
   });
 });

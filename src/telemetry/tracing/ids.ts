@@ -49,8 +49,16 @@ function rand32(): number {
   return (Math.random() * 0x100000000) >>> 0;
 }
 
+// PERF: Number#toString(16) takes a slow path in V8 (~0.3 µs); four table lookups do not.
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 function hex8(n: number): string {
-  return n.toString(16).padStart(8, '0');
+  return (
+    HEX_BYTE[n >>> 24]! +
+    HEX_BYTE[(n >>> 16) & 0xff]! +
+    HEX_BYTE[(n >>> 8) & 0xff]! +
+    HEX_BYTE[n & 0xff]!
+  );
 }
 
 /**
