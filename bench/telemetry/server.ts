@@ -22,6 +22,11 @@ if (mode === 'otel-sdk') {
     instrumentations: [new HttpInstrumentation()],
   });
   sdk.start();
+  // instrumentation-http patches node:http when it is require()d (require-in-the-middle); an ESM
+  // `import 'node:http'` is not seen. Requiring it once patches the shared Server prototype, which
+  // the ESM import below uses too. Checked: the sink receives this mode's spans.
+  const { createRequire } = await import('node:module');
+  createRequire(import.meta.url)('http');
 }
 
 const { serve } = await import('peregrine/server');

@@ -1,3 +1,4 @@
+import type { TracingChannelSubscribers } from 'node:diagnostics_channel';
 import { SpanKind } from '@opentelemetry/api';
 import {
   type BreakerState,
@@ -10,7 +11,7 @@ import {
   type HttpClientContext,
   httpClientChannel,
 } from '../data/diagnostics.ts';
-import type { Counter, Gauge, Histogram } from './metrics/instruments.ts';
+import type { Counter, Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
 import type { Recorder } from './recorder.ts';
 import { contextManager } from './tracing/context.ts';
 import { TracedSpan } from './tracing/span.ts';
@@ -32,9 +33,21 @@ interface Pending {
   span: TracedSpan | undefined;
 }
 
-const pending = new WeakMap<object, Pending>();
-
-function noop(): void {}
+// PERF: the per-operation state rides on the context object itself (a symbol-keyed property)
+// rather than in a WeakMap, whose ephemeron entries cost every garbage collection.
+const kPending = Symbol('peregrine.telemetry.pending');
+type Carrier = { [kPending]?: Pending | undefined };
+const pending = {
+  set(ctx: object, p: Pending): void {
+    (ctx as Carrier)[kPending] = p;
+  },
+  get(ctx: object): Pending | undefined {
+    return (ctx as Carrier)[kPending];
+  },
+  delete(ctx: object): void {
+    (ctx as Carrier)[kPending] = undefined;
+  },
+};
 
 /** The recording span of the current async flow (the request's server span or a child). */
 function parentSpan(): TracedSpan | undefined {
@@ -58,6 +71,7 @@ function errorType(err: unknown, code: string | undefined): string {
 export class DataTelemetry {
   readonly #tracing: TracingSetup | undefined;
   readonly #dbDuration: Histogram;
+  readonly #dbSeries = new Map<string, HistogramSeries>();
   readonly #httpDuration: Histogram;
   readonly #previous = new Map<string, number>();
   readonly #counters: Record<string, Counter>;
@@ -157,7 +171,8 @@ export class DataTelemetry {
   }
 
   #subscribe(): void {
-    // SQLite statements are traced with traceSync (start, end), PostgreSQL ones with
+    // Only the events handled are subscribed (TracingChannel skips missing handlers), so the
+    // others publish to nobody. SQLite statements are traced with traceSync (start, end), PostgreSQL ones with
     // tracePromise (start, end of the synchronous part, asyncStart, asyncEnd): an `end` that
     // already carries the result is the end of a synchronous operation.
     const db = {
@@ -165,31 +180,32 @@ export class DataTelemetry {
       end: (ctx: DbQueryContext) => {
         if ('result' in ctx) this.#endDb(ctx);
       },
-      asyncStart: noop,
       asyncEnd: (ctx: DbQueryContext) => this.#endDb(ctx),
       error: (ctx: DbQueryContext) => this.#endDb(ctx),
     };
-    dbQueryChannel.subscribe(db);
-    this.#subscriptions.push(() => dbQueryChannel.unsubscribe(db));
+    dbQueryChannel.subscribe(db as TracingChannelSubscribers<DbQueryContext>);
+    this.#subscriptions.push(() =>
+      dbQueryChannel.unsubscribe(db as TracingChannelSubscribers<DbQueryContext>),
+    );
     const http = {
       start: (ctx: HttpClientContext) => this.#startHttp(ctx),
-      end: noop,
-      asyncStart: noop,
       asyncEnd: (ctx: HttpClientContext) => this.#endHttp(ctx),
       error: (ctx: HttpClientContext) => this.#endHttp(ctx),
     };
-    httpClientChannel.subscribe(http);
-    this.#subscriptions.push(() => httpClientChannel.unsubscribe(http));
+    httpClientChannel.subscribe(http as TracingChannelSubscribers<HttpClientContext>);
+    this.#subscriptions.push(() =>
+      httpClientChannel.unsubscribe(http as TracingChannelSubscribers<HttpClientContext>),
+    );
     if (this.#tracing !== undefined) {
       const cache = {
         start: (ctx: CacheLoadContext) => this.#startCache(ctx),
-        end: noop,
-        asyncStart: noop,
         asyncEnd: (ctx: CacheLoadContext) => this.#endSpan(ctx, ctx.error),
         error: (ctx: CacheLoadContext) => this.#endSpan(ctx, ctx.error),
       };
-      cacheLoadChannel.subscribe(cache);
-      this.#subscriptions.push(() => cacheLoadChannel.unsubscribe(cache));
+      cacheLoadChannel.subscribe(cache as TracingChannelSubscribers<CacheLoadContext>);
+      this.#subscriptions.push(() =>
+        cacheLoadChannel.unsubscribe(cache as TracingChannelSubscribers<CacheLoadContext>),
+      );
     }
   }
 
@@ -232,15 +248,22 @@ export class DataTelemetry {
       pending.delete(ctx);
       const now = performance.now();
       const failed = ctx.error !== undefined || ctx.errorCode !== undefined;
-      this.#dbDuration.observe(
-        [
-          ctx.system,
-          ctx.operation,
-          ctx.namespace,
-          failed ? errorType(ctx.error, ctx.errorCode) : '',
-        ],
-        (now - p.start) / 1000,
-      );
+      const seconds = (now - p.start) / 1000;
+      if (failed) {
+        this.#dbDuration.observe(
+          [ctx.system, ctx.operation, ctx.namespace, errorType(ctx.error, ctx.errorCode)],
+          seconds,
+        );
+      } else {
+        // PERF: successful statements resolve their series once per (system, database, operation).
+        const key = `${ctx.system}\u0000${ctx.namespace}\u0000${ctx.operation}`;
+        let series = this.#dbSeries.get(key);
+        if (series === undefined) {
+          series = this.#dbDuration.labels([ctx.system, ctx.operation, ctx.namespace, '']);
+          if (this.#dbSeries.size < 1000) this.#dbSeries.set(key, series);
+        }
+        series.observe(seconds);
+      }
       const span = p.span;
       if (span !== undefined) {
         if (ctx.rowCount !== undefined) span.attributes['db.response.returned_rows'] = ctx.rowCount;

@@ -301,17 +301,23 @@ export class PostgresPool implements Database {
       serverAddress: this.#host,
       serverPort: this.#port,
     };
-    return dbQueryChannel.tracePromise(async () => {
-      try {
-        const results = await this.#executeInner(statements, options, held, ctx);
-        ctx.rowCount = results.reduce((n, r) => n + (r.rowCount ?? r.rows.length), 0);
-        return results;
-      } catch (err) {
-        const cause = (err as { cause?: unknown }).cause ?? err;
-        if (cause instanceof pg.DatabaseError) ctx.errorCode = cause.code;
-        throw err;
-      }
-    }, ctx);
+    return dbQueryChannel.tracePromise(
+      () =>
+        this.#executeInner(statements, options, held, ctx).then(
+          (results) => {
+            let rows = 0;
+            for (const r of results) rows += r.rowCount ?? r.rows.length;
+            ctx.rowCount = rows;
+            return results;
+          },
+          (err: unknown) => {
+            const cause = (err as { cause?: unknown }).cause ?? err;
+            if (cause instanceof pg.DatabaseError) ctx.errorCode = cause.code;
+            throw err;
+          },
+        ),
+      ctx,
+    );
   }
 
   async #executeInner(
