@@ -1,4 +1,5 @@
 import { defaultInstrumentation } from '../telemetry/instrumentation.ts';
+import { DeadlineList } from './deadlines.ts';
 import { HTTPInternalServerError, HTTPServiceUnavailable } from './errors/classes.ts';
 import { HTTPError } from './errors/http-error.ts';
 import type { Instrumentation, PipelineRunner } from './instrumentation.ts';
@@ -110,7 +111,7 @@ export class App {
   readonly #limits: RouteLimits;
   readonly #env: RequestEnv & SendEnv;
   readonly #timeout: number;
-  readonly #inflight = new Map<Request, RawResponse>();
+  readonly #inflight = new DeadlineList();
   #sweeper: NodeJS.Timeout | undefined;
   #deadlinesExpired = 0;
   readonly #probe: Instrumentation | undefined;
@@ -360,7 +361,7 @@ export class App {
       req.deadline !== undefined &&
       req.remaining <= 0
     ) {
-      if (this.#inflight.delete(req)) {
+      if (this.#inflight.remove(req)) {
         this.#deadlinesExpired++;
         this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
       }
@@ -387,13 +388,13 @@ export class App {
 
   #track(req: Request, out: RawResponse): void {
     req.deadline = Date.now() + this.#timeout;
-    this.#inflight.set(req, out);
+    this.#inflight.push(req, out);
     // PERF: one sweeper per App instead of a timer per request; deadlines are checked every 50 ms.
     this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(50, this.#timeout)).unref();
   }
 
   #untrack(req: Request): void {
-    this.#inflight.delete(req);
+    this.#inflight.remove(req);
   }
 
   #deadlineError(): HTTPError {
@@ -405,9 +406,10 @@ export class App {
 
   #sweep(): void {
     const now = Date.now();
-    for (const [req, out] of this.#inflight) {
-      if (req.deadline! > now) continue;
-      this.#inflight.delete(req);
+    for (;;) {
+      const link = this.#inflight.shiftExpired(now);
+      if (link === undefined) break;
+      const { req, out } = link;
       this.#deadlinesExpired++;
       // Answer first, then abort: a responder that reacts to the abort must not win the race.
       if (!out.headersSent && !out.destroyed) {

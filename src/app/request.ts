@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { hasBody, readBody } from './body.ts';
 import { evaluatePreconditions, type PreconditionResult, type Validators } from './conditional.ts';
 import { parseCookies } from './cookies.ts';
+import type { DeadlineLink } from './deadlines.ts';
 import { HTTPBadRequest, HTTPUnsupportedMediaType } from './errors/classes.ts';
 import type { RouteLimits } from './limits.ts';
 import type { MediaRegistry } from './media/registry.ts';
@@ -57,6 +58,8 @@ export class Request {
   limits: RouteLimits;
   /** Absolute deadline (ms since epoch), if the server set one. */
   deadline: number | undefined = undefined;
+  /** @internal The request's place in the App's in-flight list while under a deadline. */
+  deadlineLink: DeadlineLink | undefined = undefined;
   /** @internal Per-request state of the App's instrumentation (start time, server span). */
   probe: unknown = undefined;
   readonly #env: RequestEnv;
