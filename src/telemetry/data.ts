@@ -172,9 +172,9 @@ export class DataTelemetry {
 
   #subscribe(): void {
     // Only the events handled are subscribed (TracingChannel skips missing handlers), so the
-    // others publish to nobody. SQLite statements are traced with traceSync (start, end), PostgreSQL ones with
-    // tracePromise (start, end of the synchronous part, asyncStart, asyncEnd): an `end` that
-    // already carries the result is the end of a synchronous operation.
+    // others publish to nobody. SQLite statements are traced with traceSync (start, end),
+    // PostgreSQL ones with tracePromise (start, end of the synchronous part, asyncStart,
+    // asyncEnd): an `end` that already carries the result is the end of a synchronous operation.
     const db = {
       start: (ctx: DbQueryContext) => this.#startDb(ctx),
       end: (ctx: DbQueryContext) => {
