@@ -14,28 +14,13 @@ import {
   type Statement,
 } from '../db.ts';
 import { type DbQueryContext, dbQueryChannel, type PoolStats, register } from '../diagnostics.ts';
-import { DatabaseUnavailableError, PoolBusyError, StatementTimeoutError } from '../errors.ts';
+import { StatementTimeoutError } from '../errors.ts';
 import type { PostgresOptions } from './options.ts';
 
 export type { PostgresOptions } from './options.ts';
 
+import { type Conn, Connections } from './connections.ts';
 import { type PgResult, runStatements } from './statements.ts';
-
-interface Conn {
-  readonly client: pg.Client;
-  busy: boolean;
-  broken: boolean;
-  destroyed: boolean;
-  idleSince: number;
-  handedAt: number;
-}
-
-interface Waiter {
-  resolve(conn: Conn): void;
-  reject(err: unknown): void;
-  timer: NodeJS.Timeout | undefined;
-  since: number;
-}
 
 const MAX_PREPARED = 2000;
 
@@ -50,36 +35,26 @@ export class PostgresPool implements Database {
   readonly dialect = 'postgresql';
   /** Name in metrics, spans and the readiness check. */
   readonly name: string;
-  readonly #clientConfig: pg.ClientConfig;
   readonly #host: string;
   readonly #port: number;
   readonly #database: string;
   readonly #budget: number;
   readonly #fixedMax: number | undefined;
   readonly #acquireTimeout: number;
-  readonly #maxWaiting: number;
   readonly #statementTimeout: number;
   readonly #cancelGrace: number;
   readonly #idleTimeout: number;
   readonly #prepare: boolean;
   readonly #topology: Topology;
   readonly #breaker: Breaker;
-  readonly #all = new Set<Conn>();
-  readonly #idle: Conn[] = [];
-  readonly #waiters: Waiter[] = [];
+  readonly #conns: Connections;
   readonly #names = new Map<string, string>();
-  #max: number;
-  #connecting = 0;
   #opened = false;
-  #closing = false;
   #reaper: NodeJS.Timeout | undefined;
   #unregister: (() => void) | undefined;
   #onTopology: ((t: Topology) => void) | undefined;
-  #drained: (() => void) | undefined;
   #logger: Logger | undefined;
   #lastSuccess = 0;
-  /** PERF: a moving average of how long a connection is held, to refuse hopeless waits at once. */
-  #holdAvg = 0;
   #stats = {
     acquireWaitCount: 0,
     acquireWaitTotalMs: 0,
@@ -98,7 +73,7 @@ export class PostgresPool implements Database {
     this.#host = decodeURIComponent(parsed.hostname || 'localhost').replace(/^\[|\]$/g, '');
     this.#port = parsed.port === '' ? 5432 : Number(parsed.port);
     this.#database = decodeURIComponent(parsed.pathname.slice(1)) || 'postgres';
-    this.#clientConfig = {
+    const clientConfig = {
       ...options.client,
       connectionString: url,
       connectionTimeoutMillis: options.connectTimeout ?? 2000,
@@ -109,7 +84,6 @@ export class PostgresPool implements Database {
     this.#budget = Math.max(1, options.connectionBudget ?? 20);
     this.#fixedMax = options.max;
     this.#acquireTimeout = options.acquireTimeout ?? 1000;
-    this.#maxWaiting = options.maxWaiting ?? 10_000;
     this.#statementTimeout = options.statementTimeout ?? 30_000;
     this.#cancelGrace = options.cancelGrace ?? 1000;
     this.#idleTimeout = options.idleTimeout ?? 30_000;
@@ -121,12 +95,20 @@ export class PostgresPool implements Database {
       maxCooldown: 2000,
       ...options.breaker,
     });
-    this.#max = this.#computeMax();
+    this.#conns = new Connections({
+      name: this.name,
+      clientConfig,
+      maxWaiting: options.maxWaiting ?? 10_000,
+      breaker: this.#breaker,
+      counters: this.#stats,
+      logger: () => this.#logger,
+    });
+    this.#conns.resize(this.#computeMax());
   }
 
   /** This worker's pool size now. */
   get max(): number {
-    return this.#max;
+    return this.#conns.max;
   }
 
   #computeMax(): number {
@@ -138,12 +120,13 @@ export class PostgresPool implements Database {
   async open(): Promise<void> {
     if (this.#opened) return;
     this.#opened = true;
-    this.#closing = false;
-    this.#onTopology = () => this.#resize();
+    this.#conns.open();
+    this.#onTopology = () => this.#conns.resize(this.#computeMax());
     this.#topology.on('change', this.#onTopology);
-    this.#resize();
+    this.#conns.resize(this.#computeMax());
     const every = Math.max(100, Math.min(10_000, this.#idleTimeout / 2));
-    this.#reaper = setInterval(() => this.#reap(), every).unref();
+    this.#reaper = setInterval(() => this.#conns.reap(Date.now() - this.#idleTimeout), every);
+    this.#reaper.unref();
     this.#unregister = register('pool', { name: this.name, stats: () => this.stats() });
     // Warm one connection so the first request does not pay for the handshake. A database that
     // is down at boot must not stop the worker: readiness reports it, and the pool recovers.
@@ -169,7 +152,7 @@ export class PostgresPool implements Database {
    * answer within half a second.
    */
   async ready(): Promise<boolean> {
-    if (!this.#opened || this.#closing) return false;
+    if (!this.#conns.accepting) return false;
     if (this.#breaker.state === 'open') return false;
     if (Date.now() - this.#lastSuccess < 500) return true;
     try {
@@ -184,11 +167,11 @@ export class PostgresPool implements Database {
   stats(): PoolStats {
     return {
       system: 'postgresql',
-      inUse: this.#all.size - this.#idle.length,
-      idle: this.#idle.length,
-      connecting: this.#connecting,
-      waiting: this.#waiters.length,
-      max: this.#max,
+      inUse: this.#conns.size - this.#conns.idle,
+      idle: this.#conns.idle,
+      connecting: this.#conns.connecting,
+      waiting: this.#conns.waiting,
+      max: this.#conns.max,
       ...this.#stats,
       breaker: this.#breaker.state,
     };
@@ -223,7 +206,7 @@ export class PostgresPool implements Database {
 
   /** Runs `fn` in a transaction on one connection. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: QueryOptions): Promise<T> {
-    const conn = await this.#acquire(this.#acquireBy(options));
+    const conn = await this.#conns.acquire(this.#acquireBy(options));
     const tx: Queryable = {
       dialect: 'postgresql',
       query: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) =>
@@ -249,31 +232,16 @@ export class PostgresPool implements Database {
       }
       throw err;
     } finally {
-      this.#release(conn);
+      this.#conns.release(conn);
     }
   }
 
   /** Stops taking work, waits up to `timeoutMs` for busy connections, then closes them all. */
   async close(timeoutMs = 5000): Promise<void> {
-    if (!this.#opened || this.#closing) return;
-    this.#closing = true;
+    if (!this.#conns.accepting) return;
     if (this.#onTopology !== undefined) this.#topology.off('change', this.#onTopology);
     clearInterval(this.#reaper);
-    for (const w of this.#waiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(new DatabaseUnavailableError('The database pool is shutting down.'));
-    }
-    if (this.#all.size > this.#idle.length) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        this.#drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    this.#drained = undefined;
-    await Promise.all([...this.#all].map((c) => this.#destroy(c)));
+    await this.#conns.drain(timeoutMs);
     this.#unregister?.();
     this.#opened = false;
   }
@@ -331,12 +299,12 @@ export class PostgresPool implements Database {
     let conn = held;
     if (conn === undefined) {
       const t0 = performance.now();
-      conn = await this.#acquire(this.#acquireBy(options), signal);
+      conn = await this.#conns.acquire(this.#acquireBy(options), signal);
       if (ctx !== undefined) ctx.acquireWaitMs = performance.now() - t0;
     }
     const timeout = boundedTimeout(this.#statementTimeout, options);
     if (timeout <= 0) {
-      if (held === undefined) this.#release(conn);
+      if (held === undefined) this.#conns.release(conn);
       throw new StatementTimeoutError(0);
     }
     return this.#run(conn, statements, timeout, signal, held === undefined);
@@ -367,7 +335,7 @@ export class PostgresPool implements Database {
       this.#stats.connectionErrors++;
       this.#breaker.failure();
       conn.broken = true;
-      this.#destroy(conn);
+      this.#conns.destroy(conn);
     };
     return runStatements(
       conn.client,
@@ -376,12 +344,12 @@ export class PostgresPool implements Database {
       {
         settled: (lost) => {
           if (conn.destroyed) {
-            if (release) this.#afterLoss();
+            if (release) this.#conns.afterLoss();
           } else if (lost) lose();
           else {
             this.#breaker.success();
             this.#lastSuccess = Date.now();
-            if (release) this.#release(conn);
+            if (release) this.#conns.release(conn);
           }
         },
         silent: lose,
@@ -390,222 +358,5 @@ export class PostgresPool implements Database {
         },
       },
     );
-  }
-
-  #acquire(by: number, signal?: AbortSignal): Promise<Conn> {
-    if (!this.#opened || this.#closing) {
-      this.#stats.acquireRejected++;
-      return Promise.reject(new DatabaseUnavailableError('The database pool is not open.'));
-    }
-    if (this.#breaker.state !== 'closed' && !this.#breaker.allow()) {
-      this.#stats.acquireRejected++;
-      return Promise.reject(
-        new DatabaseUnavailableError(
-          'The database is not answering; failing fast until it does.',
-          undefined,
-          this.#breaker.retryAfterMs,
-        ),
-      );
-    }
-    const idle = this.#idle.pop();
-    if (idle !== undefined) {
-      idle.busy = true;
-      idle.handedAt = performance.now();
-      return Promise.resolve(idle);
-    }
-    const wait = by - Date.now();
-    const position = this.#waiters.length + 1;
-    // PERF: a caller that would need more than its whole wait budget just to reach the head of
-    // the queue is refused now, so the 503 is fast and the queue stays short.
-    const hopeless = this.#holdAvg > 0 && (position / this.#max) * this.#holdAvg > wait;
-    if (wait <= 0 || position > this.#maxWaiting || (hopeless && this.#all.size >= this.#max)) {
-      this.#stats.acquireRejected++;
-      this.#breaker.abandon();
-      return Promise.reject(
-        new PoolBusyError(
-          wait <= 0
-            ? 'The request deadline left no time to wait for a database connection.'
-            : 'Too many requests are waiting for a database connection.',
-        ),
-      );
-    }
-    return new Promise<Conn>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined, since: performance.now() };
-      const onAbort = () => {
-        this.#dropWaiter(waiter);
-        reject(signal!.reason);
-      };
-      waiter.resolve = (conn) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(conn);
-      };
-      waiter.reject = (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(err);
-      };
-      waiter.timer = setTimeout(() => {
-        this.#dropWaiter(waiter);
-        this.#stats.acquireRejected++;
-        this.#breaker.abandon();
-        waiter.reject(
-          new PoolBusyError(`No database connection became free within ${Math.round(wait)} ms.`),
-        );
-      }, wait);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.push(waiter);
-      this.#grow();
-    });
-  }
-
-  #dropWaiter(waiter: Waiter): void {
-    clearTimeout(waiter.timer);
-    const i = this.#waiters.indexOf(waiter);
-    if (i !== -1) this.#waiters.splice(i, 1);
-  }
-
-  /** Opens connections while callers wait and the pool has room. */
-  #grow(): void {
-    while (
-      this.#waiters.length > this.#connecting &&
-      this.#all.size + this.#connecting < this.#max &&
-      !this.#closing
-    ) {
-      this.#connect();
-    }
-  }
-
-  #connect(): void {
-    this.#connecting++;
-    const client = new pg.Client(this.#clientConfig);
-    const conn: Conn = {
-      client,
-      busy: false,
-      broken: false,
-      destroyed: false,
-      idleSince: Date.now(),
-      handedAt: 0,
-    };
-    // An error on an idle connection (server restart, network reset) must never crash the
-    // process: node-postgres emits it as 'error', which would be fatal without a listener.
-    client.on('error', (err: Error) => {
-      this.#stats.connectionErrors++;
-      conn.broken = true;
-      if (!conn.busy) {
-        this.#logger?.warn({ err, pool: this.name }, 'idle database connection lost');
-        this.#destroy(conn);
-        this.#afterLoss();
-      }
-    });
-    client.connect().then(
-      () => {
-        this.#connecting--;
-        this.#all.add(conn);
-        this.#breaker.success();
-        if (this.#closing) this.#destroy(conn);
-        else this.#release(conn);
-      },
-      (err: unknown) => {
-        this.#connecting--;
-        this.#stats.connectionErrors++;
-        this.#breaker.failure();
-        conn.destroyed = true;
-        client.end().catch(() => {});
-        // Tell a waiter now rather than let it wait out its timeout for a connection that failed.
-        const w = this.#waiters.shift();
-        if (w !== undefined) {
-          clearTimeout(w.timer);
-          this.#stats.acquireRejected++;
-          w.reject(new DatabaseUnavailableError('Could not connect to the database.', err));
-        }
-        if (this.#breaker.state === 'open') this.#failWaiters(err);
-        else this.#grow();
-      },
-    );
-  }
-
-  #failWaiters(cause: unknown): void {
-    for (const w of this.#waiters.splice(0)) {
-      clearTimeout(w.timer);
-      this.#stats.acquireRejected++;
-      w.reject(
-        new DatabaseUnavailableError(
-          'The database is not answering; failing fast until it does.',
-          cause,
-          this.#breaker.retryAfterMs,
-        ),
-      );
-    }
-  }
-
-  /** Hands a connection to the next waiter, or puts it back to idle. */
-  #release(conn: Conn): void {
-    if (conn.destroyed) {
-      this.#afterLoss();
-      return;
-    }
-    if (conn.handedAt > 0) {
-      const held = performance.now() - conn.handedAt;
-      this.#holdAvg = this.#holdAvg === 0 ? held : this.#holdAvg * 0.8 + held * 0.2;
-    }
-    if (conn.broken || this.#all.size > this.#max) {
-      this.#destroy(conn);
-      this.#afterLoss();
-      return;
-    }
-    const w = this.#waiters.shift();
-    if (w !== undefined) {
-      clearTimeout(w.timer);
-      const waited = performance.now() - w.since;
-      this.#stats.acquireWaitCount++;
-      this.#stats.acquireWaitTotalMs += waited;
-      if (waited > this.#stats.acquireWaitMaxMs) this.#stats.acquireWaitMaxMs = waited;
-      conn.busy = true;
-      conn.handedAt = performance.now();
-      w.resolve(conn);
-      return;
-    }
-    conn.busy = false;
-    conn.idleSince = Date.now();
-    conn.handedAt = 0;
-    this.#idle.push(conn);
-    if (this.#drained !== undefined && this.#idle.length === this.#all.size) this.#drained();
-  }
-
-  /** After a connection is gone: open another if callers wait, or finish a drain. */
-  #afterLoss(): void {
-    if (this.#closing) {
-      if (this.#drained !== undefined && this.#idle.length === this.#all.size) this.#drained();
-      return;
-    }
-    if (this.#breaker.state === 'open') this.#failWaiters(undefined);
-    else this.#grow();
-  }
-
-  #destroy(conn: Conn): Promise<void> {
-    if (conn.destroyed) return Promise.resolve();
-    conn.destroyed = true;
-    this.#all.delete(conn);
-    const i = this.#idle.indexOf(conn);
-    if (i !== -1) this.#idle.splice(i, 1);
-    const client = conn.client;
-    // A connection with statements in flight on a silent server would wait for them forever.
-    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } })
-      .connection?.stream;
-    if (conn.busy || conn.broken) stream?.destroy();
-    return client.end().catch(() => {});
-  }
-
-  #resize(): void {
-    const next = this.#computeMax();
-    if (next === this.#max) return;
-    this.#max = next;
-    // Shrinking closes idle connections at once; busy ones close when they come back.
-    while (this.#all.size > this.#max && this.#idle.length > 0) this.#destroy(this.#idle.shift()!);
-    this.#grow();
-  }
-
-  #reap(): void {
-    const cutoff = Date.now() - this.#idleTimeout;
-    for (const conn of [...this.#idle]) if (conn.idleSince < cutoff) this.#destroy(conn);
   }
 }
