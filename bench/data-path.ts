@@ -8,12 +8,14 @@
  * Needs wrk, and the `world` / `cachedworld` tables in DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/test); they are created and filled when missing.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { ensureDatabase } from './lib/database.ts';
+import { chooseLoadGenerator, formatMs, loadOnce } from './lib/load.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POOL = 10;
@@ -26,23 +28,6 @@ const count = (q: string | null) => {
 const SELECT = 'SELECT id, randomnumber FROM world WHERE id = $1';
 const UPDATE =
   'UPDATE world SET randomnumber = v.n FROM (SELECT unnest($1::int[]) AS id, unnest($2::int[]) AS n) v WHERE world.id = v.id';
-
-async function seed(): Promise<void> {
-  const c = new pg.Client({ connectionString: DATABASE_URL });
-  await c.connect();
-  for (const table of ['world', 'cachedworld']) {
-    await c.query(
-      `CREATE TABLE IF NOT EXISTS ${table} (id integer PRIMARY KEY, randomnumber integer NOT NULL DEFAULT 0)`,
-    );
-    const { rows } = await c.query(`SELECT count(*)::int AS n FROM ${table}`);
-    if (rows[0].n < 10000) {
-      await c.query(
-        `INSERT INTO ${table} SELECT g, 1 + floor(random() * 10000) FROM generate_series(1, 10000) g ON CONFLICT DO NOTHING`,
-      );
-    }
-  }
-  await c.end();
-}
 
 /** Raw node:http + node-postgres: what a hand-written service does. */
 async function raw(): Promise<void> {
@@ -153,23 +138,6 @@ async function peregrine(): Promise<void> {
   process.send?.({ port: running.address.port });
 }
 
-function wrk(
-  url: string,
-  seconds: number,
-  connections: number,
-): { rps: number; p50: string; p99: string } {
-  const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url], {
-    encoding: 'utf8',
-  });
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (errors !== undefined) throw new Error(`${url}: ${errors} non-2xx responses`);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50: /\s50%\s+(\S+)/.exec(out)?.[1] ?? '?',
-    p99: /\s99%\s+(\S+)/.exec(out)?.[1] ?? '?',
-  };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -179,7 +147,8 @@ async function main(): Promise<void> {
   });
   const seconds = Number(values.duration);
   const connections = Number(values.connections);
-  await seed();
+  await ensureDatabase(DATABASE_URL);
+  const load = await chooseLoadGenerator('wrk');
   const tests = [
     '/json',
     '/db',
@@ -206,11 +175,17 @@ async function main(): Promise<void> {
       for (const { server, port } of servers) {
         if (server === 'raw' && path.startsWith('/cached')) continue;
         const url = `http://127.0.0.1:${port}${path}`;
-        wrk(url, 3, connections); // warm-up: JIT, prepared statements, pool
-        const r = wrk(url, seconds, connections);
+        await loadOnce(load, url, 3, connections); // warm-up: JIT, prepared statements, pool
+        const r = await loadOnce(load, url, seconds, connections);
         rps[server] ??= {};
         rps[server][path] = r.rps;
-        rows.push({ server, test: path, rps: Math.round(r.rps), p50: r.p50, p99: r.p99 });
+        rows.push({
+          server,
+          test: path,
+          rps: Math.round(r.rps),
+          p50: formatMs(r.p50Ms),
+          p99: formatMs(r.p99Ms),
+        });
       }
     }
   } finally {

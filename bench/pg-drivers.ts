@@ -8,11 +8,12 @@
  *
  * Needs wrk and DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { chooseLoadGenerator, formatMs, loadOnce } from './lib/load.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POOL = 10;
@@ -137,17 +138,6 @@ async function child(driver: Driver): Promise<void> {
   });
 }
 
-function wrk(url: string, seconds: number, connections: number): { rps: number; p99: string } {
-  const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url], {
-    encoding: 'utf8',
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '?';
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (errors !== undefined) throw new Error(`${url}: ${errors} non-2xx responses`);
-  return { rps, p99 };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -157,6 +147,7 @@ async function main(): Promise<void> {
   });
   const seconds = Number(values.duration);
   const connections = Number(values.connections);
+  const load = await chooseLoadGenerator('wrk');
   const results: Array<Record<string, string | number>> = [];
   for (const driver of ['pg', 'peregrine', 'postgres'] as const) {
     const proc = fork(import.meta.filename, ['--child', driver], { stdio: 'inherit' });
@@ -164,10 +155,11 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${msg.port}`;
     try {
       for (const path of ['/db', '/queries?queries=20', '/updates?queries=20']) {
-        wrk(`${base}${path}`, 2, connections); // warm-up: JIT, prepared statements, pool
-        const r = wrk(`${base}${path}`, seconds, connections);
-        results.push({ driver, test: path, rps: Math.round(r.rps), p99: r.p99 });
-        console.error(`${driver} ${path}: ${Math.round(r.rps)} req/s, p99 ${r.p99}`);
+        await loadOnce(load, `${base}${path}`, 2, connections); // warm-up: JIT, statements, pool
+        const r = await loadOnce(load, `${base}${path}`, seconds, connections);
+        const p99 = formatMs(r.p99Ms);
+        results.push({ driver, test: path, rps: Math.round(r.rps), p99 });
+        console.error(`${driver} ${path}: ${Math.round(r.rps)} req/s, p99 ${p99}`);
       }
     } finally {
       proc.kill();

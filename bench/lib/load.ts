@@ -227,3 +227,32 @@ export async function chooseLoadGenerator(
   const pkg = createRequire(import.meta.url)('autocannon/package.json') as { version: string };
   return autocannon(pkg.version);
 }
+
+/**
+ * One measured run against a loopback URL for the small standalone benchmarks
+ * (bench/data-path.ts, bench/pg-drivers.ts); throws if any response failed or was not 2xx.
+ */
+export async function loadOnce(
+  generator: LoadGenerator,
+  url: string,
+  seconds: number,
+  connections: number,
+): Promise<LoadResult> {
+  const r = await generator.run({
+    url,
+    connections,
+    duration: seconds,
+    pipeline: 1,
+    headers: {},
+    cpus: null,
+  });
+  if (r.errors > 0 || r.non2xx > 0) {
+    throw new Error(`${url}: ${r.errors} failed and ${r.non2xx} non-2xx responses`);
+  }
+  return r;
+}
+
+/** A latency for a table: milliseconds with two decimals, or `?` when unknown. */
+export function formatMs(ms: number | null): string {
+  return ms === null ? '?' : `${ms.toFixed(2)} ms`;
+}

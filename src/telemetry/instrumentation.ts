@@ -3,6 +3,7 @@ import type { Instrumentation, PipelineRunner, RouteProbe } from '../app/instrum
 import type { Logger } from '../app/logger.ts';
 import type { Request } from '../app/request.ts';
 import type { Response } from '../app/response.ts';
+import { METHODS } from '../app/route.ts';
 import type { RawResponse } from '../app/transport.ts';
 import type { Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
 import { type Recorder, recorder } from './recorder.ts';
@@ -14,18 +15,8 @@ const ORIGIN = performance.timeOrigin;
 import { parseTraceparent } from './tracing/trace-context.ts';
 import { startServerSpan, type TracingSetup } from './tracing/tracer.ts';
 
-const KNOWN_METHODS = [
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'PATCH',
-  'DELETE',
-  'OPTIONS',
-  'QUERY',
-  'CONNECT',
-  'TRACE',
-];
+// The semantic conventions' known methods: the ones a resource answers, plus CONNECT and TRACE.
+const KNOWN_METHODS: readonly string[] = [...METHODS, 'CONNECT', 'TRACE'];
 const METHOD_INDEX = new Map(KNOWN_METHODS.map((m, i) => [m, i]));
 const OTHER = KNOWN_METHODS.length;
 

@@ -15,12 +15,11 @@ import {
 } from '../db.ts';
 import { type DbQueryContext, dbQueryChannel, type PoolStats, register } from '../diagnostics.ts';
 import { StatementTimeoutError } from '../errors.ts';
+import { type Conn, Connections } from './connections.ts';
 import type { PostgresOptions } from './options.ts';
+import { type PgResult, runStatements } from './statements.ts';
 
 export type { PostgresOptions } from './options.ts';
-
-import { type Conn, Connections } from './connections.ts';
-import { type PgResult, runStatements } from './statements.ts';
 
 const MAX_PREPARED = 2000;
 
