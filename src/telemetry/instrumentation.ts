@@ -1,4 +1,3 @@
-import { type Context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Instrumentation, PipelineRunner, RouteProbe } from '../app/instrumentation.ts';
 import type { Logger } from '../app/logger.ts';
 import type { Request } from '../app/request.ts';
@@ -7,7 +6,7 @@ import { METHODS } from '../app/route.ts';
 import type { RawResponse } from '../app/transport.ts';
 import type { Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
 import { type Recorder, recorder } from './recorder.ts';
-import { contextManager } from './tracing/context.ts';
+import { contextManager, SpanOnlyContext } from './tracing/context.ts';
 import type { TracedSpan } from './tracing/span.ts';
 
 const ORIGIN = performance.timeOrigin;
@@ -55,9 +54,6 @@ class RouteSeries {
   }
 }
 
-/** The key under which `@opentelemetry/api` keeps the active span (`createContextKey` is Symbol.for). */
-const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
-
 /**
  * Per-request state: the monotonic start and, with tracing on, the server span — started only
  * when something needs it (a child span, a propagated `traceparent`, a log line's trace id) or
@@ -95,23 +91,15 @@ class RequestProbe {
   }
 }
 
-/**
- * The request's OpenTelemetry Context: it holds only the server span, started on first read.
- * Anything that adds a value gets a full context.
- */
-class ProbeContext implements Context {
+/** The request's OpenTelemetry Context: its server span, started on first read. */
+class ProbeContext extends SpanOnlyContext {
   readonly #probe: RequestProbe;
   constructor(probe: RequestProbe) {
+    super(undefined);
     this.#probe = probe;
   }
-  getValue(key: symbol): unknown {
-    return key === SPAN_KEY ? this.#probe.span : undefined;
-  }
-  setValue(key: symbol, value: unknown): Context {
-    return ROOT_CONTEXT.setValue(SPAN_KEY, this.#probe.span).setValue(key, value);
-  }
-  deleteValue(key: symbol): Context {
-    return key === SPAN_KEY ? ROOT_CONTEXT : this;
+  protected override get span(): unknown {
+    return this.#probe.span;
   }
 }
 

@@ -54,18 +54,23 @@ const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
 
 /**
  * A Context holding only a span. PERF: one small object per request instead of the API's
- * `ROOT_CONTEXT.setValue` copy of a Map; anything that adds a value gets a full context.
+ * `ROOT_CONTEXT.setValue` copy of a Map; anything that adds a value gets a full context. A
+ * subclass may produce the span on first read (the request's server span does).
  */
 export class SpanOnlyContext implements Context {
   readonly #span: unknown;
   constructor(span: unknown) {
     this.#span = span;
   }
+  /** The span this context holds. */
+  protected get span(): unknown {
+    return this.#span;
+  }
   getValue(key: symbol): unknown {
-    return key === SPAN_KEY ? this.#span : undefined;
+    return key === SPAN_KEY ? this.span : undefined;
   }
   setValue(key: symbol, value: unknown): Context {
-    return ROOT_CONTEXT.setValue(SPAN_KEY, this.#span).setValue(key, value);
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this.span).setValue(key, value);
   }
   deleteValue(key: symbol): Context {
     return key === SPAN_KEY ? ROOT_CONTEXT : this;
