@@ -317,8 +317,20 @@ export class App {
       if (this.#probe !== undefined && status !== 0)
         this.#probe.end(req, flow.route?.probe, status);
     } catch (err) {
-      // Only a broken transport gets here; nothing more can be sent.
+      // A header the transport refuses (a CR/LF in a value, a bad name) or a broken transport.
       this.logger.error({ err, requestId: req.id }, 'failed to write response');
+      if (out.headersSent || out.destroyed) return;
+      const fallback = new Response();
+      applyProblem(
+        fallback,
+        new HTTPInternalServerError({ code: 'PRG_INTERNAL', extensions: { requestId: req.id } }),
+      );
+      try {
+        send(req, fallback, out, this.#env, (e) => this.#toHTTPError(e, req));
+        this.#probe?.end(req, flow.route?.probe, 500);
+      } catch {
+        // Nothing more can be sent.
+      }
     }
   }
 

@@ -3,6 +3,8 @@ import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { App } from '../app/app.ts';
 import type { Logger } from '../app/logger.ts';
+import type { RawRequest } from '../app/transport.ts';
+import { type EngineResponse, Http1Engine } from './http1/engine.ts';
 import { type Address, formatAddress } from './settings/setting.ts';
 import { rejectOverCap, rejectOverloaded } from './worker/rejections.ts';
 import { LoadShedder } from './worker/shedder.ts';
@@ -27,6 +29,11 @@ export interface ServeOptions {
   maxHeaderSize?: number;
   /** Most concurrent connections; a connection over it gets one 503 and is closed (default: no cap). */
   maxConnections?: number;
+  /**
+   * `peregrine` (default): Peregrine's HTTP/1.1 engine on node:net, which hands any connection it
+   * does not serve itself to node:http; `node`: node:http for every connection.
+   */
+  httpEngine?: 'peregrine' | 'node';
   /** Bind with SO_REUSEPORT where the runtime supports it. */
   reusePort?: boolean;
   /** Interval at which Node checks header/request timeouts (default 1 s). */
@@ -64,7 +71,10 @@ export interface ServeStats {
 
 /** A running server. */
 export interface RunningServer {
-  /** The node:http server (the first one when listening on several addresses). */
+  /**
+   * The node:http server (the first one when listening on several addresses). With the
+   * `peregrine` engine it does not listen itself: it serves the connections the engine hands off.
+   */
   readonly server: Server;
   /** Every node:http server, one per address. */
   readonly servers: readonly Server[];
@@ -113,7 +123,7 @@ type TrackedSocket = Socket & {
   _httpMessage?: ServerResponse | null;
 };
 
-function accessLogger(log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+function accessLogger(log: Logger): (req: RawRequest, res: EngineResponse) => void {
   return (req, res) => {
     const start = performance.now();
     res.once('finish', () => {
@@ -149,7 +159,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
   const onMaxRequests = options.onMaxRequests;
   const logAccess = options.accessLog === undefined ? undefined : accessLogger(options.accessLog);
 
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+  const listener = (req: RawRequest, res: EngineResponse): void => {
     const n = ++stats.requests;
     if (draining) res.shouldKeepAlive = false;
     if (n === maxRequests && onMaxRequests !== undefined) onMaxRequests();
@@ -169,6 +179,8 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
   };
 
   const onConnection = (socket: TrackedSocket): void => {
+    // A connection the engine hands to node:http arrives here a second time.
+    if (sockets.has(socket)) return;
     sockets.add(socket);
     if (cap > 0 && sockets.size > cap) {
       socket[kOverCap] = true;
@@ -181,6 +193,11 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     });
   };
 
+  const useEngine = (options.httpEngine ?? 'peregrine') === 'peregrine';
+  const engines: Http1Engine[] = [];
+  /** What listens: the node:http server itself, or the engine's net server. */
+  const listening: NetServer[] = [];
+
   const listen = async (address: Address): Promise<Server> => {
     const server = createServer(
       {
@@ -191,18 +208,41 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
         connectionsCheckingInterval: options.connectionsCheckingInterval ?? 1000,
         noDelay: true,
       },
-      listener,
+      listener as (req: IncomingMessage, res: ServerResponse) => void,
     );
     server.on('connection', onConnection);
-    if (options.external === true) {
-      // node:http starts its header/request timeout checks when it starts listening.
+    let front: NetServer = server;
+    if (useEngine) {
+      const engine = new Http1Engine(
+        listener,
+        server,
+        {
+          keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
+          headersTimeout: options.headersTimeout ?? 20_000,
+          requestTimeout: options.requestTimeout ?? 60_000,
+          maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+          checkInterval: options.connectionsCheckingInterval ?? 1000,
+        },
+        (err) => process.stderr.write(`peregrine: request listener threw: ${String(err)}\n`),
+      );
+      engine.start();
+      engines.push(engine);
+      // node:http starts its header/request timeout checks (for handed-off connections) when it
+      // starts listening; it never listens itself here.
       server.emit('listening');
+      front = new NetServer({ noDelay: true }, (socket) => {
+        onConnection(socket);
+        engine.serve(socket);
+      });
+    }
+    if (options.external === true) {
+      if (!useEngine) server.emit('listening');
       return server;
     }
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      front.once('error', reject);
       const reuse = options.reusePort === true && supportsReusePort() && 'port' in address;
-      server.listen(
+      front.listen(
         'path' in address
           ? { path: address.path, backlog: options.backlog ?? 2048 }
           : {
@@ -213,11 +253,12 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
               ...(reuse || options.exclusive ? { exclusive: true } : {}),
             },
         () => {
-          server.removeListener('error', reject);
+          front.removeListener('error', reject);
           resolve();
         },
       );
     });
+    listening.push(front);
     return server;
   };
 
@@ -229,13 +270,16 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     for (const address of wanted) servers.push(await listen(address));
   } catch (err) {
     for (const s of servers) s.close();
+    for (const s of listening) s.close();
+    for (const e of engines) e.stop();
     await app.shutdown().catch(() => {});
     throw err;
   }
   shedder.start();
 
-  const addresses = servers.map((s, i) => {
+  const addresses = servers.map((_, i) => {
     if (options.external === true) return wanted[i]!;
+    const s = listening[i]!;
     const a = s.address();
     if (typeof a === 'string' || a === null) return { path: String(a) } as Address;
     return { host: (a as AddressInfo).address, port: (a as AddressInfo).port } as Address;
@@ -254,12 +298,13 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     draining = true;
     // Every response the App writes from now on asks the client to close its connection.
     app.draining = true;
+    for (const engine of engines) engine.draining = true;
     shedder.stop();
     if (options.external === true) return noConnections();
     // net.Server#close only stops listening; node:http's close would also drop idle keep-alive
     // connections at once, racing requests already on their way (the client sees a reset).
     return Promise.all(
-      servers.map(
+      listening.map(
         (server) =>
           new Promise<void>((resolve) => {
             NetServer.prototype.close.call(server, () => resolve());
@@ -280,6 +325,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     get inflight() {
       let n = 0;
       for (const socket of sockets) if (socket._httpMessage) n++;
+      for (const engine of engines) n += engine.inflight;
       return n;
     },
     get connections() {
@@ -294,10 +340,16 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
           const res = socket._httpMessage;
           if (res && !res.headersSent) res.shouldKeepAlive = false;
         }
+        for (const engine of engines) {
+          for (const c of engine.connections) {
+            if (c.res !== null && !c.res.headersSent) c.res.shouldKeepAlive = false;
+          }
+        }
         const grace = Math.min(options.drainGrace ?? 1000, gracefulTimeout / 2);
         let sweeper: NodeJS.Timeout | undefined;
         const sweep = () => {
           for (const server of servers) server.closeIdleConnections();
+          for (const engine of engines) engine.closeIdle();
         };
         const graceTimer = setTimeout(() => {
           sweep();
@@ -305,6 +357,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
         }, grace);
         const force = setTimeout(() => {
           for (const server of servers) server.closeAllConnections();
+          for (const engine of engines) engine.closeAll();
           for (const socket of sockets) socket.destroy();
         }, gracefulTimeout);
         await closed;
@@ -314,6 +367,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
         clearTimeout(force);
         // node:http's own close clears its timeout-checking interval.
         for (const server of servers) server.close();
+        for (const engine of engines) engine.stop();
         await app.shutdown();
       })();
       return closing;
@@ -322,17 +376,24 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
       const server = servers[index];
       if (stopped || server === undefined) return false;
       // A draining server still serves a connection handed over late: with Connection: close.
-      server.emit('connection', socket);
+      const engine = engines[index];
+      if (engine === undefined) server.emit('connection', socket);
+      else {
+        onConnection(socket);
+        engine.serve(socket);
+      }
       return true;
     },
     destroy() {
       closing ??= (async () => {
         const closed = stopAccepting();
         for (const server of servers) server.closeAllConnections();
+        for (const engine of engines) engine.closeAll();
         for (const socket of sockets) socket.destroy();
         await closed;
         stopped = true;
         for (const server of servers) server.close();
+        for (const engine of engines) engine.stop();
         await app.shutdown();
       })();
       return closing;

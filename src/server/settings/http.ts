@@ -1,7 +1,29 @@
-import { parseBytes, parseInteger, parseList, parseSeconds, range, setting } from './setting.ts';
+import {
+  oneOf,
+  parseBytes,
+  parseInteger,
+  parseList,
+  parseSeconds,
+  range,
+  setting,
+} from './setting.ts';
+
+const ENGINES = ['peregrine', 'node'] as const;
+/** Which HTTP/1.1 implementation reads requests and writes responses. */
+export type HttpEngine = (typeof ENGINES)[number];
 
 /** The HTTP layer of each worker: timeouts, limits, connection cap and the request deadline. */
 export const httpSettings = {
+  httpEngine: setting<HttpEngine>({
+    name: 'http-engine',
+    section: 'HTTP',
+    kind: 'enum',
+    meta: 'ENGINE',
+    choices: ENGINES,
+    default: () => 'peregrine',
+    parse: oneOf(ENGINES),
+    doc: '`peregrine`: Peregrine’s HTTP/1.1 engine on node:net serves the requests API clients send (HTTP/1.1, Content-Length or no body) and hands any other connection — chunked uploads, `Expect`, `Upgrade`, HTTP/1.0, malformed heads — to node:http, which serves it from then on. `node`: node:http serves every connection. Same limits and timeouts either way.',
+  }),
   keepAlive: setting<number>({
     name: 'keep-alive',
     section: 'HTTP',

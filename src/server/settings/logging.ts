@@ -1,4 +1,4 @@
-import { parseBoolean, SettingError, setting } from './setting.ts';
+import { oneOf, parseBoolean, setting } from './setting.ts';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const FORMATS = ['auto', 'json', 'pretty'] as const;
@@ -7,16 +7,6 @@ const FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogLevel = (typeof LEVELS)[number];
 /** A log format; `auto` is pretty on a terminal and JSON otherwise. */
 export type LogFormat = (typeof FORMATS)[number];
-
-function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
-  return (text) => {
-    const t = text.trim().toLowerCase();
-    if (!(choices as readonly string[]).includes(t)) {
-      throw new SettingError(`"${text}" is not one of ${choices.join(', ')}`);
-    }
-    return t as T;
-  };
-}
 
 /** Structured logs of master and workers. */
 export const loggingSettings = {

@@ -190,3 +190,14 @@ export function setting<T>(declaration: Setting<T>): Setting<T> {
   }
   return declaration;
 }
+
+/** Parses one of a fixed list of words (case-insensitive). */
+export function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    const t = text.trim().toLowerCase();
+    if (!(choices as readonly string[]).includes(t)) {
+      throw new SettingError(`"${text}" is not one of ${choices.join(', ')}`);
+    }
+    return t as T;
+  };
+}

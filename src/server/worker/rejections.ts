@@ -1,5 +1,5 @@
-import type { ServerResponse } from 'node:http';
 import { HTTPServiceUnavailable } from '../../app/errors/classes.ts';
+import type { RawResponse } from '../../app/transport.ts';
 
 interface Canned {
   readonly body: Buffer;
@@ -31,13 +31,13 @@ const TOO_MANY_CONNECTIONS = canned(
 );
 
 /** Answers a request the worker sheds: 503, `Retry-After: 1`, problem+json. */
-export function rejectOverloaded(res: ServerResponse): void {
+export function rejectOverloaded(res: RawResponse): void {
   res.writeHead(503, OVERLOADED.headers);
   res.end(OVERLOADED.body);
 }
 
 /** Answers a request on a connection over the cap: 503 and `Connection: close`. */
-export function rejectOverCap(res: ServerResponse): void {
+export function rejectOverCap(res: RawResponse): void {
   res.shouldKeepAlive = false;
   res.writeHead(503, TOO_MANY_CONNECTIONS.headers);
   res.end(TOO_MANY_CONNECTIONS.body);

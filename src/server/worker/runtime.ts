@@ -141,6 +141,7 @@ export class WorkerRuntime {
         reusePort: s.reusePort,
         exclusive: s.reusePort,
         external: config.external,
+        httpEngine: s.httpEngine,
         keepAliveTimeout: s.keepAlive * 1000,
         headersTimeout: s.headersTimeout * 1000,
         requestTimeout: s.receiveTimeout * 1000,
