@@ -166,6 +166,14 @@ export const SERVERS: readonly ServerVariant[] = [
     { PEREGRINE_TELEMETRY: 'off' },
     false,
   ),
+  // The same App on node:http alone: what Peregrine's HTTP/1.1 engine gains.
+  single(
+    'peregrine-node-engine',
+    'Peregrine, one process, --http-engine node (node:http for every connection)',
+    'peregrine/main.ts',
+    { PEREGRINE_HTTP_ENGINE: 'node' },
+    false,
+  ),
   single('node', 'raw node:http', 'node-http.ts'),
   single('fastify', 'Fastify 5', 'fastify.ts'),
   single('hono', 'Hono (@hono/node-server)', 'hono.ts'),

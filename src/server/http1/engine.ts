@@ -14,7 +14,7 @@ import { type ParsedHead, parseHead } from './parse.ts';
  * request-head parser and a response writer that sends head and body in one write. It exists for
  * speed: node:http builds a Readable IncomingMessage and a Writable ServerResponse per request and
  * formats headers through several layers; on a hello-world route that is most of the cost (see
- * docs/performance.md, `bench/http-engine.ts`).
+ * docs/performance.md: `npm run bench` runs the same App as `peregrine-node-engine`).
  *
  * It serves the strict subset of HTTP/1.1 that API clients send (see ./parse.ts). Anything else —
  * chunked request bodies, Expect, Upgrade, HTTP/1.0, malformed or ambiguous heads — hands the
@@ -47,6 +47,8 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const LFLF = Buffer.from('\n\n', 'latin1');
 /** Bytes buffered past an unfinished exchange before the socket is paused (pipelining). */
 const HIGH_WATER = 64 * 1024;
+/** How long past the advertised keep-alive timeout an idle connection is closed. */
+const KEEP_ALIVE_MARGIN = 1000;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** What node:http refuses in a header value (response splitting). */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
@@ -413,6 +415,8 @@ export class Connection {
   #bodyPaused = false;
   #parsing = false;
   closed = false;
+  /** Exchanges completed on this connection. */
+  served = 0;
   readonly #onData = (chunk: Buffer) => this.#data(chunk);
   readonly #onClose = () => this.#close();
 
@@ -432,6 +436,11 @@ export class Connection {
 
   get keepAliveLines(): string {
     return this.engine.keepAliveLines;
+  }
+
+  /** Skipping the unread body of a request already answered. */
+  get discarding(): boolean {
+    return this.#state === DISCARD;
   }
 
   get idle(): boolean {
@@ -560,6 +569,7 @@ export class Connection {
     this.res = null;
     this.req = null;
     this.idleSince = this.engine.now;
+    this.served++;
     if (close) {
       this.closed = true;
       this.socket.end();
@@ -752,15 +762,21 @@ export class Http1Engine {
     const { headersTimeout, requestTimeout, keepAliveTimeout } = this.options;
     for (const c of this.connections) {
       if (c.closed) continue;
-      if (c.res === null) {
-        if (c.idle) {
-          if (keepAliveTimeout > 0 && now - c.idleSince > keepAliveTimeout) {
-            c.closed = true;
-            c.socket.destroy();
-          }
-        } else if (headersTimeout > 0 && now - c.headStart > headersTimeout) c.timeout();
-      } else if (requestTimeout > 0 && !c.req!.complete && now - c.headStart > requestTimeout) {
-        c.timeout();
+      if (c.res !== null) {
+        if (requestTimeout > 0 && !c.req!.complete && now - c.headStart > requestTimeout) {
+          c.timeout();
+        }
+      } else if (c.discarding) {
+        // The rest of an answered request's body, which must still arrive in time.
+        if (requestTimeout > 0 && now - c.headStart > requestTimeout) c.timeout();
+      } else if (!c.idle || c.served === 0) {
+        // A head on its way, or a new connection that has not sent one yet (slowloris).
+        if (headersTimeout > 0 && now - c.headStart > headersTimeout) c.timeout();
+      } else if (keepAliveTimeout > 0 && now - c.idleSince > keepAliveTimeout + KEEP_ALIVE_MARGIN) {
+        // Idle keep-alive: a second past the advertised timeout, like node:http, so a client
+        // reusing the connection right at the limit does not race the close.
+        c.closed = true;
+        c.socket.destroy();
       }
     }
   }
