@@ -36,6 +36,7 @@ if (mode === 'default' || mode === 'traces100') {
   const hub = new TelemetryHub({ exporter: { url: otlp, resource: { 'service.name': 'bench' } } });
   recorder().connect((d) => hub.ingest('1', d));
 }
-await serve(app, { port });
+// OpenTelemetry's instrumentation-http only sees node:http, so that mode serves on node:http.
+await serve(app, { port, httpEngine: mode === 'otel-sdk' ? 'node' : 'peregrine' });
 process.stdout.write(`ready ${mode}\n`);
 process.on('SIGINT', () => process.exit(0));
