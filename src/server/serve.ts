@@ -239,7 +239,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
       if (!useEngine) server.emit('listening');
       return server;
     }
-    await new Promise<void>((resolve, reject) => {
+    const bound = new Promise<void>((resolve, reject) => {
       front.once('error', reject);
       const reuse = options.reusePort === true && supportsReusePort() && 'port' in address;
       front.listen(
@@ -258,6 +258,14 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
         },
       );
     });
+    try {
+      await bound;
+    } catch (err) {
+      // node:http's close also clears the timeout checks started by 'listening'.
+      server.close();
+      engines.at(-1)?.stop();
+      throw err;
+    }
     listening.push(front);
     return server;
   };
