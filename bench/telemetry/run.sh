@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Telemetry overhead: json throughput with telemetry off / default / 100% traces / OTel SDK.
 # Usage: flock /tmp/peregrine-load.lock bash bench/telemetry/run.sh [seconds] [rounds]
+# MODES="off metrics sampler0 default" picks the modes (see server.ts); default: the four below.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${1:-10}
@@ -15,7 +16,7 @@ PORT=$SINK_PORT "${PIN_LOAD[@]}" $NODE bench/telemetry/sink.ts & SINK=$!
 trap 'kill $SINK 2>/dev/null || true' EXIT
 sleep 0.5
 for round in $(seq "$ROUNDS"); do
-  for mode in off default traces100 otel-sdk; do
+  for mode in ${MODES:-off default traces100 otel-sdk}; do
     PORT_SRV=$(free_port)
     BENCH_MODE=$mode PORT=$PORT_SRV BENCH_OTLP_URL="http://127.0.0.1:$SINK_PORT/v1/traces" \
       PEREGRINE_LOG_LEVEL=warn "${PIN_SERVER[@]}" $NODE --conditions=development bench/telemetry/server.ts > /tmp/peregrine-bench-tel.log 2>&1 & SRV=$!

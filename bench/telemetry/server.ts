@@ -1,7 +1,9 @@
 /**
  * The telemetry overhead benchmark's server: examples/hello in one process, in a mode given by
  * BENCH_MODE — off | default | traces100 | otel-sdk — with the master-side hub in process and
- * OTLP export to BENCH_OTLP_URL (an accepting sink).
+ * OTLP export to BENCH_OTLP_URL (an accepting sink). Modes for finding where the cost is:
+ * metrics (PEREGRINE_TRACING=off), sampler0 (tracing on, nothing sampled), nohub (default
+ * telemetry with no hub: the recorder keeps what it would send).
  */
 const mode = process.env.BENCH_MODE ?? 'default';
 const otlp = process.env.BENCH_OTLP_URL ?? 'http://127.0.0.1:4318/v1/traces';
@@ -9,6 +11,8 @@ const port = Number(process.env.PORT ?? 8080);
 
 if (mode === 'off' || mode === 'otel-sdk') process.env.PEREGRINE_TELEMETRY = 'off';
 if (mode === 'traces100') process.env.OTEL_TRACES_SAMPLER_ARG = '1';
+if (mode === 'sampler0') process.env.OTEL_TRACES_SAMPLER_ARG = '0';
+if (mode === 'metrics') process.env.PEREGRINE_TRACING = 'off';
 
 if (mode === 'otel-sdk') {
   // The same App instrumented the way OpenTelemetry's docs say: sdk-node + instrumentation-http,
@@ -31,7 +35,7 @@ if (mode === 'otel-sdk') {
 
 const { serve } = await import('peregrine/server');
 const { default: app } = await import('../../examples/hello/app.ts');
-if (mode === 'default' || mode === 'traces100') {
+if (mode !== 'off' && mode !== 'otel-sdk' && mode !== 'nohub') {
   const { TelemetryHub, recorder } = await import('peregrine/telemetry');
   const hub = new TelemetryHub({ exporter: { url: otlp, resource: { 'service.name': 'bench' } } });
   recorder().connect((d) => hub.ingest('1', d));
