@@ -22,10 +22,14 @@ for round in $(seq "$ROUNDS"); do
       PEREGRINE_LOG_LEVEL=warn "${PIN_SERVER[@]}" $NODE --conditions=development bench/telemetry/server.ts > /tmp/peregrine-bench-tel.log 2>&1 & SRV=$!
     for _ in $(seq 100); do grep -q ready /tmp/peregrine-bench-tel.log 2>/dev/null && break; sleep 0.1; done
     "${PIN_LOAD[@]}" wrk -t1 -c64 -d2s "http://127.0.0.1:$PORT_SRV/json" > /dev/null
+    T0=$(awk '{print $14+$15}' /proc/$SRV/stat)
     RPS=$("${PIN_LOAD[@]}" wrk -t1 -c64 -d"${DUR}s" --latency "http://127.0.0.1:$PORT_SRV/json" | tee /tmp/peregrine-bench-wrk.txt | awk '/Requests\/sec/ {print $2}')
+    T1=$(awk '{print $14+$15}' /proc/$SRV/stat)
+    # The server's CPU time (user + system) per response, in µs: steadier than req/s on a shared machine.
+    CPU=$(awk -v t="$((T1 - T0))" -v hz="$(getconf CLK_TCK)" -v rps="$RPS" -v d="$DUR" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * d) }')
     P99=$(awk '/ 99%/ {print $2}' /tmp/peregrine-bench-wrk.txt)
     ERR=$(grep -c 'Non-2xx\|Socket errors' /tmp/peregrine-bench-wrk.txt || true)
-    echo "round=$round mode=$mode rps=$RPS p99=$P99 error_lines=$ERR"
+    echo "round=$round mode=$mode rps=$RPS cpu_us_per_req=$CPU p99=$P99 error_lines=$ERR"
     kill $SRV; wait $SRV 2>/dev/null || true
   done
 done

@@ -13,6 +13,9 @@ export type DeltaSink = (delta: TelemetryDelta) => void;
  * The worker side of telemetry: the process's metric registry, the kept-span buffer, and the
  * once-a-second flush of both to the master as one delta message.
  */
+/** Kept spans held while no sink is connected. */
+const UNCONNECTED_SPANS = 1024;
+
 export class Recorder implements SpanSink {
   /** The process's metric families (RED, runtime, the App's own). */
   readonly registry = new MetricRegistry();
@@ -41,7 +44,13 @@ export class Recorder implements SpanSink {
 
   /** @internal SpanSink: a span of a kept trace ended. */
   keep(span: TracedSpan, reason: string): void {
-    if (this.#spans.length >= this.config.maxSpansPerFlush) {
+    // With nothing connected (serve() alone, no hub) nobody takes the spans every second: keep a
+    // window for a later flush() and count the rest, instead of holding up to a whole buffer.
+    const max =
+      this.#sink === undefined
+        ? Math.min(UNCONNECTED_SPANS, this.config.maxSpansPerFlush)
+        : this.config.maxSpansPerFlush;
+    if (this.#spans.length >= max) {
       this.#dropped++;
       return;
     }

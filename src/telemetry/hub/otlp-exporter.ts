@@ -28,7 +28,7 @@ function hr(ms: number): HrTime {
   return [s, Math.round((ms - s * 1000) * 1e6)];
 }
 
-/** The serializer of `@opentelemetry/otlp-transformer`, loaded when an exporter first sends. */
+/** The serializer of `@opentelemetry/otlp-transformer`, loaded when the first exporter is made. */
 type Serialize = (spans: unknown[]) => Uint8Array | undefined;
 let serializer: Promise<Serialize> | undefined;
 function loadSerializer(): Promise<Serialize> {
@@ -70,6 +70,10 @@ export class OtlpExporter {
       ...options,
     };
     this.#resource = { attributes: options.resource };
+    // Load the serializer and fetch (undici) now, while the process starts, not on the first
+    // export under load: compiling them takes a few hundred ms of one loop turn.
+    loadSerializer().catch(() => {});
+    void globalThis.fetch;
     this.#timer = setInterval(() => this.#tick(), this.#options.interval);
     this.#timer.unref();
   }
