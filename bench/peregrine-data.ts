@@ -62,6 +62,9 @@ export function createPeregrineDataPath(options: { url: string; poolSize: number
         [sorted.map((r) => r.id), sorted.map((r) => r.randomNumber)],
       );
     },
+    cachedWorldNow(id: number): World | undefined {
+      return cache.peek(String(id));
+    },
     async cachedWorld(id: number): Promise<World> {
       const key = String(id);
       const hit = cache.peek(key);

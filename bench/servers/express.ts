@@ -43,9 +43,10 @@ app.get('/updates', async (req, res) => {
   const rows = await updates(data, clampQueries(asString(req.query.queries)));
   res.set('server', 'express').json(rows);
 });
-app.get('/cached-queries', async (req, res) => {
-  const rows = await cachedQueries(data, clampQueries(asString(req.query.count)));
-  res.set('server', 'express').json(rows);
+app.get('/cached-queries', (req, res, next) => {
+  const rows = cachedQueries(data, clampQueries(asString(req.query.count)));
+  if (Array.isArray(rows)) res.set('server', 'express').json(rows);
+  else rows.then((r) => res.set('server', 'express').json(r), next);
 });
 app.get('/fortunes', async (_req, res) => {
   const html = await fortunesPage(data);

@@ -37,9 +37,15 @@ app.get<Q>('/updates', async (req, reply) => {
   reply.header('server', 'fastify');
   return updates(data, clampQueries(req.query.queries));
 });
-app.get<Q>('/cached-queries', async (req, reply) => {
+app.get<Q>('/cached-queries', (req, reply) => {
   reply.header('server', 'fastify');
-  return cachedQueries(data, clampQueries(req.query.count));
+  const rows = cachedQueries(data, clampQueries(req.query.count));
+  if (Array.isArray(rows)) reply.send(rows);
+  else
+    rows.then(
+      (r) => reply.send(r),
+      (err: unknown) => reply.send(err),
+    );
 });
 app.get('/fortunes', async (_req, reply) => {
   reply.header('server', 'fastify').type(HTML_TYPE);

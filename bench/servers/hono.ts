@@ -39,9 +39,11 @@ app.get('/updates', async (c) => {
   c.header('server', 'hono');
   return c.json(await updates(data, clampQueries(c.req.query('queries'))));
 });
-app.get('/cached-queries', async (c) => {
+app.get('/cached-queries', (c): Response | Promise<Response> => {
   c.header('server', 'hono');
-  return c.json(await cachedQueries(data, clampQueries(c.req.query('count'))));
+  const rows = cachedQueries(data, clampQueries(c.req.query('count')));
+  if (Array.isArray(rows)) return c.json(rows);
+  return rows.then((r): Response => c.json(r));
 });
 app.get('/fortunes', async (c) => {
   c.header('server', 'hono');

@@ -75,12 +75,16 @@ export function createListener(
           (err) => fail(res, err),
         );
         return;
-      case '/cached-queries':
-        cachedQueries(data, clampQueries(query(url, 'count'))).then(
-          (rows) => sendJson(res, rows),
-          (err) => fail(res, err),
-        );
+      case '/cached-queries': {
+        const rows = cachedQueries(data, clampQueries(query(url, 'count')));
+        if (Array.isArray(rows)) sendJson(res, rows);
+        else
+          rows.then(
+            (r) => sendJson(res, r),
+            (err) => fail(res, err),
+          );
         return;
+      }
       case '/fortunes':
         fortunesPage(data).then(
           (html) => {

@@ -14,6 +14,8 @@ export interface DataPath {
   updateWorlds(rows: readonly World[]): Promise<void>;
   /** One CachedWorld row through a read-through cache. */
   cachedWorld(id: number): Promise<World>;
+  /** The CachedWorld row if the cache holds it now (no I/O, no promise), else undefined. */
+  cachedWorldNow(id: number): World | undefined;
   /** Closes connections. */
   close(): Promise<void>;
 }

@@ -71,6 +71,9 @@ export function createPgDataPath(options: DataPathOptions): DataPath {
       if (row === undefined) throw new Error(`no CachedWorld row ${id}`);
       return row;
     },
+    cachedWorldNow(id) {
+      return cache.get(id);
+    },
     async close() {
       await pool.end();
     },

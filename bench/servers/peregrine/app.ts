@@ -116,8 +116,13 @@ app.addRoute(
 app.addRoute(
   '/cached-queries',
   {
-    async onGet(req: Request, resp: Response) {
-      resp.media = await cachedQueries(db(), clampQueries(req.query.get('count')));
+    onGet(req: Request, resp: Response) {
+      const rows = cachedQueries(db(), clampQueries(req.query.get('count')));
+      if (Array.isArray(rows)) resp.media = rows;
+      else
+        return rows.then((r) => {
+          resp.media = r;
+        });
     },
   },
   hooked,
