@@ -13,6 +13,23 @@ import {
 import { decodeEntry, type Entry, encodeEntry, jsonSerializer, type Serializer } from './entry.ts';
 import { type RedisSource, RedisTier } from './redis-tier.ts';
 
+/**
+ * Date.now(), read once per synchronous run: a request that looks up 20 keys in one loop pays for
+ * one clock read instead of 20 (~40 ns each on this kind of VM). The value is dropped at the next
+ * microtask, so time never stands still across awaits or turns of the event loop.
+ */
+let clock = 0;
+const dropClock = (): void => {
+  clock = 0;
+};
+function turnNow(): number {
+  if (clock === 0) {
+    clock = Date.now();
+    queueMicrotask(dropClock);
+  }
+  return clock;
+}
+
 /** Options of a cache. Times are in milliseconds. */
 export interface CacheOptions<V> {
   /** The cache name: a metric label and part of every Redis key. */
@@ -146,7 +163,7 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
    * cached) unless a stale value can be served instead.
    */
   async get(key: string, loader: Loader<V>, options?: GetOptions): Promise<V | undefined> {
-    const now = Date.now();
+    const now = turnNow();
     const local = this.#local.get(key);
     if (local !== undefined) {
       if (now < local.fresh) {
@@ -189,7 +206,7 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
   /** The locally cached value, if fresh (no Redis, no loader). */
   peek(key: string): V | undefined {
     const e = this.#local.get(key);
-    return e !== undefined && Date.now() < e.fresh ? e.value : undefined;
+    return e !== undefined && turnNow() < e.fresh ? e.value : undefined;
   }
 
   /** Stores a value in both tiers and tells other workers and nodes to drop their copies. */
