@@ -230,16 +230,18 @@ export class EngineResponseImpl extends LightEmitter implements EngineResponse {
     let ascii = true;
     let hasDate = false;
     let hasConnection = false;
+    let hasLength = false;
+    let closeAfter = false;
     if (headers !== undefined) {
       for (const name in headers) {
         const value = headers[name];
         if (value === undefined) continue;
         const lower = lowerName(name);
-        if (lower === 'content-length') this.#hasLength = true;
+        if (lower === 'content-length') hasLength = true;
         else if (lower === 'date') hasDate = true;
         else if (lower === 'connection') {
           hasConnection = true;
-          if (/\bclose\b/i.test(String(value))) this.#closeAfter = true;
+          if (/\bclose\b/i.test(String(value))) closeAfter = true;
         } else if (lower === 'transfer-encoding') {
           // The engine frames the body itself (chunked when its length is not known up front).
           continue;
@@ -260,6 +262,9 @@ export class EngineResponseImpl extends LightEmitter implements EngineResponse {
       }
     }
     if (!hasDate) head += `Date: ${httpDate(Date.now())}\r\n`;
+    // Nothing is kept from a call that threw (a bad header): the caller may try again.
+    this.#hasLength = hasLength;
+    this.#closeAfter = closeAfter;
     this.statusCode = status;
     this.#headers = headers;
     this.#head = head;
