@@ -145,6 +145,8 @@ function accessLogger(log: Logger): (req: RawRequest, res: EngineResponse) => vo
 /** Serves an App on `node:http` in this process: the worker side of `peregrine serve`. */
 export async function serve(app: App, options: ServeOptions = {}): Promise<RunningServer> {
   await app.startup();
+  // An App served again after an earlier serve() was closed answers with keep-alive again.
+  app.draining = false;
   let draining = false;
   const stats: ServeStats = { requests: 0, shed: 0, overCap: 0 };
   const sockets = new Set<TrackedSocket>();
