@@ -90,6 +90,33 @@ describe('PostgresPool', () => {
     }
   });
 
+  test('a lone parameterless SELECT is prepared once; scripts and utility commands are not', async (t) => {
+    url ??= await requireService(t, 'postgres');
+    if (url === undefined) return;
+    const pool = new PostgresPool({ url, max: 1, applicationName: `prg-prepare-${process.pid}` });
+    await pool.open();
+    try {
+      const prepared = async () =>
+        (
+          await pool.query<{ statement: string }>(
+            'SELECT statement FROM pg_prepared_statements WHERE $1::int = 1 ORDER BY statement',
+            [1],
+          )
+        ).rows.map((r) => r.statement);
+      assert.deepEqual((await pool.query('SELECT 41 + 1 AS x')).rows, [{ x: 42 }]);
+      assert.deepEqual((await pool.query('SELECT 41 + 1 AS x')).rows, [{ x: 42 }]);
+      // A script of two statements runs (the simple protocol), and so does a utility command.
+      await pool.query('SELECT 1; SELECT 2');
+      await pool.query('SET application_name = DEFAULT');
+      const statements = await prepared();
+      assert.ok(statements.includes('SELECT 41 + 1 AS x'), statements.join(' | '));
+      assert.ok(!statements.some((x) => x.includes('SELECT 1; SELECT 2')));
+      assert.ok(!statements.some((x) => x.startsWith('SET ')));
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('the statement timeout follows the request deadline and cancels on the server', async (t) => {
     url ??= await requireService(t, 'postgres');
     if (url === undefined) return;

@@ -22,6 +22,12 @@ import { type PgResult, runStatements } from './statements.ts';
 export type { PostgresOptions } from './options.ts';
 
 const MAX_PREPARED = 2000;
+const LONE_SELECT = /^\s*(?:SELECT|WITH)\s[^;]*$/i;
+
+/** A parameterless statement worth preparing: one SELECT, so PostgreSQL plans it once. */
+function preparableWithoutValues(text: string): boolean {
+  return LONE_SELECT.test(text);
+}
 
 /**
  * A PostgreSQL connection pool on node-postgres, built for a pre-fork server: sized from a
@@ -311,7 +317,10 @@ export class PostgresPool implements Database {
 
   #config(s: Statement): pg.QueryConfig {
     const values = s.values as unknown[] | undefined;
-    if (!this.#prepare || values === undefined || values.length === 0)
+    if (!this.#prepare) return { text: s.text, values };
+    // Without parameters only a lone SELECT is prepared; anything else keeps the simple protocol,
+    // which also runs multi-statement scripts and utility commands (BEGIN, SET, DDL).
+    if ((values === undefined || values.length === 0) && !preparableWithoutValues(s.text))
       return { text: s.text, values };
     let name = this.#names.get(s.text);
     if (name === undefined && this.#names.size < MAX_PREPARED) {
