@@ -498,6 +498,8 @@ export class Connection {
   #parse(): void {
     if (this.#parsing) return;
     this.#parsing = true;
+    // Pipelined requests answered in this loop go out in one write (corked after the first).
+    let corked = false;
     try {
       while (this.res === null && this.#state === HEAD && !this.closed) {
         const buf = this.#buffer;
@@ -525,10 +527,15 @@ export class Connection {
         this.#dispatch(head);
         if (rest !== null && this.res === null && this.#state === HEAD) {
           this.headStart = this.engine.now;
+          if (!corked) {
+            corked = true;
+            this.socket.cork();
+          }
         }
       }
     } finally {
       this.#parsing = false;
+      if (corked) this.socket.uncork();
     }
   }
 
