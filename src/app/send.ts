@@ -21,7 +21,7 @@ export interface SendEnv {
 }
 
 /** Statuses that never carry a body. */
-function bodiless(status: number): boolean {
+export function bodiless(status: number): boolean {
   return status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { App } from '../app/app.ts';
 import type { Logger } from '../app/logger.ts';
 import type { RawRequest } from '../app/transport.ts';
-import { type EngineResponse, Http1Engine } from './http1/engine.ts';
+import { type EngineOptions, type EngineResponse, Http1Engine } from './http1/engine.ts';
 import { type Address, formatAddress } from './settings/setting.ts';
 import { rejectOverCap, rejectOverloaded } from './worker/rejections.ts';
 import { LoadShedder } from './worker/shedder.ts';
@@ -195,19 +195,31 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     });
   };
 
+  // The same limits and timeouts for node:http and the engine.
+  const limits: EngineOptions = {
+    keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
+    headersTimeout: options.headersTimeout ?? 20_000,
+    requestTimeout: options.requestTimeout ?? 60_000,
+    maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+    checkInterval: options.connectionsCheckingInterval ?? 1000,
+  };
   const useEngine = (options.httpEngine ?? 'peregrine') === 'peregrine';
   const engines: Http1Engine[] = [];
+  const serveOn = (engine: Http1Engine, socket: Socket): void => {
+    onConnection(socket);
+    engine.serve(socket);
+  };
   /** What listens: the node:http server itself, or the engine's net server. */
   const listening: NetServer[] = [];
 
   const listen = async (address: Address): Promise<Server> => {
     const server = createServer(
       {
-        keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
-        headersTimeout: options.headersTimeout ?? 20_000,
-        requestTimeout: options.requestTimeout ?? 60_000,
-        maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
-        connectionsCheckingInterval: options.connectionsCheckingInterval ?? 1000,
+        keepAliveTimeout: limits.keepAliveTimeout,
+        headersTimeout: limits.headersTimeout,
+        requestTimeout: limits.requestTimeout,
+        maxHeaderSize: limits.maxHeaderSize,
+        connectionsCheckingInterval: limits.checkInterval,
         noDelay: true,
       },
       listener as (req: IncomingMessage, res: ServerResponse) => void,
@@ -215,27 +227,15 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     server.on('connection', onConnection);
     let front: NetServer = server;
     if (useEngine) {
-      const engine = new Http1Engine(
-        listener,
-        server,
-        {
-          keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
-          headersTimeout: options.headersTimeout ?? 20_000,
-          requestTimeout: options.requestTimeout ?? 60_000,
-          maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
-          checkInterval: options.connectionsCheckingInterval ?? 1000,
-        },
-        (err) => process.stderr.write(`peregrine: request listener threw: ${String(err)}\n`),
+      const engine = new Http1Engine(listener, server, limits, (err) =>
+        process.stderr.write(`peregrine: request listener threw: ${String(err)}\n`),
       );
       engine.start();
       engines.push(engine);
       // node:http starts its header/request timeout checks (for handed-off connections) when it
       // starts listening; it never listens itself here.
       server.emit('listening');
-      front = new NetServer({ noDelay: true }, (socket) => {
-        onConnection(socket);
-        engine.serve(socket);
-      });
+      front = new NetServer({ noDelay: true }, (socket) => serveOn(engine, socket));
     }
     if (options.external === true) {
       if (!useEngine) server.emit('listening');
@@ -388,10 +388,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
       // A draining server still serves a connection handed over late: with Connection: close.
       const engine = engines[index];
       if (engine === undefined) server.emit('connection', socket);
-      else {
-        onConnection(socket);
-        engine.serve(socket);
-      }
+      else serveOn(engine, socket);
       return true;
     },
     destroy() {

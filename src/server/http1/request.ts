@@ -1,0 +1,94 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import type { RawRequest } from '../../app/transport.ts';
+import type { Connection } from './connection.ts';
+import { LightEmitter } from './emitter.ts';
+import type { ParsedHead } from './parse.ts';
+
+/** Bytes buffered (a body nobody reads yet, pipelined requests) before the socket is paused. */
+export const HIGH_WATER = 64 * 1024;
+
+/** A request read by the engine: what the App reads (RawRequest), with its body streamed in. */
+export class EngineRequest extends LightEmitter implements RawRequest {
+  readonly httpVersion = '1.1';
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly socket: Socket;
+  complete: boolean;
+  /** Body bytes still to come from the socket. */
+  remaining: number;
+  #queued: Buffer[] | null = null;
+  #queuedBytes = 0;
+  #flowing = false;
+  #ended = false;
+  readonly #conn: Connection;
+
+  constructor(conn: Connection, head: ParsedHead) {
+    super();
+    this.#conn = conn;
+    this.socket = conn.socket;
+    this.method = head.method;
+    this.url = head.url;
+    this.headers = head.headers;
+    this.remaining = head.length;
+    this.complete = head.length === 0;
+  }
+
+  /** @internal Body bytes from the connection. */
+  push(chunk: Buffer): void {
+    this.remaining -= chunk.length;
+    if (this.remaining === 0) this.complete = true;
+    if (this.#flowing && this.#queued === null) this.emit('data', chunk);
+    else {
+      this.#queue(chunk);
+      // Nobody reads yet: stop reading the socket rather than buffer an unbounded body.
+      if (this.#queuedBytes > HIGH_WATER && !this.complete) this.#conn.pauseBody();
+    }
+    if (this.complete) this.#maybeEnd();
+  }
+
+  #queue(chunk: Buffer): void {
+    if (this.#queued === null) this.#queued = [chunk];
+    else this.#queued.push(chunk);
+    this.#queuedBytes += chunk.length;
+  }
+
+  #maybeEnd(): void {
+    if (this.#flowing && this.#queued === null && this.complete && !this.#ended) {
+      this.#ended = true;
+      this.emit('end');
+    }
+  }
+
+  pause(): this {
+    this.#flowing = false;
+    if (!this.complete) this.#conn.pauseBody();
+    return this;
+  }
+
+  resume(): this {
+    this.#flowing = true;
+    const queued = this.#queued;
+    if (queued !== null) {
+      this.#queued = null;
+      this.#queuedBytes = 0;
+      for (const chunk of queued) {
+        if (!this.#flowing) {
+          this.#queue(chunk);
+          continue;
+        }
+        this.emit('data', chunk);
+      }
+    }
+    this.#maybeEnd();
+    if (this.#flowing && !this.complete) this.#conn.resumeBody();
+    return this;
+  }
+
+  /** @internal The connection went away before the body was read. */
+  abort(): void {
+    if (!this.complete) this.emit('aborted');
+    this.emit('close');
+  }
+}
