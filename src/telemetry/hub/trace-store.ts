@@ -32,8 +32,10 @@ export class TraceStore {
   readonly #max: number;
   readonly #listSize: number;
   readonly #maxSpans: number;
-  #slowest: StoredTrace[] = [];
-  #errors: StoredTrace[] = [];
+  readonly #slowest: StoredTrace[] = [];
+  readonly #errors: StoredTrace[] = [];
+  /** Traces in either list (so an evicted trace not listed costs no search). */
+  readonly #listed = new Set<StoredTrace>();
 
   constructor(options: TraceStoreOptions = {}) {
     this.#max = options.maxTraces ?? 1000;
@@ -71,19 +73,47 @@ export class TraceStore {
 
   #evict(): void {
     const oldest = this.#traces.keys().next().value as string;
+    const t = this.#traces.get(oldest)!;
     this.#traces.delete(oldest);
-    this.#slowest = this.#slowest.filter((t) => t.traceId !== oldest);
-    this.#errors = this.#errors.filter((t) => t.traceId !== oldest);
+    if (this.#listed.delete(t)) {
+      remove(this.#slowest, t);
+      remove(this.#errors, t);
+    }
   }
 
+  /**
+   * PERF: O(1) for the common case (a trace no slower than the slowest list's last, no error);
+   * otherwise one binary search and a splice in a list of `listSize`. This runs for every kept
+   * span's root in the master: with every trace kept, a filter-push-sort here was the largest
+   * single cost of the hub.
+   */
   #rank(t: StoredTrace): void {
+    const size = this.#listSize;
     if (t.error) {
-      this.#errors = [t, ...this.#errors.filter((x) => x !== t)].slice(0, this.#listSize);
+      remove(this.#errors, t);
+      this.#errors.unshift(t);
+      this.#listed.add(t);
+      if (this.#errors.length > size) this.#unlist(this.#errors.pop()!);
     }
-    const slow = this.#slowest.filter((x) => x !== t);
-    slow.push(t);
-    slow.sort((a, b) => b.duration - a.duration);
-    this.#slowest = slow.slice(0, this.#listSize);
+    const slow = this.#slowest;
+    const present = remove(slow, t);
+    if (!present && slow.length >= size && t.duration <= slow[slow.length - 1]!.duration) return;
+    // First index whose duration is below t's: ties keep the earlier trace first.
+    let lo = 0;
+    let hi = slow.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (slow[mid]!.duration >= t.duration) lo = mid + 1;
+      else hi = mid;
+    }
+    slow.splice(lo, 0, t);
+    this.#listed.add(t);
+    if (slow.length > size) this.#unlist(slow.pop()!);
+  }
+
+  /** Forgets that `t` is in a list once it is in neither. */
+  #unlist(t: StoredTrace): void {
+    if (!this.#slowest.includes(t) && !this.#errors.includes(t)) this.#listed.delete(t);
   }
 
   /** The most recent traces, newest first. */
@@ -107,4 +137,12 @@ export class TraceStore {
   get(traceId: string): StoredTrace | undefined {
     return this.#traces.get(traceId);
   }
+}
+
+/** Removes `t` from `list` if it is there; true if it was. */
+function remove(list: StoredTrace[], t: StoredTrace): boolean {
+  const i = list.indexOf(t);
+  if (i < 0) return false;
+  list.splice(i, 1);
+  return true;
 }
