@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { WireAttributeValue, WireSpan } from '../metrics/wire.ts';
+import { encodeTraceExport } from './otlp-encode.ts';
 
 /** Options of the OTLP/HTTP span exporter. */
 export interface OtlpExporterOptions {
@@ -21,26 +22,6 @@ export interface OtlpExporterOptions {
   onCount?: (event: 'exported' | 'queue_full' | 'export_failed', spans: number) => void;
 }
 
-type HrTime = [number, number];
-
-function hr(ms: number): HrTime {
-  const s = Math.floor(ms / 1000);
-  return [s, Math.round((ms - s * 1000) * 1e6)];
-}
-
-/** The serializer of `@opentelemetry/otlp-transformer`, loaded when the first exporter is made. */
-type Serialize = (spans: unknown[]) => Uint8Array | undefined;
-let serializer: Promise<Serialize> | undefined;
-function loadSerializer(): Promise<Serialize> {
-  serializer ??= import('@opentelemetry/otlp-transformer').then(
-    (m) => (spans: unknown[]) =>
-      m.ProtobufTraceSerializer.serializeRequest(
-        spans as Parameters<typeof m.ProtobufTraceSerializer.serializeRequest>[0],
-      ),
-  );
-  return serializer;
-}
-
 /**
  * Batches kept spans from all workers to an OTLP/HTTP (protobuf) endpoint, from the master only.
  * The queue is bounded and one request is in flight at a time: a slow or dead collector costs
@@ -52,8 +33,7 @@ export class OtlpExporter {
   #queue: WireSpan[] = [];
   #timer: NodeJS.Timeout | undefined;
   #inflight: Promise<void> | undefined;
-  readonly #resource: { attributes: Record<string, WireAttributeValue> };
-  readonly #scopes = new Map<string, { name: string }>();
+  readonly #resource: Record<string, WireAttributeValue>;
   /** Spans sent and acknowledged. */
   exported = 0;
   /** Spans dropped because the queue was full. */
@@ -69,10 +49,9 @@ export class OtlpExporter {
       timeout: 10_000,
       ...options,
     };
-    this.#resource = { attributes: options.resource };
-    // Load the serializer and fetch (undici) now, while the process starts, not on the first
-    // export under load: compiling them takes a few hundred ms of one loop turn.
-    loadSerializer().catch(() => {});
+    this.#resource = options.resource;
+    // Load fetch (undici) now, while the process starts, not on the first export under load:
+    // compiling it takes a few hundred ms of one loop turn.
     void globalThis.fetch;
     this.#timer = setInterval(() => this.#tick(), this.#options.interval);
     this.#timer.unref();
@@ -107,9 +86,7 @@ export class OtlpExporter {
 
   async #send(batch: WireSpan[]): Promise<void> {
     try {
-      const serialize = await loadSerializer();
-      const body = serialize(batch.map((s) => this.#toReadable(s)));
-      if (body === undefined) throw new Error('serialization failed');
+      const body = encodeTraceExport(batch, this.#resource);
       const res = await fetch(this.#options.url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-protobuf', ...this.#options.headers },
@@ -138,57 +115,6 @@ export class OtlpExporter {
   close(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-  }
-
-  #scope(name: string): { name: string } {
-    let s = this.#scopes.get(name);
-    if (s === undefined) {
-      s = { name };
-      this.#scopes.set(name, s);
-    }
-    return s;
-  }
-
-  /** The span in the shape the OTLP serializer reads (the SDK's ReadableSpan). */
-  #toReadable(s: WireSpan): unknown {
-    const ctx = { traceId: s.traceId, spanId: s.spanId, traceFlags: s.traceFlags };
-    return {
-      name: s.name,
-      kind: s.kind,
-      spanContext: () =>
-        s.traceState === '' ? ctx : { ...ctx, traceState: { serialize: () => s.traceState } },
-      parentSpanContext:
-        s.parentSpanId === ''
-          ? undefined
-          : {
-              traceId: s.traceId,
-              spanId: s.parentSpanId,
-              traceFlags: s.traceFlags,
-              isRemote: s.remoteParent,
-            },
-      startTime: hr(s.start),
-      endTime: hr(s.end),
-      duration: hr(s.end - s.start),
-      status: { code: s.statusCode, message: s.statusMessage || undefined },
-      attributes: s.attributes,
-      links: s.links.map((l) => ({
-        context: { traceId: l.traceId, spanId: l.spanId, traceFlags: 0 },
-        attributes: l.attributes,
-        droppedAttributesCount: 0,
-      })),
-      events: s.events.map((e) => ({
-        name: e.name,
-        time: hr(e.time),
-        attributes: e.attributes,
-        droppedAttributesCount: 0,
-      })),
-      ended: true,
-      resource: this.#resource,
-      instrumentationScope: this.#scope(s.scope),
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0,
-    };
   }
 }
 
