@@ -2,6 +2,8 @@
  * `npm run bench:profile -- --server peregrine --test json`: one server under the same load as
  * `npm run bench`, with V8's CPU profiler on, and a summary of where its time goes (functions by
  * self and inclusive time, then by file). The raw .cpuprofile files stay for Chrome DevTools.
+ * `--warmup S` puts S seconds of load first and leaves them (and start-up) out of the summary:
+ * without it a cache test's summary is mostly its cache filling and the JIT warming up.
  *
  *   flock /tmp/peregrine-load.lock npm run bench:profile -- --server peregrine --test json
  */
@@ -9,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isTestName, TEST_NAMES, TESTS } from './lib/catalogue.ts';
-import { type CpuProfile, formatProfile, summarizeProfile } from './lib/cpuprofile.ts';
+import { type CpuProfile, formatProfile, profileFrom, summarizeProfile } from './lib/cpuprofile.ts';
 import { ensureDatabase } from './lib/database.ts';
 import { chooseLoadGenerator } from './lib/load.ts';
 import { machineInfo, planCpus, tasksetWorks } from './lib/machine.ts';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     server: { type: 'string', default: 'peregrine' },
     test: { type: 'string', default: 'json' },
     duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '0' },
     connections: { type: 'string', default: '64' },
     queries: { type: 'string', default: '20' },
     pool: { type: 'string', default: '16' },
@@ -49,19 +52,21 @@ const server = await startServer(variant, ctx, '/plaintext', [
   `--cpu-prof-dir=${dir}`,
 ]);
 let line: string;
+// Samples from before the measured run are left out when there is a warm-up.
+let measuredFromUs = 0;
 try {
-  const run = await warmAndMeasure(
-    server,
-    ctx,
-    {
-      path: spec.path(Number(values.queries)),
-      connections: Number(values.connections),
-      pipeline: spec.pipeline,
-      headers: { accept: spec.accept },
-    },
-    0,
-    Number(values.duration),
-  );
+  const shape = {
+    path: spec.path(Number(values.queries)),
+    connections: Number(values.connections),
+    pipeline: spec.pipeline,
+    headers: { accept: spec.accept },
+  };
+  const warmup = Number(values.warmup);
+  if (warmup > 0) {
+    await warmAndMeasure(server, ctx, shape, 0, warmup);
+    measuredFromUs = Number(process.hrtime.bigint() / 1000n);
+  }
+  const run = await warmAndMeasure(server, ctx, shape, 0, Number(values.duration));
   line = `${variant.name} ${spec.name} under the profiler: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99Ms?.toFixed(2) ?? '?'} ms, server cpu ${run.cpu?.server}`;
 } finally {
   await server.stop();
@@ -69,7 +74,8 @@ try {
 const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
 const reports: string[] = [line];
 for (const f of files) {
-  const profile = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
+  const whole = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
+  const profile = measuredFromUs > 0 ? profileFrom(whole, measuredFromUs) : whole;
   reports.push(
     `\n== ${f} (${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s)\n${formatProfile(summarizeProfile(profile), Number(values.top))}`,
   );

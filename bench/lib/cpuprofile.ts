@@ -50,6 +50,22 @@ function fileOf(node: ProfileNode): string {
   return shortUrl(node.callFrame.url);
 }
 
+/**
+ * The profile with only the samples taken at or after `fromUs` (V8's clock: microseconds of the
+ * monotonic clock, the one `process.hrtime` reads), e.g. to leave start-up and warm-up out.
+ */
+export function profileFrom(profile: CpuProfile, fromUs: number): CpuProfile {
+  const { samples, timeDeltas } = profile;
+  if (samples === undefined || timeDeltas === undefined) return profile;
+  const kept: number[] = [];
+  let t = profile.startTime;
+  for (let i = 0; i < samples.length; i++) {
+    t += timeDeltas[i] ?? 0;
+    if (t >= fromUs) kept.push(samples[i]!);
+  }
+  return { ...profile, samples: kept, startTime: Math.max(profile.startTime, fromUs) };
+}
+
 /** Self and inclusive time of every function, largest self time first. */
 export function summarizeProfile(profile: CpuProfile): FunctionCost[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
