@@ -35,7 +35,7 @@ export function createService(options: ServiceOptions = {}): App {
     },
   ).install(app);
   const redis = 'redisUrl' in options ? options.redisUrl : process.env.REDIS_URL;
-  const items = new Cache<Item>({ name: 'items', ttl: 30_000, staleTtl: 30_000, redis });
+  const items = new Cache<Item, number>({ name: 'items', ttl: 30_000, staleTtl: 30_000, redis });
   app.onShutdown(() => items.close());
   const pricingUrl = options.pricingUrl ?? process.env.PRICING_URL;
   const pricing =
@@ -50,7 +50,7 @@ export function createService(options: ServiceOptions = {}): App {
   });
 
   const load = (id: number) =>
-    items.get(String(id), () =>
+    items.get(id, () =>
       db.one<Item>('SELECT id, name, version FROM catalogue_items WHERE id = $1', [id]),
     );
 
@@ -69,7 +69,7 @@ export function createService(options: ServiceOptions = {}): App {
         { req },
       );
       // A cached "not found" for this id must not outlive the insert.
-      await items.delete(String(row!.id));
+      await items.delete(row!.id);
       resp.status = 201;
       resp.location = `/items/${row!.id}`;
       resp.media = row;
@@ -104,7 +104,7 @@ export function createService(options: ServiceOptions = {}): App {
         { req },
       );
       if (row === undefined) throw new HTTPNotFound({ detail: 'No such item.' });
-      await items.delete(String(row.id));
+      await items.delete(row.id);
       resp.media = row;
     },
   });

@@ -123,9 +123,80 @@ describe('Cache, local tier', () => {
     assert.equal(await cache.get('k', () => 'loaded'), 'loaded');
     await cache.close();
   });
+
+  test('number keys: passed to the loader as numbers; 42 and "42" are dropped together', async () => {
+    const cache = new Cache<string, number | string>({ name: unique() });
+    const seen: Array<number | string> = [];
+    const loader = (key: number | string) => {
+      seen.push(key);
+      return `v${key}`;
+    };
+    assert.equal(await cache.get(42, loader), 'v42');
+    assert.equal(cache.peek(42), 'v42');
+    assert.deepEqual(seen, [42]);
+    assert.equal(cache.peek('42'), undefined); // lookups take the key as given
+    await cache.delete('42');
+    assert.equal(cache.peek(42), undefined);
+    await cache.get(7, loader);
+    await cache.set('7', 'seven');
+    assert.equal(cache.peek(7), undefined);
+    assert.equal(cache.peek('7'), 'seven');
+    await cache.get('x1', loader);
+    await cache.delete('x1'); // not a number's decimal form: only itself
+    assert.equal(cache.peek('x1'), undefined);
+    assert.equal(cache.stats().localEntries, 1);
+    await cache.close();
+  });
+
+  test('max bounds the local tier, least recently used first', async () => {
+    const cache = new Cache<number, number>({ name: unique(), max: 2 });
+    let calls = 0;
+    const loader = (key: number) => {
+      calls++;
+      return key * 10;
+    };
+    await cache.get(1, loader);
+    await cache.get(2, loader);
+    assert.equal(await cache.get(1, loader), 10); // 1 used: 2 is the oldest
+    await cache.get(3, loader);
+    assert.equal(cache.stats().localEntries, 2);
+    assert.equal(cache.peek(2), undefined);
+    assert.equal(cache.peek(1), 10);
+    assert.equal(cache.peek(3), 30);
+    assert.equal(calls, 3);
+    await cache.close();
+  });
 });
 
 describe('Cache, Redis tier', () => {
+  test('number keys: one Redis entry per key; an invalidation from another cache drops it', async (t) => {
+    const redis = await requireService(t, 'redis');
+    if (redis === undefined) return;
+    const name = unique();
+    const a = new Cache<{ n: number }, number>({ name, redis });
+    const b = new Cache<{ n: number }, number>({ name, redis });
+    try {
+      assert.ok(await a.connected());
+      assert.ok(await b.connected());
+      let loads = 0;
+      const loader = (id: number) => {
+        loads++;
+        return { n: id };
+      };
+      assert.deepEqual(await a.get(5, loader), { n: 5 });
+      assert.deepEqual(await b.get(5, loader), { n: 5 }); // from Redis
+      assert.equal(loads, 1);
+      const heard = once(b, 'invalidate');
+      await a.delete(5);
+      const [keys] = (await heard) as [string[]];
+      assert.deepEqual(keys, ['5']);
+      assert.equal(b.peek(5), undefined);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   test('a value loaded by one worker is served from Redis to another; custom serializer', async (t) => {
     const redis = await requireService(t, 'redis');
     if (redis === undefined) return;

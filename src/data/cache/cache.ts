@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LRUCache } from 'lru-cache';
 import type { BreakerOptions } from '../breaker.ts';
 import {
   type CacheLoadContext,
@@ -11,6 +10,7 @@ import {
   register,
 } from '../diagnostics.ts';
 import { decodeEntry, type Entry, encodeEntry, jsonSerializer, type Serializer } from './entry.ts';
+import { LocalStore } from './local-store.ts';
 import { type RedisSource, RedisTier } from './redis-tier.ts';
 
 /**
@@ -29,6 +29,13 @@ function turnNow(): number {
   }
   return clock;
 }
+
+/**
+ * A cache key. A number and its decimal string (`42` and `'42'`) are the same key in Redis, and
+ * `set`, `delete` and invalidations drop both from the local tier; lookups use the key as given,
+ * so use one form per cache (numbers for numeric ids: no conversion, and the cheapest lookups).
+ */
+export type CacheKey = string | number;
 
 /** Options of a cache. Times are in milliseconds. */
 export interface CacheOptions<V> {
@@ -77,7 +84,10 @@ export interface LoadContext {
 }
 
 /** Loads a value on a miss; `undefined` means "there is none" (cached as a negative entry). */
-export type Loader<V> = (key: string, ctx: LoadContext) => Promise<V | undefined> | V | undefined;
+export type Loader<V, K extends CacheKey = string> = (
+  key: K,
+  ctx: LoadContext,
+) => Promise<V | undefined> | V | undefined;
 
 /** Per-key options of `set`. */
 export type SetOptions = GetOptions;
@@ -98,11 +108,13 @@ interface Flight<V> {
  * Redis is slow or down, every command is bounded and a breaker skips it: the cache degrades to
  * the local tier and the loader, and no error reaches the caller.
  */
-export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string[], at: number] }> {
+export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitter<{
+  invalidate: [keys: string[], at: number];
+}> {
   /** The cache name. */
   readonly name: string;
-  readonly #local: LRUCache<string, Entry<V>>;
-  readonly #flights = new Map<string, Flight<V>>();
+  readonly #local: LocalStore<K, V>;
+  readonly #flights = new Map<K, Flight<V>>();
   readonly #ttl: number;
   readonly #staleTtl: number;
   readonly #negativeTtl: number;
@@ -129,7 +141,7 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
     this.#negativeTtl = options.negativeTtl ?? 5000;
     this.#prefix = `${options.prefix ?? 'prg:cache:'}${options.name}:`;
     this.#serializer = options.serializer ?? (jsonSerializer as Serializer<V>);
-    this.#local = new LRUCache<string, Entry<V>>({ max: options.max ?? 10_000 });
+    this.#local = new LocalStore<K, V>(options.max ?? 10_000);
     if (options.lock) {
       const l = typeof options.lock === 'object' ? options.lock : {};
       this.#lock = { ttl: l.ttl ?? 5000, wait: l.wait ?? l.ttl ?? 5000 };
@@ -162,20 +174,22 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
    * Resolves to `undefined` when the loader found nothing. A loader error is passed on (and not
    * cached) unless a stale value can be served instead.
    */
-  async get(key: string, loader: Loader<V>, options?: GetOptions): Promise<V | undefined> {
-    const now = turnNow();
-    const local = this.#local.get(key);
-    if (local !== undefined) {
-      if (now < local.fresh) {
-        this.#count(local.negative ? 'negative' : 'hit', 'local');
-        return local.value;
+  async get(key: K, loader: Loader<V, K>, options?: GetOptions): Promise<V | undefined> {
+    const local = this.#local;
+    const slot = local.find(key);
+    if (slot !== -1) {
+      const now = turnNow();
+      if (now < local.freshUntil(slot)) {
+        const value = local.use(slot);
+        this.#count(value === undefined ? 'negative' : 'hit', 'local');
+        return value;
       }
-      if (now < local.stale) {
+      if (now < local.staleUntil(slot)) {
         this.#count('stale', 'local');
         this.#refresh(key, loader, options);
-        return local.value;
+        return local.use(slot);
       }
-      this.#local.delete(key);
+      local.delete(key);
     }
     let flight = this.#flights.get(key);
     if (flight === undefined) flight = this.#fly(key, loader, options, false);
@@ -203,40 +217,41 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
     }
   }
 
-  /** The locally cached value, if fresh (no Redis, no loader). */
-  peek(key: string): V | undefined {
-    const e = this.#local.get(key);
-    return e !== undefined && turnNow() < e.fresh ? e.value : undefined;
+  /** The locally cached value, if fresh (no Redis, no loader, no counting). */
+  peek(key: K): V | undefined {
+    return this.#local.freshValue(key, turnNow());
   }
 
   /** Stores a value in both tiers and tells other workers and nodes to drop their copies. */
-  async set(key: string, value: V, options?: SetOptions): Promise<void> {
+  async set(key: K, value: V, options?: SetOptions): Promise<void> {
     const entry = this.#entry(
       value,
       options?.ttl ?? this.#ttl,
       options?.staleTtl ?? this.#staleTtl,
     );
     this.#markInvalidated([key]);
-    this.#local.set(key, entry);
+    const other = twin(key);
+    if (other !== undefined) this.#local.delete(other as K);
+    this.#local.set(key, entry.value, entry.fresh, entry.stale);
     if (this.#redis !== undefined) {
       await this.#redis.set(
         this.#prefix + key,
         encodeEntry(entry, this.#serializer),
         entry.stale - Date.now(),
       );
-      await this.#redis.invalidate([], [key]);
+      await this.#redis.invalidate([], [String(key)]);
     }
   }
 
   /** Removes keys from every tier, in every worker and node. */
-  async delete(...keys: string[]): Promise<void> {
+  async delete(...keys: K[]): Promise<void> {
     if (keys.length === 0) return;
     this.#markInvalidated(keys);
-    for (const key of keys) this.#local.delete(key);
+    this.#dropLocal(keys);
     if (this.#redis !== undefined) {
       await this.#redis.invalidate(
         keys.map((k) => this.#prefix + k),
-        keys,
+        keys.map(String),
       );
     }
   }
@@ -270,30 +285,41 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
     return { value, negative: false, fresh: now + ttl, stale: now + ttl + Math.max(0, staleTtl) };
   }
 
-  #remember(key: string, entry: Entry<V>, flight: Flight<V>): void {
+  #remember(key: K, entry: Entry<V>, flight: Flight<V>): void {
     if (entry.stale <= Date.now() || flight.invalidated) return;
-    // PERF: no per-item TTL in lru-cache: every entry carries its own fresh/stale times, which
-    // get() and peek() check; lru-cache only bounds the count (its TTL bookkeeping doubled the
-    // cost of a hit).
-    this.#local.set(key, entry);
+    this.#local.set(key, entry.value, entry.fresh, entry.stale);
   }
 
-  #markInvalidated(keys: string[]): void {
+  /** Flags the loads in flight for these keys (either form) so their results are not kept. */
+  #markInvalidated(keys: readonly CacheKey[]): void {
     for (const k of keys) {
-      const f = this.#flights.get(k);
+      const f = this.#flights.get(k as K);
       if (f !== undefined) f.invalidated = true;
+      const other = twin(k);
+      if (other === undefined) continue;
+      const g = this.#flights.get(other as K);
+      if (g !== undefined) g.invalidated = true;
+    }
+  }
+
+  /** Drops keys (either form) from this process. */
+  #dropLocal(keys: readonly CacheKey[]): void {
+    for (const k of keys) {
+      this.#local.delete(k as K);
+      const other = twin(k);
+      if (other !== undefined) this.#local.delete(other as K);
     }
   }
 
   #dropRemote(keys: string[]): void {
     this.#markInvalidated(keys);
-    for (const k of keys) this.#local.delete(k);
+    this.#dropLocal(keys);
     this.#stats.remoteInvalidations += keys.length;
     this.emit('invalidate', keys, Date.now());
   }
 
   /** Refreshes a stale entry in the background, once per key at a time. */
-  #refresh(key: string, loader: Loader<V>, options: GetOptions | undefined): void {
+  #refresh(key: K, loader: Loader<V, K>, options: GetOptions | undefined): void {
     if (this.#flights.has(key)) return;
     this.#fly(key, loader, options, true).promise.catch(() => {
       // Keep serving the stale value; the failure is counted in loadErrors.
@@ -301,8 +327,8 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
   }
 
   #fly(
-    key: string,
-    loader: Loader<V>,
+    key: K,
+    loader: Loader<V, K>,
     options: GetOptions | undefined,
     background: boolean,
   ): Flight<V> {
@@ -319,8 +345,8 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
 
   /** Redis, then (under the lock, if configured) the loader. */
   async #fill(
-    key: string,
-    loader: Loader<V>,
+    key: K,
+    loader: Loader<V, K>,
     options: GetOptions | undefined,
     background: boolean,
     flight: Flight<V>,
@@ -398,8 +424,8 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
   }
 
   async #load(
-    key: string,
-    loader: Loader<V>,
+    key: K,
+    loader: Loader<V, K>,
     options: GetOptions | undefined,
     background: boolean,
     flight: Flight<V>,
@@ -412,7 +438,7 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
     let value: V | undefined;
     try {
       if (cacheLoadChannel.hasSubscribers) {
-        const trace: CacheLoadContext = { cache: this.name, key, background };
+        const trace: CacheLoadContext = { cache: this.name, key: String(key), background };
         value = await cacheLoadChannel.tracePromise(async () => {
           const v = await loader(key, ctx);
           trace.empty = v === undefined;
@@ -445,6 +471,15 @@ export class Cache<V = unknown> extends EventEmitter<{ invalidate: [keys: string
 }
 
 /** Creates a cache (see `Cache`). */
-export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
-  return new Cache<V>(options);
+export function createCache<V = unknown, K extends CacheKey = string>(
+  options: CacheOptions<V>,
+): Cache<V, K> {
+  return new Cache<V, K>(options);
+}
+
+/** The other form of a key: 42 ↔ '42'; undefined for a string that is no number's decimal form. */
+function twin(key: CacheKey): CacheKey | undefined {
+  if (typeof key === 'number') return String(key);
+  const n = Number(key);
+  return String(n) === key ? n : undefined;
 }

@@ -1,6 +1,7 @@
 /** `peregrine/cache`: the tiered read-through cache and the HTTP caching helpers. */
 export {
   Cache,
+  type CacheKey,
   type CacheOptions,
   createCache,
   type GetOptions,
