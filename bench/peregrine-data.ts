@@ -28,7 +28,7 @@ const SELECT_WORLD = 'SELECT id, randomnumber AS "randomNumber" FROM world WHERE
 export function createPeregrineDataPath(options: { url: string; poolSize: number }) {
   const db = new PostgresPool({ url: options.url, max: options.poolSize, name: 'bench' });
   const opened = db.open();
-  const cache = new Cache<World>({ name: 'cachedworld', ttl: 3_600_000, max: 20_000 });
+  const cache = new Cache<World, number>({ name: 'cachedworld', ttl: 3_600_000, max: 20_000 });
   let pending: Array<{ id: number; resolve(w: World): void; reject(e: unknown): void }> = [];
 
   const flush = () => {
@@ -63,13 +63,12 @@ export function createPeregrineDataPath(options: { url: string; poolSize: number
       );
     },
     cachedWorldNow(id: number): World | undefined {
-      return cache.peek(String(id));
+      return cache.peek(id);
     },
     async cachedWorld(id: number): Promise<World> {
-      const key = String(id);
-      const hit = cache.peek(key);
+      const hit = cache.peek(id);
       if (hit !== undefined) return hit;
-      const w = await cache.get(key, () =>
+      const w = await cache.get(id, () =>
         db.one<World>('SELECT id, randomnumber AS "randomNumber" FROM cachedworld WHERE id = $1', [
           id,
         ]),
