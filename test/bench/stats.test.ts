@@ -171,6 +171,32 @@ test('targets: >= 0.95x node and >= 1.15x Fastify, unmeasured ones say so', () =
   assert.match(text, /on db @64: — \(target >= 0\.95x\) NOT MEASURED/);
 });
 
+test("target: cached-queries >= 0.8x of the same server's json", () => {
+  const records = [
+    record('node', 'json', 1000),
+    record('node', 'cached-queries', 700),
+    record('peregrine', 'json', 1200),
+    record('peregrine', 'cached-queries', 600),
+  ];
+  const checks = evaluateTargets(records);
+  const own = checks.find((c) => c.test === 'cached-queries');
+  assert.deepEqual(own, {
+    server: 'peregrine',
+    test: 'cached-queries',
+    concurrency: 64,
+    against: 'peregrine',
+    againstTest: 'json',
+    wanted: 0.8,
+    got: 0.5,
+    gotByCpu: 0.5,
+    met: false,
+  });
+  assert.match(
+    formatTargets(checks),
+    /peregrine cached-queries vs its json @64: 0\.50x \(target >= 0\.80x\) MISSED; by CPU per response 0\.50x/,
+  );
+});
+
 test('the table lists every record grouped by test with the ratio, and marks failures', () => {
   const records = [
     record('fastify', 'json', 850),
