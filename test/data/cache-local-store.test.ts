@@ -73,6 +73,32 @@ describe('LocalStore (the local tier)', () => {
     assert.equal(keys.at(-1), 500);
   });
 
+  test('small integer keys (own index) and other keys (Map) side by side, evicted alike', () => {
+    const s = new LocalStore<number | string, string>(4); // integer index up to 32 keys
+    const keys: Array<number | string> = [3, 31, 32, -1, 2.5, 2 ** 40, '3', 0];
+    for (const k of keys) s.set(k, `v${String(k)}`, 10, 10);
+    // Four entries kept: the four most recent.
+    assert.deepEqual([...s.keys()], [2.5, 2 ** 40, '3', 0]);
+    assert.equal(s.size, 4);
+    for (const k of [3, 31, 32, -1]) assert.equal(s.find(k), -1, `key ${k} evicted`);
+    assert.equal(s.freshValue(0, 0), 'v0');
+    assert.equal(s.freshValue('3', 0), 'v3');
+    assert.equal(s.freshValue(3, 0), undefined, '3 and "3" are different keys here');
+    assert.equal(s.freshValue(2 ** 40, 0), `v${2 ** 40}`);
+    assert.equal(s.delete(0), true);
+    assert.equal(s.delete(2.5), true);
+    assert.equal(s.size, 2);
+    s.set(-0, 'zero', 10, 10);
+    assert.equal(s.freshValue(0, 0), 'zero', '-0 and 0 are one key, as in a Map');
+    s.set(31, 'a', 10, 10);
+    s.set(1_000_000, 'b', 10, 10); // beyond the integer index: the Map
+    assert.deepEqual([...s.keys()], [2 ** 40, -0, 31, 1_000_000]); // '3' was the least recently used
+    s.clear();
+    assert.equal(s.size, 0);
+    assert.equal(s.find(31), -1);
+    assert.equal(s.find(1_000_000), -1);
+  });
+
   test('max must be a positive integer', () => {
     assert.throws(() => new LocalStore(0), RangeError);
     assert.throws(() => new LocalStore(1.5), RangeError);

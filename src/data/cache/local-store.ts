@@ -8,14 +8,26 @@
  * access) cost as much as the lookup itself. lru-cache holding `{ value, fresh, stale }` wrappers
  * did the same work with two more dependent reads per hit (the wrapper, and for string keys the
  * stored key's characters).
+ *
+ * PERF: small non-negative integer keys (database ids, the common case) are indexed by a plain
+ * Int32Array (key → slot + 1) instead of the Map: one read in a compact array instead of a hash
+ * bucket and a hash entry, ~2x cheaper per hit under load. It grows with the largest such key
+ * up to `max * DENSE_PER_ENTRY` keys (≤ 32 bytes per entry of `max`); larger, negative or
+ * fractional numbers and strings go to the Map.
  */
 
 const NONE = 0xffff_ffff;
+/** How far the integer index may reach, in keys per entry of `max`. */
+const DENSE_PER_ENTRY = 8;
 
 export class LocalStore<K, V> {
   /** The most entries kept. */
   readonly max: number;
   readonly #index = new Map<K, number>();
+  /** Slot + 1 of each integer key below #denseLimit (0: absent); grown on demand. */
+  #dense = new Int32Array(0);
+  readonly #denseLimit: number;
+  #size = 0;
   #keys: Array<K | undefined>;
   #values: Array<V | undefined>;
   #fresh: Float64Array;
@@ -37,6 +49,7 @@ export class LocalStore<K, V> {
       throw new RangeError(`max must be an integer from 1 to ${NONE - 1}, got ${max}`);
     }
     this.max = max;
+    this.#denseLimit = Math.min(max * DENSE_PER_ENTRY, 0x7fff_ffff);
     // Grown by doubling up to max: a small cache with a large bound costs little memory.
     const capacity = Math.min(max, 64);
     this.#keys = new Array<K | undefined>(capacity);
@@ -49,18 +62,27 @@ export class LocalStore<K, V> {
 
   /** Entries held. */
   get size(): number {
-    return this.#index.size;
+    return this.#size;
+  }
+
+  /** Whether a key lives in the integer index (a non-negative integer below the limit). */
+  #isDense(key: K): boolean {
+    return typeof key === 'number' && key >>> 0 === key && key < this.#denseLimit;
   }
 
   /** The slot of `key`, or -1. Slots are valid until the next `set`, `delete` or `clear`. */
   find(key: K): number {
+    if (this.#isDense(key)) {
+      const k = key as number;
+      return k < this.#dense.length ? this.#dense[k]! - 1 : -1;
+    }
     return this.#index.get(key) ?? -1;
   }
 
   /** The value of a slot if it is fresh at `now` (and marks it used), else undefined. */
   freshValue(key: K, now: number): V | undefined {
-    const slot = this.#index.get(key);
-    if (slot === undefined || !(now < this.#fresh[slot]!)) return undefined;
+    const slot = this.find(key);
+    if (slot === -1 || !(now < this.#fresh[slot]!)) return undefined;
     if (slot !== this.#tail) this.#moveToTail(slot);
     return this.#values[slot];
   }
@@ -83,12 +105,13 @@ export class LocalStore<K, V> {
 
   /** Stores a value (undefined: a cached absence) with its times, evicting the LRU entry if full. */
   set(key: K, value: V | undefined, fresh: number, stale: number): void {
-    let slot = this.#index.get(key);
-    if (slot === undefined) {
+    let slot = this.find(key);
+    if (slot === -1) {
       slot = this.#allocate();
-      this.#index.set(key, slot);
+      this.#indexSet(key, slot);
       this.#keys[slot] = key;
       this.#link(slot);
+      this.#size++;
     } else if (slot !== this.#tail) {
       this.#moveToTail(slot);
     }
@@ -99,17 +122,20 @@ export class LocalStore<K, V> {
 
   /** Removes a key; true if it was there. */
   delete(key: K): boolean {
-    const slot = this.#index.get(key);
-    if (slot === undefined) return false;
-    this.#index.delete(key);
+    const slot = this.find(key);
+    if (slot === -1) return false;
+    this.#indexDelete(key);
     this.#unlink(slot);
     this.#release(slot);
+    this.#size--;
     return true;
   }
 
   /** Removes every entry. */
   clear(): void {
     this.#index.clear();
+    this.#dense.fill(0);
+    this.#size = 0;
     this.#keys.fill(undefined);
     this.#values.fill(undefined);
     this.#head = NONE;
@@ -131,9 +157,31 @@ export class LocalStore<K, V> {
     }
     // Full: the least recently used entry gives up its slot.
     const slot = this.#head;
-    this.#index.delete(this.#keys[slot] as K);
+    this.#indexDelete(this.#keys[slot] as K);
     this.#unlink(slot);
+    this.#size--;
     return slot;
+  }
+
+  #indexSet(key: K, slot: number): void {
+    if (!this.#isDense(key)) {
+      this.#index.set(key, slot);
+      return;
+    }
+    const k = key as number;
+    if (k >= this.#dense.length) {
+      let length = Math.max(64, this.#dense.length);
+      while (length <= k) length *= 2;
+      const grown = new Int32Array(Math.min(length, this.#denseLimit));
+      grown.set(this.#dense);
+      this.#dense = grown;
+    }
+    this.#dense[k] = slot + 1;
+  }
+
+  #indexDelete(key: K): void {
+    if (this.#isDense(key)) this.#dense[key as number] = 0;
+    else this.#index.delete(key);
   }
 
   #release(slot: number): void {
