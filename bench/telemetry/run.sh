@@ -18,6 +18,8 @@ sleep 0.5
 for round in $(seq "$ROUNDS"); do
   for mode in ${MODES:-off default traces100 otel-sdk}; do
     PORT_SRV=$(free_port)
+    # A fresh log: the previous server's "ready" must not pass for this one's.
+    rm -f /tmp/peregrine-bench-tel.log
     BENCH_MODE=$mode PORT=$PORT_SRV BENCH_OTLP_URL="http://127.0.0.1:$SINK_PORT/v1/traces" \
       PEREGRINE_LOG_LEVEL=warn "${PIN_SERVER[@]}" $NODE --conditions=development bench/telemetry/server.ts > /tmp/peregrine-bench-tel.log 2>&1 & SRV=$!
     for _ in $(seq 100); do grep -q ready /tmp/peregrine-bench-tel.log 2>/dev/null && break; sleep 0.1; done
