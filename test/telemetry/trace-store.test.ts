@@ -61,7 +61,7 @@ class ReferenceLists {
 }
 
 test('slowest and errors match the full-sort definition, through evictions and ties', () => {
-  const store = new TraceStore({ maxTraces: 200, listSize: 10 });
+  const store = new TraceStore({ maxTraces: 200, listSize: 10, maxNewPerSecond: Infinity });
   const ref = new ReferenceLists(10);
   const rand = lcg(7);
   const order: string[] = [];
@@ -116,4 +116,42 @@ test('a trace whose root arrives after a child is ranked once, by its root', () 
     store.errors().map((t) => t.traceId),
     ['late-root'],
   );
+});
+
+test('past the per-second budget only traces that can enter a list are stored; the lists are unchanged', () => {
+  const budgeted = new TraceStore({ listSize: 10, maxNewPerSecond: 20, maxTraces: 100_000 });
+  const unbounded = new TraceStore({ listSize: 10, maxNewPerSecond: Infinity, maxTraces: 100_000 });
+  const rand = lcg(3);
+  for (let i = 0; i < 3000; i++) {
+    const span = root(Math.floor(rand() * 1000), rand() < 0.02);
+    // All in a few seconds of end time: the budget binds.
+    const duration = span.end - span.start;
+    span.start = 5_000_000 + i;
+    span.end = span.start + duration;
+    budgeted.add([span]);
+    unbounded.add([span]);
+  }
+  assert.deepEqual(
+    budgeted.slowest().map((t) => t.traceId),
+    unbounded.slowest().map((t) => t.traceId),
+  );
+  assert.deepEqual(
+    budgeted.errors().map((t) => t.traceId),
+    unbounded.errors().map((t) => t.traceId),
+  );
+  assert.ok(budgeted.skipped > 2000, `skipped ${budgeted.skipped}`);
+  assert.equal(unbounded.skipped, 0);
+  // A child of a stored trace is always added; a new trace's child past the budget is not.
+  const stored = budgeted.slowest()[0]!;
+  const child: WireSpan = {
+    ...stored.root!,
+    spanId: 'c1',
+    parentSpanId: stored.root!.spanId,
+    kind: 0,
+  };
+  budgeted.add([child]);
+  assert.equal(budgeted.get(stored.traceId)!.spans.length, 2);
+  const orphan: WireSpan = { ...child, traceId: 'never-stored', statusCode: 0 };
+  budgeted.add([orphan]);
+  assert.equal(budgeted.get('never-stored'), undefined);
 });

@@ -21,6 +21,13 @@ export interface TraceStoreOptions {
   listSize?: number;
   /** Most spans kept per trace (default 500). */
   maxSpansPerTrace?: number;
+  /**
+   * New traces stored per second (as they arrive), beyond which a new trace is stored only if it
+   * can enter a list: its span failed, or it is a root slower than the slowest list's last
+   * (default 200). Exporting is not affected; this bounds the dashboard's bookkeeping when every
+   * trace is kept.
+   */
+  maxNewPerSecond?: number;
 }
 
 /**
@@ -36,18 +43,34 @@ export class TraceStore {
   readonly #errors: StoredTrace[] = [];
   /** Traces in either list (so an evicted trace not listed costs no search). */
   readonly #listed = new Set<StoredTrace>();
+  readonly #perSecond: number;
+  #second = 0;
+  #admitted = 0;
+  /** New traces not stored because the per-second budget was spent (they were still exported). */
+  skipped = 0;
 
   constructor(options: TraceStoreOptions = {}) {
     this.#max = options.maxTraces ?? 1000;
     this.#listSize = options.listSize ?? 50;
     this.#maxSpans = options.maxSpansPerTrace ?? 500;
+    this.#perSecond = options.maxNewPerSecond ?? 200;
   }
 
   /** Adds kept spans (any order; children may come before their root). */
   add(spans: readonly WireSpan[]): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.#second) {
+      this.#second = second;
+      this.#admitted = 0;
+    }
     for (const span of spans) {
       let t = this.#traces.get(span.traceId);
+      const isRoot = span.kind === 1 || span.parentSpanId === '' || span.remoteParent;
       if (t === undefined) {
+        if (!this.#admit(span, isRoot)) {
+          this.skipped++;
+          continue;
+        }
         t = {
           traceId: span.traceId,
           spans: [],
@@ -60,7 +83,6 @@ export class TraceStore {
         if (this.#traces.size > this.#max) this.#evict();
       }
       if (t.spans.length < this.#maxSpans) t.spans.push(span);
-      const isRoot = span.kind === 1 || span.parentSpanId === '' || span.remoteParent;
       if (isRoot && (t.root === undefined || span.start < t.root.start)) {
         t.root = span;
         t.duration = span.end - span.start;
@@ -69,6 +91,22 @@ export class TraceStore {
         this.#rank(t);
       }
     }
+  }
+
+  /**
+   * Whether a span of a trace not yet stored starts one. PERF: with every trace kept (tens of
+   * thousands a second), storing each cost a Map insert and an eviction per span; the dashboard
+   * shows 50 of each list, so past the budget only traces that can enter a list are stored.
+   */
+  #admit(span: WireSpan, isRoot: boolean): boolean {
+    if (this.#admitted < this.#perSecond) {
+      this.#admitted++;
+      return true;
+    }
+    if (span.statusCode === 2) return true;
+    if (!isRoot) return false;
+    const slow = this.#slowest;
+    return slow.length < this.#listSize || span.end - span.start > slow[slow.length - 1]!.duration;
   }
 
   #evict(): void {
