@@ -55,12 +55,13 @@ class RouteSeries {
 }
 
 /**
- * Per-request state: the monotonic start and, with tracing on, the server span — started only
- * when something needs it (a child span, a propagated `traceparent`, a log line's trace id) or
- * when the request ends and is kept. PERF: most requests of a 1%-sampled service create no child
- * spans and are not kept; they never pay for ids, a span or a local trace.
+ * Per-request state, which is also the request's OpenTelemetry Context: the monotonic start and,
+ * with tracing on, the server span — started only when something needs it (a child span, a
+ * propagated `traceparent`, a log line's trace id) or when the request ends and is kept.
+ * PERF: most requests of a 1%-sampled service create no child spans and are not kept; they never
+ * pay for ids, a span or a local trace, and the state and the context are one allocation.
  */
-class RequestProbe {
+class RequestProbe extends SpanOnlyContext {
   readonly start: number;
   readonly method: number;
   ended = false;
@@ -69,6 +70,7 @@ class RequestProbe {
   readonly #req: Request;
 
   constructor(start: number, method: number, tracing: TracingSetup | undefined, req: Request) {
+    super(undefined);
     this.start = start;
     this.method = method;
     this.#tracing = tracing;
@@ -81,7 +83,7 @@ class RequestProbe {
   }
 
   /** The server span, started now (dated from the request's start) if it was not yet. */
-  get span(): TracedSpan | undefined {
+  protected override get span(): TracedSpan | undefined {
     if (this.#span === undefined && this.#tracing !== undefined) {
       const req = this.#req;
       const parent = parseTraceparent(headerOf(req, 'traceparent'), req.headers.tracestate);
@@ -89,17 +91,10 @@ class RequestProbe {
     }
     return this.#span;
   }
-}
 
-/** The request's OpenTelemetry Context: its server span, started on first read. */
-class ProbeContext extends SpanOnlyContext {
-  readonly #probe: RequestProbe;
-  constructor(probe: RequestProbe) {
-    super(undefined);
-    this.#probe = probe;
-  }
-  protected override get span(): unknown {
-    return this.#probe.span;
+  /** The server span (see `span`). */
+  serverSpan(): TracedSpan | undefined {
+    return this.span;
   }
 }
 
@@ -166,7 +161,7 @@ export class HttpInstrumentation implements Instrumentation {
       // fall through: the request runs untraced
     }
     if (probe === undefined || this.#tracing === undefined) run(req, resp, out);
-    else contextManager.storage.run(new ProbeContext(probe), run, req, resp, out);
+    else contextManager.storage.run(probe, run, req, resp, out);
   }
 
   end(req: Request, route: RouteProbe | undefined, status: number): void {
@@ -184,12 +179,12 @@ export class HttpInstrumentation implements Instrumentation {
         // Nothing needed the span while the request ran: start it now only if it is kept.
         const config = this.#recorder.config;
         if (this.#accessLog || req.headers.traceparent !== undefined) {
-          span = probe.span;
+          span = probe.serverSpan();
         } else {
           const mustKeep = (status >= 500 && config.keepErrors) || seconds * 1000 >= config.slowMs;
           const sampled = !mustKeep && headSampled(this.#tracing.sampler.ratio);
           if (mustKeep || sampled) {
-            span = probe.span;
+            span = probe.serverSpan();
             // The head decision made here stands for the ratio decision on the id: nobody saw
             // the id before, so no other service can have decided differently.
             const ctx = span?.spanContext();
