@@ -449,6 +449,18 @@ for (const engine of ENGINES) {
       assert.equal(seen.smuggled, 0, 'no smuggled request was ever answered');
     });
 
+    test('0b. the Date header moves on with the clock across a second boundary', T, async () => {
+      const c = await conn(get('/plaintext'));
+      const [a] = await c.waitFor(1);
+      await new Promise((r) => setTimeout(r, 1100));
+      await c.send(get('/plaintext'));
+      const [, b] = await c.waitFor(2);
+      assert.ok(a && b, describeConn(c));
+      const first = Date.parse(a.headers.get('date') ?? '');
+      const second = Date.parse(b.headers.get('date') ?? '');
+      assert.ok(second - first >= 1000, `${a.headers.get('date')} then ${b.headers.get('date')}`);
+    });
+
     test('0. the engine asked for is the one serving', () => {
       // With the peregrine engine the node:http server never listens: it only serves hand-offs.
       assert.equal(server.server.listening, engine === 'node');
@@ -473,6 +485,9 @@ for (const engine of ENGINES) {
           const date = r.headers.get('date');
           assert.ok(date !== undefined, 'Date header present');
           assert.ok(!Number.isNaN(Date.parse(date)), `Date parses: ${date}`);
+          // The current second (formatted once a second): within the second it was read in.
+          const lag = Date.now() - Date.parse(date);
+          assert.ok(lag >= 0 && lag < 2000, `Date is current: ${date} (${lag} ms behind)`);
           assert.ok(!connectionTokens(r).includes('close'), 'not Connection: close');
         }
         assert.equal(await c.closedWithin(200), false, 'the server keeps the socket open');
