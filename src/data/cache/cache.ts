@@ -114,6 +114,13 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   /** The cache name. */
   readonly name: string;
   readonly #local: LocalStore<K, V>;
+  /**
+   * Which key forms this cache has held (locally or in flight). PERF: a key's twin (42 ↔ '42')
+   * is looked for only when the other form was ever held; a cache used with one form (the usual
+   * case) skips the String()/Number() conversion and two Map lookups per set and invalidation.
+   */
+  #heldNumbers = false;
+  #heldStrings = false;
   readonly #flights = new Map<K, Flight<V>>();
   readonly #ttl: number;
   readonly #staleTtl: number;
@@ -230,8 +237,9 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
       options?.staleTtl ?? this.#staleTtl,
     );
     this.#markInvalidated([key]);
-    const other = twin(key);
+    const other = this.#twin(key);
     if (other !== undefined) this.#local.delete(other as K);
+    this.#held(key);
     this.#local.set(key, entry.value, entry.fresh, entry.stale);
     if (this.#redis !== undefined) {
       await this.#redis.set(
@@ -287,7 +295,21 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
 
   #remember(key: K, entry: Entry<V>, flight: Flight<V>): void {
     if (entry.stale <= Date.now() || flight.invalidated) return;
+    this.#held(key);
     this.#local.set(key, entry.value, entry.fresh, entry.stale);
+  }
+
+  /** Notes the form of a key about to be held locally or in flight. */
+  #held(key: CacheKey): void {
+    if (typeof key === 'number') this.#heldNumbers = true;
+    else this.#heldStrings = true;
+  }
+
+  /** The other form of `key`, if this cache ever held a key of that form. */
+  #twin(key: CacheKey): CacheKey | undefined {
+    return (typeof key === 'number' ? this.#heldStrings : this.#heldNumbers)
+      ? twin(key)
+      : undefined;
   }
 
   /** Flags the loads in flight for these keys (either form) so their results are not kept. */
@@ -295,7 +317,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     for (const k of keys) {
       const f = this.#flights.get(k as K);
       if (f !== undefined) f.invalidated = true;
-      const other = twin(k);
+      const other = this.#twin(k);
       if (other === undefined) continue;
       const g = this.#flights.get(other as K);
       if (g !== undefined) g.invalidated = true;
@@ -306,7 +328,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   #dropLocal(keys: readonly CacheKey[]): void {
     for (const k of keys) {
       this.#local.delete(k as K);
-      const other = twin(k);
+      const other = this.#twin(k);
       if (other !== undefined) this.#local.delete(other as K);
     }
   }
@@ -339,6 +361,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     flight.promise = this.#fill(key, loader, options, background, flight).finally(() => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
     });
+    this.#held(key);
     this.#flights.set(key, flight);
     return flight;
   }
