@@ -35,6 +35,34 @@ interface Decoded {
   }>;
 }
 
+/** The protobufjs root generated from opentelemetry-proto, as shipped by otlp-transformer 0.214. */
+const ExportTraceServiceRequest = (
+  require('otlp-proto-root/build/src/generated/root.js') as {
+    opentelemetry: {
+      proto: {
+        collector: {
+          trace: {
+            v1: {
+              ExportTraceServiceRequest: {
+                decode(b: Uint8Array): unknown;
+                toObject(m: unknown, o: object): unknown;
+              };
+            };
+          };
+        };
+      };
+    };
+  }
+).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+/**
+ * Decodes an OTLP `ExportTraceServiceRequest` with the OpenTelemetry protocol definitions (not
+ * Peregrine's code); `options` are protobufjs' `toObject` conversion options.
+ */
+export function decodeTraceRequest<T = unknown>(bytes: Uint8Array, options: object): T {
+  return ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(bytes), options) as T;
+}
+
 /**
  * A test OTLP/HTTP collector: it decodes every request with the OpenTelemetry protocol
  * definitions (the protobufjs root generated from opentelemetry-proto, as shipped by
@@ -46,23 +74,6 @@ export async function startOtlpReceiver(): Promise<{
   requests: number;
   close(): Promise<void>;
 }> {
-  const root = require('otlp-proto-root/build/src/generated/root.js') as {
-    opentelemetry: {
-      proto: {
-        collector: {
-          trace: {
-            v1: {
-              ExportTraceServiceRequest: {
-                decode(b: Uint8Array): unknown;
-                toObject(m: unknown, o: object): Decoded;
-              };
-            };
-          };
-        };
-      };
-    };
-  };
-  const Request = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
   const state = { spans: [] as ReceivedSpan[], requests: 0 };
   const hex = (b: Uint8Array | undefined) =>
     b === undefined ? '' : Buffer.from(b).toString('hex');
@@ -77,7 +88,7 @@ export async function startOtlpReceiver(): Promise<{
         res.writeHead(415).end();
         return;
       }
-      const msg = Request.toObject(Request.decode(Buffer.concat(chunks)), {
+      const msg = decodeTraceRequest<Decoded>(Buffer.concat(chunks), {
         longs: Number,
         defaults: true,
       });

@@ -1,38 +1,13 @@
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { encodeTraceExport } from '../../src/telemetry/hub/otlp-encode.ts';
 import type { WireAttributeValue, WireSpan } from '../../src/telemetry/metrics/wire.ts';
+import { decodeTraceRequest } from '../helpers/otlp-receiver.ts';
 
-// The protobufjs root generated from opentelemetry-proto (shipped by otlp-transformer 0.214):
-// the decoder is the protocol's, not Peregrine's.
-const require = createRequire(import.meta.url);
-const root = require('otlp-proto-root/build/src/generated/root.js') as {
-  opentelemetry: {
-    proto: {
-      collector: {
-        trace: {
-          v1: {
-            ExportTraceServiceRequest: {
-              decode(b: Uint8Array): unknown;
-              toObject(m: unknown, o: object): { resourceSpans: unknown[] };
-            };
-          };
-        };
-      };
-    };
-  };
-};
-const Request = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-
+/** Decoded with the protocol's definitions (test/helpers/otlp-receiver.ts), not Peregrine's. */
 function decode(bytes: Uint8Array): { resourceSpans: unknown[] } {
-  return Request.toObject(Request.decode(bytes), {
-    longs: String,
-    bytes: String,
-    defaults: true,
-    arrays: true,
-  });
+  return decodeTraceRequest(bytes, { longs: String, bytes: String, defaults: true, arrays: true });
 }
 
 /** The same span in the SDK's ReadableSpan shape, for OpenTelemetry's own serializer. */
