@@ -90,6 +90,12 @@ class Writer {
     else this.varint(t);
   }
 
+  /** Starts a length-delimited field (a nested message); returns where its body starts. */
+  begin(field: number): number {
+    this.tag(field, LEN);
+    return this.open();
+  }
+
   /** Reserves one byte for a length; returns where the body starts. */
   open(): number {
     this.ensure(1);
@@ -214,11 +220,9 @@ function anyValue(w: Writer, value: WireAttributeValue | undefined): void {
       w.double(value);
     }
   } else if (Array.isArray(value)) {
-    w.tag(5, LEN);
-    const array = w.open();
+    const array = w.begin(5);
     for (const item of value) {
-      w.tag(1, LEN);
-      const v = w.open();
+      const v = w.begin(1);
       anyValue(w, item);
       w.close(v);
     }
@@ -230,11 +234,9 @@ function attributes(w: Writer, field: number, attrs: Record<string, WireAttribut
   for (const key in attrs) {
     const value = attrs[key];
     if (value === undefined) continue;
-    w.tag(field, LEN);
-    const kv = w.open();
+    const kv = w.begin(field);
     w.string(1, key);
-    w.tag(2, LEN);
-    const v = w.open();
+    const v = w.begin(2);
     anyValue(w, value);
     w.close(v);
     w.close(kv);
@@ -256,8 +258,7 @@ function span(w: Writer, s: WireSpan): void {
   w.nanos(s.end);
   attributes(w, 9, s.attributes);
   for (const e of s.events) {
-    w.tag(11, LEN);
-    const ev = w.open();
+    const ev = w.begin(11);
     w.tag(1, I64);
     w.nanos(e.time);
     w.string(2, e.name);
@@ -265,16 +266,14 @@ function span(w: Writer, s: WireSpan): void {
     w.close(ev);
   }
   for (const l of s.links) {
-    w.tag(13, LEN);
-    const link = w.open();
+    const link = w.begin(13);
     w.hex(1, l.traceId);
     w.hex(2, l.spanId);
     attributes(w, 4, l.attributes);
     w.close(link);
   }
   // Status is always present (an empty one means UNSET), as the SDK's exporter writes it.
-  w.tag(15, LEN);
-  const status = w.open();
+  const status = w.begin(15);
   if (s.statusMessage !== '') w.string(2, s.statusMessage);
   if (s.statusCode !== 0) {
     w.tag(3, VARINT);
@@ -300,22 +299,17 @@ export function encodeTraceExport(
     else list.push(s);
   }
   const w = new Writer(1024 + spans.length * 320);
-  w.tag(1, LEN);
-  const resourceSpans = w.open();
-  w.tag(1, LEN);
-  const res = w.open();
+  const resourceSpans = w.begin(1);
+  const res = w.begin(1);
   attributes(w, 1, resource);
   w.close(res);
   for (const [scope, list] of byScope) {
-    w.tag(2, LEN);
-    const scopeSpans = w.open();
-    w.tag(1, LEN);
-    const sc = w.open();
+    const scopeSpans = w.begin(2);
+    const sc = w.begin(1);
     w.string(1, scope);
     w.close(sc);
     for (const s of list) {
-      w.tag(2, LEN);
-      const one = w.open();
+      const one = w.begin(2);
       span(w, s);
       w.close(one);
     }
