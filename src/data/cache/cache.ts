@@ -10,6 +10,7 @@ import {
   register,
 } from '../diagnostics.ts';
 import { decodeEntry, type Entry, encodeEntry, jsonSerializer, type Serializer } from './entry.ts';
+import { type CacheKey, KeyForms } from './keys.ts';
 import { LocalStore } from './local-store.ts';
 import { type RedisSource, RedisTier } from './redis-tier.ts';
 
@@ -29,13 +30,6 @@ function turnNow(): number {
   }
   return clock;
 }
-
-/**
- * A cache key. A number and its decimal string (`42` and `'42'`) are the same key in Redis, and
- * `set`, `delete` and invalidations drop both from the local tier; lookups use the key as given,
- * so use one form per cache (numbers for numeric ids: no conversion, and the cheapest lookups).
- */
-export type CacheKey = string | number;
 
 /** Options of a cache. Times are in milliseconds. */
 export interface CacheOptions<V> {
@@ -114,13 +108,8 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   /** The cache name. */
   readonly name: string;
   readonly #local: LocalStore<K, V>;
-  /**
-   * Which key forms this cache has held (locally or in flight). PERF: a key's twin (42 ↔ '42')
-   * is looked for only when the other form was ever held; a cache used with one form (the usual
-   * case) skips the String()/Number() conversion and two Map lookups per set and invalidation.
-   */
-  #heldNumbers = false;
-  #heldStrings = false;
+  /** Which key forms were held: where a key's twin (42 ↔ '42') may be. */
+  readonly #forms = new KeyForms();
   readonly #flights = new Map<K, Flight<V>>();
   readonly #ttl: number;
   readonly #staleTtl: number;
@@ -237,9 +226,9 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
       options?.staleTtl ?? this.#staleTtl,
     );
     this.#markInvalidated([key]);
-    const other = this.#twin(key);
+    const other = this.#forms.twin(key);
     if (other !== undefined) this.#local.delete(other as K);
-    this.#held(key);
+    this.#forms.held(key);
     this.#local.set(key, entry.value, entry.fresh, entry.stale);
     if (this.#redis !== undefined) {
       await this.#redis.set(
@@ -295,21 +284,8 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
 
   #remember(key: K, entry: Entry<V>, flight: Flight<V>): void {
     if (entry.stale <= Date.now() || flight.invalidated) return;
-    this.#held(key);
+    this.#forms.held(key);
     this.#local.set(key, entry.value, entry.fresh, entry.stale);
-  }
-
-  /** Notes the form of a key about to be held locally or in flight. */
-  #held(key: CacheKey): void {
-    if (typeof key === 'number') this.#heldNumbers = true;
-    else this.#heldStrings = true;
-  }
-
-  /** The other form of `key`, if this cache ever held a key of that form. */
-  #twin(key: CacheKey): CacheKey | undefined {
-    return (typeof key === 'number' ? this.#heldStrings : this.#heldNumbers)
-      ? twin(key)
-      : undefined;
   }
 
   /** Flags the loads in flight for these keys (either form) so their results are not kept. */
@@ -317,7 +293,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     for (const k of keys) {
       const f = this.#flights.get(k as K);
       if (f !== undefined) f.invalidated = true;
-      const other = this.#twin(k);
+      const other = this.#forms.twin(k);
       if (other === undefined) continue;
       const g = this.#flights.get(other as K);
       if (g !== undefined) g.invalidated = true;
@@ -328,7 +304,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   #dropLocal(keys: readonly CacheKey[]): void {
     for (const k of keys) {
       this.#local.delete(k as K);
-      const other = this.#twin(k);
+      const other = this.#forms.twin(k);
       if (other !== undefined) this.#local.delete(other as K);
     }
   }
@@ -361,7 +337,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     flight.promise = this.#fill(key, loader, options, background, flight).finally(() => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
     });
-    this.#held(key);
+    this.#forms.held(key);
     this.#flights.set(key, flight);
     return flight;
   }
@@ -498,11 +474,4 @@ export function createCache<V = unknown, K extends CacheKey = string>(
   options: CacheOptions<V>,
 ): Cache<V, K> {
   return new Cache<V, K>(options);
-}
-
-/** The other form of a key: 42 ↔ '42'; undefined for a string that is no number's decimal form. */
-function twin(key: CacheKey): CacheKey | undefined {
-  if (typeof key === 'number') return String(key);
-  const n = Number(key);
-  return String(n) === key ? n : undefined;
 }

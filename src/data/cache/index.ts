@@ -1,7 +1,6 @@
 /** `peregrine/cache`: the tiered read-through cache and the HTTP caching helpers. */
 export {
   Cache,
-  type CacheKey,
   type CacheOptions,
   createCache,
   type GetOptions,
@@ -11,4 +10,5 @@ export {
 } from './cache.ts';
 export { jsonSerializer, type Serializer } from './entry.ts';
 export { contentETag, type Freshness, notModified, versionETag } from './http.ts';
+export type { CacheKey } from './keys.ts';
 export type { RedisSource } from './redis-tier.ts';
