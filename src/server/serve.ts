@@ -323,6 +323,18 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     );
   };
 
+  /** Closes every connection now, on node:http and on the engines. */
+  const dropConnections = (): void => {
+    for (const server of servers) server.closeAllConnections();
+    for (const engine of engines) engine.closeAll();
+    for (const socket of sockets) socket.destroy();
+  };
+  /** Stops the timeout checks: node:http's own close clears its interval; the engines' stop. */
+  const stopTimers = (): void => {
+    for (const server of servers) server.close();
+    for (const engine of engines) engine.stop();
+  };
+
   let closing: Promise<void> | undefined;
   return {
     server: servers[0]!,
@@ -365,19 +377,13 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
           sweep();
           sweeper = setInterval(sweep, 100);
         }, grace);
-        const force = setTimeout(() => {
-          for (const server of servers) server.closeAllConnections();
-          for (const engine of engines) engine.closeAll();
-          for (const socket of sockets) socket.destroy();
-        }, gracefulTimeout);
+        const force = setTimeout(dropConnections, gracefulTimeout);
         await closed;
         stopped = true;
         clearTimeout(graceTimer);
         clearInterval(sweeper);
         clearTimeout(force);
-        // node:http's own close clears its timeout-checking interval.
-        for (const server of servers) server.close();
-        for (const engine of engines) engine.stop();
+        stopTimers();
         await app.shutdown();
       })();
       return closing;
@@ -394,13 +400,10 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     destroy() {
       closing ??= (async () => {
         const closed = stopAccepting();
-        for (const server of servers) server.closeAllConnections();
-        for (const engine of engines) engine.closeAll();
-        for (const socket of sockets) socket.destroy();
+        dropConnections();
         await closed;
         stopped = true;
-        for (const server of servers) server.close();
-        for (const engine of engines) engine.stop();
+        stopTimers();
         await app.shutdown();
       })();
       return closing;

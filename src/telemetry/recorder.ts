@@ -9,13 +9,13 @@ import { registerOpenTelemetryBridge, type TracingSetup } from './tracing/tracer
 /** Where a worker's deltas go: the master over IPC, or an in-process hub. */
 export type DeltaSink = (delta: TelemetryDelta) => void;
 
+/** Kept spans held while no sink is connected. */
+const UNCONNECTED_SPANS = 1024;
+
 /**
  * The worker side of telemetry: the process's metric registry, the kept-span buffer, and the
  * once-a-second flush of both to the master as one delta message.
  */
-/** Kept spans held while no sink is connected. */
-const UNCONNECTED_SPANS = 1024;
-
 export class Recorder implements SpanSink {
   /** The process's metric families (RED, runtime, the App's own). */
   readonly registry = new MetricRegistry();
