@@ -47,6 +47,11 @@ export interface DbQueryContext {
   serverAddress?: string;
   /** `server.port` (PostgreSQL only). */
   serverPort?: number;
+  /**
+   * `performance.now()` when the statement was issued, before any wait for a connection (set by
+   * the publisher, so subscribers time the statement without reading the clock again).
+   */
+  start?: number;
   /** Milliseconds spent waiting for a connection (set at the end; PostgreSQL only). */
   acquireWaitMs?: number;
   /** Rows returned or affected (set at the end). */

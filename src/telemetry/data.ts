@@ -33,6 +33,17 @@ interface Pending {
   span: TracedSpan | undefined;
 }
 
+/** Labels shared by every run of one statement text. */
+interface StatementLabels {
+  system: string;
+  namespace: string;
+  spanName: string;
+  series: HistogramSeries;
+}
+
+/** The pending record of every span-less statement that its publisher dated (`ctx.start`). */
+const UNTRACED: Pending = Object.freeze({ start: 0, span: undefined });
+
 // PERF: the per-operation state rides on the context object itself (a symbol-keyed property)
 // rather than in a WeakMap, whose ephemeron entries cost every garbage collection.
 const kPending = Symbol('peregrine.telemetry.pending');
@@ -71,7 +82,7 @@ function errorType(err: unknown, code: string | undefined): string {
 export class DataTelemetry {
   readonly #tracing: TracingSetup | undefined;
   readonly #dbDuration: Histogram;
-  readonly #dbSeries = new Map<string, HistogramSeries>();
+  readonly #statements = new Map<string, StatementLabels>();
   readonly #httpDuration: Histogram;
   readonly #previous = new Map<string, number>();
   readonly #counters: Record<string, Counter>;
@@ -220,12 +231,12 @@ export class DataTelemetry {
 
   #startDb(ctx: DbQueryContext): void {
     try {
-      const start = performance.now();
-      const span = this.#child(
-        ctx.namespace ? `${ctx.operation} ${ctx.namespace}` : ctx.operation,
-        SpanKind.CLIENT,
-        start,
-      );
+      // Publishers date the statement (`ctx.start`); the clock is read here only if one did not.
+      const start = ctx.start ?? performance.now();
+      const span =
+        this.#tracing === undefined
+          ? undefined
+          : this.#child(this.#statement(ctx).spanName, SpanKind.CLIENT, start);
       if (span !== undefined) {
         const a = span.attributes;
         a['db.system.name'] = ctx.system;
@@ -235,10 +246,32 @@ export class DataTelemetry {
         if (ctx.serverAddress !== undefined) a['server.address'] = ctx.serverAddress;
         if (ctx.serverPort !== undefined) a['server.port'] = ctx.serverPort;
       }
-      pending.set(ctx, { start, span });
+      // PERF: without a span (tracing off, or no request around the statement) the pending
+      // record is one shared object: no allocation per statement.
+      pending.set(ctx, span === undefined && ctx.start !== undefined ? UNTRACED : { start, span });
     } catch {
       // never into the data path
     }
+  }
+
+  /**
+   * What every run of a statement shares: its span name and its duration series when it succeeds,
+   * worked out once per statement text.
+   */
+  #statement(ctx: DbQueryContext): StatementLabels {
+    // PERF: keyed by the statement text — usually one constant string, whose hash V8 keeps — and
+    // checked against the other labels, instead of a key string built for every statement.
+    const known = this.#statements.get(ctx.text);
+    if (known !== undefined && known.system === ctx.system && known.namespace === ctx.namespace)
+      return known;
+    const labels: StatementLabels = {
+      system: ctx.system,
+      namespace: ctx.namespace,
+      spanName: ctx.namespace ? `${ctx.operation} ${ctx.namespace}` : ctx.operation,
+      series: this.#dbDuration.labels([ctx.system, ctx.operation, ctx.namespace, '']),
+    };
+    if (this.#statements.size < 1000) this.#statements.set(ctx.text, labels);
+    return labels;
   }
 
   #endDb(ctx: DbQueryContext): void {
@@ -248,21 +281,14 @@ export class DataTelemetry {
       pending.delete(ctx);
       const now = performance.now();
       const failed = ctx.error !== undefined || ctx.errorCode !== undefined;
-      const seconds = (now - p.start) / 1000;
+      const seconds = (now - (p === UNTRACED ? ctx.start! : p.start)) / 1000;
       if (failed) {
         this.#dbDuration.observe(
           [ctx.system, ctx.operation, ctx.namespace, errorType(ctx.error, ctx.errorCode)],
           seconds,
         );
       } else {
-        // PERF: successful statements resolve their series once per (system, database, operation).
-        const key = `${ctx.system}\u0000${ctx.namespace}\u0000${ctx.operation}`;
-        let series = this.#dbSeries.get(key);
-        if (series === undefined) {
-          series = this.#dbDuration.labels([ctx.system, ctx.operation, ctx.namespace, '']);
-          if (this.#dbSeries.size < 1000) this.#dbSeries.set(key, series);
-        }
-        series.observe(seconds);
+        this.#statement(ctx).series.observe(seconds);
       }
       const span = p.span;
       if (span !== undefined) {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { App } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/app/logger.ts';
@@ -89,6 +92,31 @@ test('a database statement inside a request: a child client span and a duration 
   const select = series.find((s) => s[0][0] === 'sqlite' && s[0][1] === 'SELECT');
   assert.equal(select?.[1], 1);
   await db.close();
+});
+
+test('one statement text on two databases, failing then succeeding: each run gets its own labels', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'peregrine-labels-'));
+  const a = new SqliteDatabase({ path: join(dir, 'orders.db'), name: 'a' });
+  const b = new SqliteDatabase({ path: join(dir, 'stock.db'), name: 'b' });
+  await a.open();
+  await b.open();
+  rec.flush();
+  const text = 'SELECT count(*) AS n FROM item';
+  await assert.rejects(a.query(text)); // no table yet: an error series
+  await a.query('CREATE TABLE item (id INTEGER PRIMARY KEY)');
+  await b.query('CREATE TABLE item (id INTEGER PRIMARY KEY)');
+  for (let i = 0; i < 3; i++) await a.query(text);
+  await b.query(text);
+  const series = histogram('db_client_operation_duration_seconds', rec.flush());
+  const count = (namespace: string, error: string) =>
+    series.find((s) => s[0][1] === 'SELECT' && s[0][2] === namespace && s[0][3] === error)?.[1] ??
+    0;
+  assert.equal(count('orders.db', ''), 3, 'successes on the first database');
+  assert.equal(count('stock.db', ''), 1, 'the same text on the second database: its own series');
+  assert.ok(count('orders.db', 'SQLITE_ERROR') === 1, 'the failure: an error series');
+  await a.close();
+  await b.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
 test('an outbound call: client span, traceparent downstream, client duration metric', async () => {

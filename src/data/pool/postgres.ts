@@ -5,8 +5,8 @@ import { topology as processTopology, type Topology } from '../../server/topolog
 import { Breaker } from '../breaker.ts';
 import {
   boundedTimeout,
+  cachedOperationOf,
   type Database,
-  operationOf,
   type Queryable,
   type QueryOptions,
   type QueryResult,
@@ -269,10 +269,11 @@ export class PostgresPool implements Database {
       system: 'postgresql',
       pool: this.name,
       text,
-      operation: operationOf(text),
+      operation: cachedOperationOf(text),
       namespace: this.#database,
       serverAddress: this.#host,
       serverPort: this.#port,
+      start: performance.now(),
     };
     return dbQueryChannel.tracePromise(
       () =>
@@ -303,9 +304,9 @@ export class PostgresPool implements Database {
     signal?.throwIfAborted();
     let conn = held;
     if (conn === undefined) {
-      const t0 = performance.now();
       conn = await this.#conns.acquire(this.#acquireBy(options), signal);
-      if (ctx !== undefined) ctx.acquireWaitMs = performance.now() - t0;
+      // Timed from the statement's start (telemetry on only): no clock read of its own.
+      if (ctx?.start !== undefined) ctx.acquireWaitMs = performance.now() - ctx.start;
     }
     const timeout = boundedTimeout(this.#statementTimeout, options);
     if (timeout <= 0) {

@@ -3,8 +3,8 @@ import { basename, dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { App } from '../../app/app.ts';
 import {
+  cachedOperationOf,
   type Database,
-  operationOf,
   type Queryable,
   type QueryOptions,
   type QueryResult,
@@ -61,6 +61,8 @@ export class SqliteDatabase implements Database {
   readonly name: string;
   /** The database file. */
   readonly path: string;
+  /** `db.namespace` of every statement: the file name. */
+  readonly #namespace: string;
   readonly #busyTimeout: number;
   readonly #cacheSize: number;
   readonly #readonly: boolean;
@@ -73,6 +75,7 @@ export class SqliteDatabase implements Database {
 
   constructor(options: SqliteOptions = {}) {
     this.path = options.path ?? './data/peregrine.db';
+    this.#namespace = basename(this.path);
     this.name = options.name ?? 'sqlite';
     this.#busyTimeout = options.busyTimeout ?? 1000;
     this.#cacheSize = options.statementCache ?? 500;
@@ -227,8 +230,9 @@ export class SqliteDatabase implements Database {
       system: 'sqlite',
       pool: this.name,
       text,
-      operation: operationOf(text),
-      namespace: basename(this.path),
+      operation: cachedOperationOf(text),
+      namespace: this.#namespace,
+      start: performance.now(),
     };
     return dbQueryChannel.traceSync(() => {
       try {

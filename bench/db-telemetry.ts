@@ -1,0 +1,92 @@
+/**
+ * `npm run bench:db-telemetry`: what the data path's telemetry costs per PostgreSQL statement.
+ * 64 concurrent callers run one-row SELECTs through a 16-connection PostgresPool for a fixed time;
+ * the process's CPU time per statement is measured with the db telemetry unsubscribed (off) and
+ * subscribed (on: a `db_client_operation_duration_seconds` observation per statement; no request
+ * is around, so no span). Each mode runs in its own child process, alternating, `--rounds` times.
+ *
+ *   flock /tmp/peregrine-load.lock npm run bench:db-telemetry -- --rounds 3 --seconds 2.5
+ *
+ * Needs DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); the query needs no table.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const URL_DEFAULT = 'postgres://postgres@127.0.0.1:5432/test';
+const TEXT = 'SELECT $1::int AS id, 42 AS "randomNumber"';
+const CONCURRENCY = 64;
+
+async function child(mode: string, seconds: number): Promise<void> {
+  const { PostgresPool } = await import('../src/data/pool/postgres.ts');
+  if (mode === 'on') {
+    const { recorder } = await import('../src/telemetry/recorder.ts');
+    recorder().observeDataPath();
+  }
+  const db = new PostgresPool({ url: process.env.DATABASE_URL ?? URL_DEFAULT, max: 16 });
+  await db.open();
+  let n = 0;
+  let stop = false;
+  const loop = async () => {
+    while (!stop) {
+      await db.query(TEXT, [1 + ((Math.random() * 10_000) | 0)]);
+      n++;
+    }
+  };
+  const run = async (ms: number) => {
+    stop = false;
+    n = 0;
+    const c0 = process.cpuUsage();
+    const loops = Array.from({ length: CONCURRENCY }, loop);
+    setTimeout(() => {
+      stop = true;
+    }, ms);
+    await Promise.all(loops);
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
+  };
+  await run(1000); // warm-up: JIT and connections
+  process.stdout.write(`${(await run(seconds * 1000)).toFixed(3)}\n`);
+  await db.close();
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '2.5' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  if (values.child !== undefined) return child(values.child, seconds);
+  const results: Record<string, number[]> = { off: [], on: [] };
+  for (let r = 0; r < Number(values.rounds); r++) {
+    for (const mode of ['off', 'on']) {
+      const out = spawnSync(
+        process.execPath,
+        [
+          '--conditions=development',
+          fileURLToPath(import.meta.url),
+          '--child',
+          mode,
+          '--seconds',
+          String(seconds),
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const us = Number(out.stdout.trim());
+      if (!Number.isFinite(us)) throw new Error(`the ${mode} child failed: ${out.stdout}`);
+      results[mode]!.push(us);
+      console.log(`round ${r + 1} ${mode}: ${us.toFixed(2)} µs CPU per statement`);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const off = median(results.off!);
+  const on = median(results.on!);
+  console.log(
+    `median: off ${off.toFixed(2)} µs, on ${on.toFixed(2)} µs per statement; telemetry costs ${(on - off).toFixed(2)} µs (${(((on - off) / off) * 100).toFixed(1)}%)`,
+  );
+}
+
+await main();
