@@ -35,9 +35,20 @@ class RouteSeries {
   readonly #histogram: Histogram;
   // PERF: an integer-keyed Map; series per route are bounded by methods × statuses (< 5,000).
   readonly #series = new Map<number, HistogramSeries>();
+  readonly #spanNames: string[] = [];
   constructor(template: string, histogram: Histogram) {
     this.template = template;
     this.#histogram = histogram;
+  }
+  /** The server span's name, `METHOD /template`, built once per known method. */
+  spanName(method: number, methodName: string): string {
+    if (method === OTHER) return `${methodName} ${this.template}`;
+    let name = this.#spanNames[method];
+    if (name === undefined) {
+      name = `${methodName} ${this.template}`;
+      this.#spanNames[method] = name;
+    }
+    return name;
   }
   series(method: number, status: number): HistogramSeries {
     const key = method * 1000 + status;
@@ -197,7 +208,13 @@ export class HttpInstrumentation implements Instrumentation {
         series.observe(seconds);
       } else {
         const template = req.route;
-        span.updateName(template === undefined ? req.method : `${req.method} ${template}`);
+        span.updateName(
+          template === undefined
+            ? req.method
+            : template === routeSeries.template
+              ? routeSeries.spanName(probe.method, req.method)
+              : `${req.method} ${template}`,
+        );
         if (status >= 500) span.setStatus({ code: 2 });
         const kept =
           span.sampled ||

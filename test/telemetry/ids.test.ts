@@ -24,6 +24,24 @@ test('lazy span contexts format valid, distinct ids on demand', () => {
   assert.ok(isValidSpanId(child.spanId));
 });
 
+test("a child context shares its parent's trace id, formatted before or after the child exists", () => {
+  for (const formatFirst of [false, true]) {
+    const parent = new LazySpanContext(undefined, 1);
+    const early = formatFirst ? parent.traceId : undefined;
+    const child = LazySpanContext.childOf(parent);
+    const grandchild = LazySpanContext.childOf(child);
+    assert.equal(child.traceId, parent.traceId);
+    assert.equal(grandchild.traceId, parent.traceId);
+    if (early !== undefined) assert.equal(parent.traceId, early);
+    assert.ok(isValidTraceId(child.traceId));
+    assert.notEqual(child.spanId, parent.spanId, 'a span id of its own');
+    assert.notEqual(grandchild.spanId, child.spanId);
+    assert.equal(child.traceFlags, 1, "the parent's flags");
+  }
+  const remote = new LazySpanContext('4bf92f3577b34da6a3ce929d0e0e4736', 0);
+  assert.equal(LazySpanContext.childOf(remote).traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+});
+
 test('a span-only context is what the OpenTelemetry API expects', () => {
   const span = trace.wrapSpanContext({
     traceId: '4bf92f3577b34da6a3ce929d0e0e4736',

@@ -72,10 +72,10 @@ export class LazySpanContext {
   readonly traceState: import('@opentelemetry/api').TraceState | undefined;
   #traceId: string | undefined;
   #spanId: string | undefined;
-  readonly #t0: number;
-  readonly #t1: number;
-  readonly #t2: number;
-  readonly #t3: number;
+  #t0: number;
+  #t1: number;
+  #t2: number;
+  #t3: number;
   readonly #s0: number;
   readonly #s1: number;
 
@@ -101,6 +101,22 @@ export class LazySpanContext {
     this.#s1 = rand32() || 1;
     this.traceFlags = traceFlags;
     this.traceState = traceState;
+  }
+
+  /**
+   * A context with a new span id in the trace of `parent`, sharing its random trace id without
+   * formatting it (a child of an unsampled request that nothing reads never turns it into hex).
+   */
+  static childOf(parent: LazySpanContext): LazySpanContext {
+    const child = new LazySpanContext(parent.#traceId ?? '', parent.traceFlags, parent.traceState);
+    if (parent.#traceId === undefined) {
+      child.#traceId = undefined;
+      child.#t0 = parent.#t0;
+      child.#t1 = parent.#t1;
+      child.#t2 = parent.#t2;
+      child.#t3 = parent.#t3;
+    }
+    return child;
   }
 
   /** The trace id as 32 hex digits. */

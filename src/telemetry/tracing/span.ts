@@ -75,8 +75,8 @@ function isAttributeValue(v: unknown): v is WireAttributeValue {
  */
 export class TracedSpan implements Span {
   readonly #ctx: SpanContext;
-  /** The parent span id ('' for a root). */
-  readonly parentSpanId: string;
+  // PERF: the parent's context, not its span id: most ids are never read, so never formatted.
+  readonly #parent: SpanContext | undefined;
   /** Whether the parent came from another process. */
   readonly remoteParent: boolean;
   /** OpenTelemetry SpanKind number. */
@@ -103,7 +103,7 @@ export class TracedSpan implements Span {
     name: string,
     kind: number,
     ctx: SpanContext,
-    parentSpanId: string,
+    parent: SpanContext | undefined,
     remoteParent: boolean,
     local: LocalTrace,
     isLocalRoot: boolean,
@@ -113,7 +113,7 @@ export class TracedSpan implements Span {
     this.name = name;
     this.kind = kind;
     this.#ctx = ctx;
-    this.parentSpanId = parentSpanId;
+    this.#parent = parent;
     this.remoteParent = remoteParent;
     this.local = local;
     this.isLocalRoot = isLocalRoot;
@@ -123,6 +123,11 @@ export class TracedSpan implements Span {
 
   spanContext(): SpanContext {
     return this.#ctx;
+  }
+
+  /** The parent span id ('' for a root). */
+  get parentSpanId(): string {
+    return this.#parent?.spanId ?? '';
   }
 
   /** The trace id. */

@@ -46,8 +46,10 @@ export function startSpan(
     return new TracedSpan(
       name,
       kind,
-      new LazySpanContext(ctx.traceId, ctx.traceFlags, ctx.traceState),
-      ctx.spanId,
+      ctx instanceof LazySpanContext
+        ? LazySpanContext.childOf(ctx)
+        : new LazySpanContext(ctx.traceId, ctx.traceFlags, ctx.traceState),
+      ctx,
       false,
       parentSpan.local,
       false,
@@ -65,7 +67,7 @@ export function startSpan(
       name,
       kind,
       new LazySpanContext(parent.traceId, sampled ? 1 : 0, parent.traceState),
-      parent.spanId,
+      parent,
       parent.isRemote === true,
       local,
       true,
@@ -77,7 +79,7 @@ export function startSpan(
   const ctx = new LazySpanContext(undefined, 0);
   const ratio = setup.sampler.ratio;
   if (ratio >= 1 || (ratio > 0 && ctx.low56 < ratio * 2 ** 56)) ctx.traceFlags = 1;
-  return new TracedSpan(name, kind, ctx, '', false, local, true, scope, start);
+  return new TracedSpan(name, kind, ctx, undefined, false, local, true, scope, start);
 }
 
 /** Starts a server span for an incoming request, as a child of its `traceparent` if any. */
