@@ -32,12 +32,41 @@ function invalid(name: string, detail: string): HTTPError {
 }
 
 /**
+ * Finds `name` in a query string that needs no decoding, the way URLSearchParams splits one:
+ * pairs separated by `&` (empty ones skipped), the name before the first `=`, a pair without `=`
+ * having the value ''. Returns the first value, or pushes every value to `all` when given.
+ */
+function scanPlain(source: string, name: string, all: string[] | undefined): string | undefined {
+  const n = source.length;
+  let first: string | undefined;
+  let i = 0;
+  while (i < n) {
+    let amp = source.indexOf('&', i);
+    if (amp === -1) amp = n;
+    if (amp > i) {
+      let eq = source.indexOf('=', i);
+      if (eq === -1 || eq > amp) eq = amp;
+      if (eq - i === name.length && source.startsWith(name, i)) {
+        const value = eq === amp ? '' : source.slice(eq + 1, amp);
+        if (all === undefined) return value;
+        all.push(value);
+        first ??= value;
+      }
+    }
+    i = amp + 1;
+  }
+  return first;
+}
+
+/**
  * The query string, parsed on first use. Typed getters answer a clear 400 naming the parameter
  * when a value is bad, so responders never see NaN.
  */
 export class Query {
   readonly #source: string;
   #params: URLSearchParams | undefined;
+  /** Whether the source has nothing to decode (no `%`, no `+`); undefined until first asked. */
+  #plain: boolean | undefined;
 
   constructor(source: string) {
     this.#source = source;
@@ -48,6 +77,20 @@ export class Query {
     return this.#params;
   }
 
+  /**
+   * PERF: a query string with nothing to decode (`?queries=20&page=2`, most of them) is read by
+   * scanning it in place: each name and value is its raw text, exactly what URLSearchParams would
+   * decode it to, without building one (~3x cheaper per lookup). Anything with `%` or `+` goes
+   * to URLSearchParams.
+   */
+  get #isPlain(): boolean {
+    if (this.#plain === undefined) {
+      const s = this.#source;
+      this.#plain = !s.includes('%') && !s.includes('+');
+    }
+    return this.#plain;
+  }
+
   /** The raw query string, without the `?`. */
   get source(): string {
     return this.#source;
@@ -56,18 +99,26 @@ export class Query {
   /** The first value of a parameter, or undefined. */
   get(name: string): string | undefined {
     if (this.#source === '') return undefined;
+    if (this.#isPlain) return scanPlain(this.#source, name, undefined);
     return this.#parsed.get(name) ?? undefined;
   }
 
   /** Every value of a parameter. */
   getAll(name: string): string[] {
     if (this.#source === '') return [];
+    if (this.#isPlain) {
+      const all: string[] = [];
+      scanPlain(this.#source, name, all);
+      return all;
+    }
     return this.#parsed.getAll(name);
   }
 
   /** Whether the parameter is present. */
   has(name: string): boolean {
-    return this.#source !== '' && this.#parsed.has(name);
+    if (this.#source === '') return false;
+    if (this.#isPlain) return scanPlain(this.#source, name, undefined) !== undefined;
+    return this.#parsed.has(name);
   }
 
   /** A string parameter (`required` or `default` make it non-optional). */
