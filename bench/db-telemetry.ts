@@ -3,7 +3,9 @@
  * 64 concurrent callers run one-row SELECTs through a 16-connection PostgresPool for a fixed time;
  * the process's CPU time per statement is measured with the db telemetry unsubscribed (off) and
  * subscribed (on: a `db_client_operation_duration_seconds` observation per statement; no request
- * is around, so no span). Each mode runs in its own child process, alternating, `--rounds` times.
+ * is around, so no span), and subscribed inside a request's unsampled trace (traced: what a db
+ * request pays — its server span, started for the statement's client span, and that child span;
+ * neither kept). Each mode runs in its own child process, alternating, `--rounds` times.
  *
  *   flock /tmp/peregrine-load.lock npm run bench:db-telemetry -- --rounds 3 --seconds 2.5
  *
@@ -19,9 +21,28 @@ const CONCURRENCY = 64;
 
 async function child(mode: string, seconds: number): Promise<void> {
   const { PostgresPool } = await import('../src/data/pool/postgres.ts');
-  if (mode === 'on') {
+  let inRequest = <T>(fn: () => Promise<T>): Promise<T> => fn();
+  if (mode !== 'off') {
+    // Every trace unsampled, as 99% are by default: nothing is kept or exported.
+    process.env.OTEL_TRACES_SAMPLER_ARG = '0';
     const { recorder } = await import('../src/telemetry/recorder.ts');
-    recorder().observeDataPath();
+    const rec = recorder();
+    rec.observeDataPath();
+    const tracing = rec.tracing;
+    if (mode === 'traced' && tracing !== undefined) {
+      const { contextManager, SpanOnlyContext } = await import(
+        '../src/telemetry/tracing/context.ts'
+      );
+      const { startServerSpan } = await import('../src/telemetry/tracing/tracer.ts');
+      inRequest = async (fn) => {
+        const server = startServerSpan(tracing, 'GET', undefined, Date.now());
+        try {
+          return await contextManager.storage.run(new SpanOnlyContext(server), fn);
+        } finally {
+          server.end();
+        }
+      };
+    }
   }
   const db = new PostgresPool({ url: process.env.DATABASE_URL ?? URL_DEFAULT, max: 16 });
   await db.open();
@@ -29,7 +50,7 @@ async function child(mode: string, seconds: number): Promise<void> {
   let stop = false;
   const loop = async () => {
     while (!stop) {
-      await db.query(TEXT, [1 + ((Math.random() * 10_000) | 0)]);
+      await inRequest(() => db.query(TEXT, [1 + ((Math.random() * 10_000) | 0)]));
       n++;
     }
   };
@@ -60,9 +81,10 @@ async function main(): Promise<void> {
   });
   const seconds = Number(values.seconds);
   if (values.child !== undefined) return child(values.child, seconds);
-  const results: Record<string, number[]> = { off: [], on: [] };
+  const modes = ['off', 'on', 'traced'];
+  const results: Record<string, number[]> = { off: [], on: [], traced: [] };
   for (let r = 0; r < Number(values.rounds); r++) {
-    for (const mode of ['off', 'on']) {
+    for (const mode of modes) {
       const out = spawnSync(
         process.execPath,
         [
@@ -83,10 +105,12 @@ async function main(): Promise<void> {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const off = median(results.off!);
-  const on = median(results.on!);
-  console.log(
-    `median: off ${off.toFixed(2)} µs, on ${on.toFixed(2)} µs per statement; telemetry costs ${(on - off).toFixed(2)} µs (${(((on - off) / off) * 100).toFixed(1)}%)`,
-  );
+  for (const mode of modes.slice(1)) {
+    const m = median(results[mode]!);
+    console.log(
+      `median ${mode}: ${m.toFixed(2)} µs per statement against off ${off.toFixed(2)}: +${(m - off).toFixed(2)} µs (${(((m - off) / off) * 100).toFixed(1)}%)`,
+    );
+  }
 }
 
 await main();
