@@ -12,6 +12,7 @@ import {
   httpClientChannel,
 } from '../data/diagnostics.ts';
 import type { Counter, Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
+import type { WireAttributeValue } from './metrics/wire.ts';
 import type { Recorder } from './recorder.ts';
 import { contextManager } from './tracing/context.ts';
 import { TracedSpan } from './tracing/span.ts';
@@ -64,6 +65,26 @@ const pending = {
 function parentSpan(): TracedSpan | undefined {
   const span = contextManager.storage.getStore()?.getValue(SPAN_KEY);
   return span instanceof TracedSpan && span.isRecording() ? span : undefined;
+}
+
+/** A statement's span attributes (`TracedSpan.describeLater`). */
+function describeDb(ctx: DbQueryContext, a: Record<string, WireAttributeValue>): void {
+  a['db.system.name'] = ctx.system;
+  a['db.query.text'] = ctx.text;
+  a['db.operation.name'] = ctx.operation;
+  if (ctx.namespace) a['db.namespace'] = ctx.namespace;
+  if (ctx.serverAddress !== undefined) a['server.address'] = ctx.serverAddress;
+  if (ctx.serverPort !== undefined) a['server.port'] = ctx.serverPort;
+  describeDbEnd(ctx, a);
+}
+
+/** The attributes a statement has once it ended: rows, or what failed. */
+function describeDbEnd(ctx: DbQueryContext, a: Record<string, WireAttributeValue>): void {
+  if (ctx.rowCount !== undefined) a['db.response.returned_rows'] = ctx.rowCount;
+  if (ctx.error !== undefined || ctx.errorCode !== undefined) {
+    a['error.type'] = errorType(ctx.error, ctx.errorCode);
+    if (ctx.errorCode !== undefined) a['db.response.status_code'] = ctx.errorCode;
+  }
 }
 
 function errorType(err: unknown, code: string | undefined): string {
@@ -237,15 +258,8 @@ export class DataTelemetry {
         this.#tracing === undefined
           ? undefined
           : this.#child(this.#statement(ctx).spanName, SpanKind.CLIENT, start);
-      if (span !== undefined) {
-        const a = span.attributes;
-        a['db.system.name'] = ctx.system;
-        a['db.query.text'] = ctx.text;
-        a['db.operation.name'] = ctx.operation;
-        if (ctx.namespace) a['db.namespace'] = ctx.namespace;
-        if (ctx.serverAddress !== undefined) a['server.address'] = ctx.serverAddress;
-        if (ctx.serverPort !== undefined) a['server.port'] = ctx.serverPort;
-      }
+      // PERF: the attributes are written only if the span is read or kept (most are dropped).
+      span?.describeLater(describeDb, ctx);
       // PERF: without a span (tracing off, or no request around the statement) the pending
       // record is one shared object: no allocation per statement.
       pending.set(ctx, span === undefined && ctx.start !== undefined ? UNTRACED : { start, span });
@@ -292,13 +306,10 @@ export class DataTelemetry {
       }
       const span = p.span;
       if (span !== undefined) {
-        if (ctx.rowCount !== undefined) span.attributes['db.response.returned_rows'] = ctx.rowCount;
-        if (failed) {
-          span.attributes['error.type'] = errorType(ctx.error, ctx.errorCode);
-          if (ctx.errorCode !== undefined)
-            span.attributes['db.response.status_code'] = ctx.errorCode;
-          span.setStatus({ code: 2 });
-        }
+        // Attributes already read (and so written) before the end get the end-time ones now;
+        // otherwise describeDb writes them with the rest when the span is first read.
+        if (!span.describedLater) describeDbEnd(ctx, span.attributes);
+        if (failed) span.setStatus({ code: 2 });
         span.end(now);
       }
     } catch {

@@ -32,8 +32,10 @@ test('a database statement inside a request: a child client span and a duration 
   rec.flush();
   const app = new App({ logger: false, instrumentation });
   app.addRoute('/items/{id:int}', {
-    onGet: async (req) =>
-      (await db.one('SELECT name FROM item WHERE id = $1', [req.params.id])) ?? {},
+    onGet: async (req) => {
+      await db.query('SELECT name FROM missing').catch(() => undefined);
+      return (await db.one('SELECT name FROM item WHERE id = $1', [req.params.id])) ?? {};
+    },
   });
   await new Promise<void>((resolve) => {
     const out = {
@@ -80,7 +82,11 @@ test('a database statement inside a request: a child client span and a duration 
   });
   const delta = rec.flush();
   const server = delta.spans.find((s) => s.kind === 1)!;
-  const query = delta.spans.find((s) => s.kind === 2)!;
+  const query = delta.spans.find((s) => s.kind === 2 && s.statusCode !== 2)!;
+  const failed = delta.spans.find((s) => s.kind === 2 && s.statusCode === 2);
+  assert.equal(failed?.attributes['db.query.text'], 'SELECT name FROM missing');
+  assert.equal(failed?.attributes['error.type'], 'SQLITE_ERROR');
+  assert.equal(failed?.attributes['db.response.status_code'], 'SQLITE_ERROR');
   assert.ok(server && query, 'server and db spans kept');
   assert.equal(query.traceId, server.traceId);
   assert.equal(query.parentSpanId, server.spanId);
@@ -88,6 +94,8 @@ test('a database statement inside a request: a child client span and a duration 
   assert.equal(query.attributes['db.system.name'], 'sqlite');
   assert.equal(query.attributes['db.query.text'], 'SELECT name FROM item WHERE id = $1');
   assert.equal(query.attributes['db.operation.name'], 'SELECT');
+  assert.equal(query.attributes['db.response.returned_rows'], 1);
+  assert.equal(query.attributes['error.type'], undefined);
   const series = histogram('db_client_operation_duration_seconds', delta);
   const select = series.find((s) => s[0][0] === 'sqlite' && s[0][1] === 'SELECT');
   assert.equal(select?.[1], 1);

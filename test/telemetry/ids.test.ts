@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
+import type { WireAttributeValue } from '../../src/telemetry/metrics/wire.ts';
 import { SpanOnlyContext } from '../../src/telemetry/tracing/context.ts';
 import { isValidSpanId, isValidTraceId, LazySpanContext } from '../../src/telemetry/tracing/ids.ts';
+import { startSpan } from '../../src/telemetry/tracing/tracer.ts';
 
 test('lazy span contexts format valid, distinct ids on demand', () => {
   const seen = new Set<string>();
@@ -59,4 +61,28 @@ test('a span-only context is what the OpenTelemetry API expects', () => {
     undefined,
   );
   assert.equal(context.active().getValue(key), undefined);
+});
+
+test('attributes described later are written on first read, before or after the end', () => {
+  const setup = {
+    sampler: { ratio: 1, parentBased: true },
+    policy: { keepErrors: true, slowMs: Number.POSITIVE_INFINITY },
+    sink: { keep() {} },
+  };
+  const subject = { rows: 0 };
+  const describe = (s: { rows: number }, a: Record<string, WireAttributeValue>) => {
+    a.rows = s.rows;
+  };
+  const late = startSpan(setup, 'late', 0, undefined, undefined, 't', Date.now());
+  late.describeLater(describe, subject);
+  assert.equal(late.describedLater, true);
+  subject.rows = 3;
+  late.end();
+  assert.deepEqual(late.attributes, { rows: 3 }, 'read after the end: the values then');
+  assert.equal(late.describedLater, false);
+  const early = startSpan(setup, 'early', 0, undefined, undefined, 't', Date.now());
+  early.describeLater(describe, { rows: 1 });
+  early.setAttribute('extra', true);
+  assert.deepEqual(early.attributes, { rows: 1, extra: true }, 'setAttribute reads them first');
+  assert.equal(early.toWire('sampled').attributes.rows, 1);
 });

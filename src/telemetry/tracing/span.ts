@@ -30,6 +30,9 @@ export function timeInputMs(t: TimeInput | undefined): number {
   return (t as Date).getTime();
 }
 
+/** Fills a span's attributes from a subject (see `TracedSpan.describeLater`). */
+type Describer = (subject: unknown, attributes: Record<string, WireAttributeValue>) => void;
+
 /** Where finished spans of kept traces go. */
 export interface SpanSink {
   keep(span: TracedSpan, reason: string): void;
@@ -88,7 +91,9 @@ export class TracedSpan implements Span {
   /** End, ms since the epoch (0 while open). */
   end_ = 0;
   name: string;
-  readonly attributes: Record<string, WireAttributeValue> = {};
+  #attributes: Record<string, WireAttributeValue> | undefined = undefined;
+  #describer: Describer | undefined = undefined;
+  #subject: unknown = undefined;
   #attributeCount = 0;
   statusCode = 0;
   statusMessage = '';
@@ -123,6 +128,43 @@ export class TracedSpan implements Span {
 
   spanContext(): SpanContext {
     return this.#ctx;
+  }
+
+  /**
+   * The attributes. PERF: a span described with `describeLater` gets them on first read — when
+   * it is kept and exported, or someone asks — so the spans of unsampled traces, dropped at
+   * their end, never build them.
+   */
+  get attributes(): Record<string, WireAttributeValue> {
+    let a = this.#attributes;
+    if (a === undefined) {
+      a = {};
+      this.#attributes = a;
+    }
+    const describe = this.#describer;
+    if (describe !== undefined) {
+      this.#describer = undefined;
+      describe(this.#subject, a);
+      this.#subject = undefined;
+    }
+    return a;
+  }
+
+  /**
+   * Fills the attributes from `subject` with `describe` when they are first read, which may be
+   * after the span ended (the subject's end-time fields are read then).
+   */
+  describeLater<S>(
+    describe: (subject: S, attributes: Record<string, WireAttributeValue>) => void,
+    subject: S,
+  ): void {
+    this.#describer = describe as Describer;
+    this.#subject = subject;
+  }
+
+  /** Whether a `describeLater` describer has not run yet. */
+  get describedLater(): boolean {
+    return this.#describer !== undefined;
   }
 
   /** The parent span id ('' for a root). */
