@@ -99,13 +99,16 @@ export function operationOf(text: string): string {
 // the (usually constant, so hash-cached) text is cheaper than the regex and the upper-casing.
 const OPERATIONS = new Map<string, string>();
 const MAX_OPERATIONS = 2000;
+/** Longer texts (SQL built with values inlined, bulk scripts) are not kept. */
+export const MAX_CACHED_TEXT = 2048;
 
-/** `operationOf`, remembered for the first 2,000 distinct statement texts. */
+/** `operationOf`, remembered for the first 2,000 distinct statement texts of up to 2 KiB. */
 export function cachedOperationOf(text: string): string {
   let op = OPERATIONS.get(text);
   if (op === undefined) {
     op = operationOf(text);
-    if (OPERATIONS.size < MAX_OPERATIONS) OPERATIONS.set(text, op);
+    if (OPERATIONS.size < MAX_OPERATIONS && text.length <= MAX_CACHED_TEXT)
+      OPERATIONS.set(text, op);
   }
   return op;
 }

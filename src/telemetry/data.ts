@@ -1,5 +1,6 @@
 import type { TracingChannelSubscribers } from 'node:diagnostics_channel';
 import { SpanKind } from '@opentelemetry/api';
+import { MAX_CACHED_TEXT } from '../data/db.ts';
 import {
   type BreakerState,
   type CacheLoadContext,
@@ -284,7 +285,8 @@ export class DataTelemetry {
       spanName: ctx.namespace ? `${ctx.operation} ${ctx.namespace}` : ctx.operation,
       series: this.#dbDuration.labels([ctx.system, ctx.operation, ctx.namespace, '']),
     };
-    if (this.#statements.size < 1000) this.#statements.set(ctx.text, labels);
+    if (this.#statements.size < 1000 && ctx.text.length <= MAX_CACHED_TEXT)
+      this.#statements.set(ctx.text, labels);
     return labels;
   }
 
