@@ -19,6 +19,13 @@ export interface RawRequest {
   removeListener(event: 'error', listener: (err: Error) => void): unknown;
   pause(): unknown;
   resume(): unknown;
+  /**
+   * True when the transport called the handler from its own I/O callback (a socket read), not
+   * from inside another request's code: nothing but the transport runs after the handler
+   * returns until that callback ends, and the runtime then restores the async context. State
+   * entered for the request (its telemetry context) need not be undone on return.
+   */
+  readonly ownCallback?: boolean;
 }
 
 /** What the App writes of a response. `node:http`'s ServerResponse satisfies it. */

@@ -100,17 +100,21 @@ export class Connection {
       if (this.#buffer.length > HIGH_WATER) this.#pause();
       return;
     }
-    this.#parse();
+    this.#parse(true);
   }
 
   #bodyDone(): void {
     this.#bodyReq = null;
     this.#state = HEAD;
-    if (this.res === null) this.#parse();
+    if (this.res === null) this.#parse(true);
   }
 
-  /** Reads and dispatches the requests buffered, one at a time, while none is in progress. */
-  #parse(): void {
+  /**
+   * Reads and dispatches the requests buffered, one at a time, while none is in progress.
+   * `fromRead`: called from the socket's read callback (the requests' `ownCallback`), rather than
+   * from a response that finished inside some request's code.
+   */
+  #parse(fromRead: boolean): void {
     if (this.#parsing) return;
     this.#parsing = true;
     // Pipelined requests answered in this loop go out in one write (corked after the first).
@@ -139,7 +143,7 @@ export class Connection {
         }
         const rest = end + 4 === buf.length ? null : buf.subarray(end + 4);
         this.#buffer = rest;
-        this.#dispatch(head);
+        this.#dispatch(head, fromRead);
         if (rest !== null && this.res === null && this.#state === HEAD) {
           this.headStart = this.engine.now;
           if (!corked) {
@@ -154,8 +158,8 @@ export class Connection {
     }
   }
 
-  #dispatch(head: ParsedHead): void {
-    const req = new EngineRequest(this, head);
+  #dispatch(head: ParsedHead, fromRead: boolean): void {
+    const req = new EngineRequest(this, head, fromRead);
     const res = new EngineResponseImpl(this, req, !head.close);
     this.req = req;
     this.res = res;
@@ -225,7 +229,7 @@ export class Connection {
     }
     if (this.#state === HEAD) {
       if (this.#buffer !== null && this.#buffer.length > 0) this.headStart = this.engine.now;
-      this.#parse();
+      this.#parse(false);
     }
   }
 

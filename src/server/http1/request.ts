@@ -15,6 +15,8 @@ export class EngineRequest extends LightEmitter implements RawRequest {
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
   readonly socket: Socket;
+  /** Dispatched from the socket's read callback, not from a finished response (RawRequest). */
+  readonly ownCallback: boolean;
   complete: boolean;
   /** Body bytes still to come from the socket. */
   remaining: number;
@@ -24,10 +26,11 @@ export class EngineRequest extends LightEmitter implements RawRequest {
   #ended = false;
   readonly #conn: Connection;
 
-  constructor(conn: Connection, head: ParsedHead) {
+  constructor(conn: Connection, head: ParsedHead, ownCallback: boolean) {
     super();
     this.#conn = conn;
     this.socket = conn.socket;
+    this.ownCallback = ownCallback;
     this.method = head.method;
     this.url = head.url;
     this.headers = head.headers;
