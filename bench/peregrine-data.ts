@@ -6,9 +6,9 @@
  *   export { createPeregrineDataPath as createDataPath } from '../../peregrine-data.ts';
  *   export const DATA_PATH_NAME = 'peregrine';
  *
- * PERF: `world(id)` calls made in the same tick (a queries test's Promise.all) are pipelined as
- * one batch on one connection — one round trip instead of N, and one pooled connection per
- * request instead of N.
+ * PERF: `world(id)` calls go through `PostgresPool.loader`: the calls of one event-loop turn (a
+ * queries test's Promise.all, and every other request read in that turn) are pipelined as one
+ * batch on one connection — one write and one round trip instead of one per row.
  */
 import { Cache } from '../src/data/cache/cache.ts';
 import { PostgresPool } from '../src/data/pool/postgres.ts';
@@ -31,33 +31,20 @@ export function createPeregrineDataPath(options: { url: string; poolSize: number
   const opened = db.open();
   const cache = new Cache<World, number>({ name: 'cachedworld', ttl: 3_600_000, max: 20_000 });
 
-  /** Row-by-id reads of one tick go out as one pipelined batch on one connection. */
-  const batched = (text: string) => {
-    let pending: Array<{ id: number; resolve(w: World): void; reject(e: unknown): void }> = [];
-    const flush = () => {
-      const batch = pending;
-      pending = [];
-      db.batch<World>(batch.map((p) => ({ text, values: [p.id] }))).then(
-        (results) => {
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!.rows[0]!);
-        },
-        (err: unknown) => {
-          for (const p of batch) p.reject(err);
-        },
-      );
-    };
-    return async (id: number): Promise<World> => {
-      await opened;
-      return new Promise<World>((resolve, reject) => {
-        if (pending.length === 0) queueMicrotask(flush);
-        pending.push({ id, resolve, reject });
-      });
-    };
+  // Row-by-id reads go through the pool's loader: the reads of one event-loop turn — of every
+  // request read in it — go out pipelined on one connection, each answered on its own.
+  const selectWorld = db.loader<World>(SELECT_WORLD);
+  const selectCached = db.loader<World>(SELECT_CACHED);
+  const world = async (id: number): Promise<World> => {
+    await opened;
+    return (await selectWorld([id])).rows[0]!;
   };
-  const world = batched(SELECT_WORLD);
-  // A cold cache's misses (up to 20 per request) take one pooled connection per request, not 20:
-  // one by one they overflowed the pool's wait queue while the cache filled (503 PRG_DB_BUSY).
-  const cachedRow = batched(SELECT_CACHED);
+  // A cold cache's misses (up to 20 per request) share batches too, instead of taking a pooled
+  // connection each: one by one they overflowed the pool's wait queue while the cache filled.
+  const cachedRow = async (id: number): Promise<World> => {
+    await opened;
+    return (await selectCached([id])).rows[0]!;
+  };
 
   return {
     world,

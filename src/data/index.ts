@@ -20,5 +20,5 @@ export {
   StatementTimeoutError,
 } from './errors.ts';
 export { type DatabaseOptions, openDatabase } from './open.ts';
-export { type PostgresOptions, PostgresPool } from './pool/postgres.ts';
+export { type Loader, type PostgresOptions, PostgresPool } from './pool/postgres.ts';
 export { SqliteDatabase, type SqliteOptions } from './sqlite/sqlite.ts';

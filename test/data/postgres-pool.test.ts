@@ -90,6 +90,63 @@ describe('PostgresPool', () => {
     }
   });
 
+  test('a loader: the calls of one turn share one connection; each caller gets its own result or error', async (t) => {
+    url ??= await requireService(t, 'postgres');
+    if (url === undefined) return;
+    const pool = new PostgresPool({ url, max: 4, applicationName: `prg-loader-${process.pid}` });
+    await pool.open();
+    try {
+      const divide = pool.loader<{ q: number; pid: number }>(
+        'SELECT 100 / $1::int AS q, pg_backend_pid() AS pid',
+      );
+      // One turn: ten calls, one of them dividing by zero.
+      const settled = await Promise.allSettled(
+        [1, 2, 4, 5, 0, 10, 20, 25, 50, 100].map((d) => divide([d])),
+      );
+      const pids = new Set<number>();
+      settled.forEach((s, i) => {
+        if (i === 4) {
+          assert.equal(s.status, 'rejected');
+          const err = (s as PromiseRejectedResult).reason;
+          assert.ok(err instanceof pg.DatabaseError && err.code === '22012', 'division by zero');
+          return;
+        }
+        assert.equal(s.status, 'fulfilled', `call ${i}`);
+        const row = (s as PromiseFulfilledResult<{ rows: Array<{ q: number; pid: number }> }>).value
+          .rows[0]!;
+        assert.equal(row.q, 100 / [1, 2, 4, 5, 0, 10, 20, 25, 50, 100][i]!);
+        pids.add(row.pid);
+      });
+      assert.equal(pids.size, 1, 'one connection served the whole turn');
+      // The failure did not cost the connection, and calls in later turns form their own batches.
+      const a = await divide([4]);
+      const b = await divide([5]);
+      assert.deepEqual([a.rows[0]!.q, b.rows[0]!.q], [25, 20]);
+      // maxBatch splits a turn; an aborted caller is answered at once, the others are not held up.
+      const small = pool.loader<{ n: number; pid: number }>(
+        'SELECT $1::int AS n, pg_backend_pid() AS pid',
+        { maxBatch: 3 },
+      );
+      const gone = new AbortController();
+      const calls = [1, 2, 3, 4, 5, 6, 7].map((n) =>
+        small([n], n === 2 ? { signal: gone.signal } : undefined),
+      );
+      gone.abort(new Error('client went away'));
+      const results = await Promise.allSettled(calls);
+      assert.equal(results[1]!.status, 'rejected');
+      const ns = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.rows[0]!.n] : []));
+      assert.deepEqual(ns, [1, 3, 4, 5, 6, 7]);
+      // An expired deadline among the callers bounds the batch: a fast 503, no statement sent.
+      await assert.rejects(
+        divide([1], { req: { deadline: Date.now() - 1 } }),
+        /deadline|timeout|time/i,
+      );
+      assert.equal(pool.stats().breaker, 'closed');
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('a lone parameterless SELECT is prepared once; scripts and utility commands are not', async (t) => {
     url ??= await requireService(t, 'postgres');
     if (url === undefined) return;

@@ -6,12 +6,16 @@ import { after, test } from 'node:test';
 import { App } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/app/logger.ts';
 import { createClient } from '../../src/data/client/index.ts';
+import { PostgresPool } from '../../src/data/pool/postgres.ts';
 import { SqliteDatabase } from '../../src/data/sqlite/sqlite.ts';
 import { serve } from '../../src/server/serve.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
 import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
 import type { HistogramDelta, WireSpan } from '../../src/telemetry/metrics/wire.ts';
 import { Recorder } from '../../src/telemetry/recorder.ts';
+import { contextManager, SpanOnlyContext } from '../../src/telemetry/tracing/context.ts';
+import { startServerSpan } from '../../src/telemetry/tracing/tracer.ts';
+import { requireService } from '../helpers/services.ts';
 
 const rec = new Recorder(configFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1' }));
 rec.observeDataPath();
@@ -166,4 +170,40 @@ test('an outbound call: client span, traceparent downstream, client duration met
   assert.equal(seenTraceparent, `00-${call.traceId}-${call.spanId}-01`);
   const series = histogram('http_client_request_duration_seconds', delta);
   assert.ok(series.some((s) => s[0][3] === 'pricing' && s[0][4] === '200' && s[1] === 1));
+});
+
+test('loader calls of one turn from two requests: each a db span in its own request trace', async (t) => {
+  const url = await requireService(t, 'postgres');
+  if (url === undefined) return;
+  const pool = new PostgresPool({ url, max: 2, applicationName: `prg-loader-tel-${process.pid}` });
+  await pool.open();
+  try {
+    const select = pool.loader<{ n: number }>('SELECT $1::int AS n');
+    const tracing = rec.tracing!;
+    rec.flush();
+    // Two requests in one turn, each with its server span as the active context.
+    const inRequest = async (n: number) => {
+      const server = startServerSpan(tracing, 'GET', undefined, Date.now());
+      const rows = await contextManager.storage.run(new SpanOnlyContext(server), () => select([n]));
+      server.end();
+      return { server, n: rows.rows[0]!.n };
+    };
+    const [a, b] = await Promise.all([inRequest(1), inRequest(2)]);
+    assert.deepEqual([a.n, b.n], [1, 2]);
+    const delta = rec.flush();
+    const dbSpans = delta.spans.filter((s) => s.kind === 2);
+    assert.equal(dbSpans.length, 2, 'one client span per call');
+    for (const { server } of [a, b]) {
+      const mine = dbSpans.filter((s) => s.traceId === server.traceId);
+      assert.equal(mine.length, 1, 'each request has its own db span');
+      assert.equal(mine[0]!.parentSpanId, server.spanId);
+      assert.equal(mine[0]!.attributes['db.query.text'], 'SELECT $1::int AS n');
+      assert.equal(mine[0]!.attributes['db.response.returned_rows'], 1);
+    }
+    const series = histogram('db_client_operation_duration_seconds', delta);
+    const select1 = series.find((s) => s[0][0] === 'postgresql' && s[0][1] === 'SELECT');
+    assert.equal(select1?.[1], 2, 'one duration observation per call');
+  } finally {
+    await pool.close();
+  }
 });

@@ -17,9 +17,23 @@ import { type DbQueryContext, dbQueryChannel, type PoolStats, register } from '.
 import { StatementTimeoutError } from '../errors.ts';
 import { type Conn, Connections } from './connections.ts';
 import type { PostgresOptions } from './options.ts';
-import { type PgResult, runStatements } from './statements.ts';
+import { type PgResult, runStatements, runStatementsEach } from './statements.ts';
 
 export type { PostgresOptions } from './options.ts';
+
+/** Runs a loader's statement with these values (see `PostgresPool.loader`). */
+export type Loader<R = Row> = (
+  values?: readonly unknown[],
+  options?: QueryOptions,
+) => Promise<QueryResult<R>>;
+
+/** One call waiting for its loader batch. */
+interface LoaderCall {
+  values: readonly unknown[] | undefined;
+  options: QueryOptions | undefined;
+  resolve(result: PgResult): void;
+  reject(err: unknown): void;
+}
 
 const MAX_PREPARED = 2000;
 const LONE_SELECT = /^\s*(?:SELECT|WITH)\s[^;]*$/i;
@@ -209,6 +223,121 @@ export class PostgresPool implements Database {
     return this.#execute(statements, options, undefined) as unknown as Promise<QueryResult<R>[]>;
   }
 
+  /**
+   * A loader of one statement for many callers, the way a request-per-row API reads: the calls
+   * made in one turn of the event loop (every request read in that turn) go out together,
+   * pipelined on one pooled connection — one write and one round trip instead of one each — and
+   * every caller gets its own result or its own error. A batch holds at most `maxBatch` calls
+   * (default 64); it is bounded by its most pressing caller (the earliest deadline, the shortest
+   * timeout). A caller whose signal fires is answered at once. Telemetry sees one statement per
+   * call, in the caller's trace, timed from the call (the wait for its batch included).
+   */
+  loader<R = Row>(text: string, options: { maxBatch?: number } = {}): Loader<R> {
+    const maxBatch = Math.max(1, options.maxBatch ?? 64);
+    let queue: LoaderCall[] = [];
+    const flush = () => {
+      const calls = queue;
+      queue = [];
+      for (let i = 0; i < calls.length; i += maxBatch) {
+        void this.#runLoaded(text, calls.length <= maxBatch ? calls : calls.slice(i, i + maxBatch));
+      }
+    };
+    const enqueue = (values: readonly unknown[] | undefined, o: QueryOptions | undefined) =>
+      new Promise<PgResult>((resolve, reject) => {
+        const signal = o?.signal;
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        // After every I/O callback of this turn: the requests read in it share the batch.
+        if (queue.length === 0) setImmediate(flush);
+        if (signal === undefined) {
+          queue.push({ values, options: o, resolve, reject });
+          return;
+        }
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        const done = () => signal.removeEventListener('abort', onAbort);
+        queue.push({
+          values,
+          options: o,
+          resolve: (r) => {
+            done();
+            resolve(r);
+          },
+          reject: (e) => {
+            done();
+            reject(e);
+          },
+        });
+      });
+    return (values, o) => {
+      if (!dbQueryChannel.hasSubscribers) return enqueue(values, o) as Promise<QueryResult<R>>;
+      const ctx: DbQueryContext = {
+        system: 'postgresql',
+        pool: this.name,
+        text,
+        operation: cachedOperationOf(text),
+        namespace: this.#database,
+        serverAddress: this.#host,
+        serverPort: this.#port,
+        start: performance.now(),
+      };
+      return dbQueryChannel.tracePromise(
+        () =>
+          enqueue(values, o).then(
+            (r) => {
+              ctx.rowCount = r.rowCount ?? r.rows.length;
+              return r;
+            },
+            (err: unknown) => {
+              const cause = (err as { cause?: unknown }).cause ?? err;
+              if (cause instanceof pg.DatabaseError) ctx.errorCode = cause.code;
+              throw err;
+            },
+          ),
+        ctx,
+      ) as Promise<QueryResult<R>>;
+    };
+  }
+
+  /** Runs one loader batch and answers each caller. */
+  async #runLoaded(text: string, calls: LoaderCall[]): Promise<void> {
+    let deadline: number | undefined;
+    let timeout: number | undefined;
+    const live: LoaderCall[] = [];
+    for (const c of calls) {
+      if (c.options?.signal?.aborted) continue; // answered when it fired
+      live.push(c);
+      const d = c.options?.req?.deadline;
+      if (d !== undefined && (deadline === undefined || d < deadline)) deadline = d;
+      const t = c.options?.timeout;
+      if (t !== undefined && (timeout === undefined || t < timeout)) timeout = t;
+    }
+    if (live.length === 0) return;
+    const bounds: QueryOptions = {
+      ...(deadline !== undefined ? { req: { deadline } } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
+    };
+    try {
+      const conn = await this.#conns.acquire(this.#acquireBy(bounds));
+      const limit = boundedTimeout(this.#statementTimeout, bounds);
+      if (limit <= 0) {
+        this.#conns.release(conn);
+        throw new StatementTimeoutError(0);
+      }
+      const statements = live.map((c) => ({ text, values: c.values }));
+      const outcomes = await this.#run(conn, statements, limit, undefined, true, true);
+      for (let i = 0; i < live.length; i++) {
+        const outcome = outcomes[i]!;
+        if (outcome instanceof Error) live[i]!.reject(outcome);
+        else live[i]!.resolve(outcome);
+      }
+    } catch (err) {
+      for (const c of live) c.reject(err);
+    }
+  }
+
   /** Runs `fn` in a transaction on one connection. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: QueryOptions): Promise<T> {
     const conn = await this.#conns.acquire(this.#acquireBy(options));
@@ -338,7 +467,24 @@ export class PostgresPool implements Database {
     timeout: number,
     signal: AbortSignal | undefined,
     release: boolean,
-  ): Promise<PgResult[]> {
+  ): Promise<PgResult[]>;
+  /** The same, answering each statement on its own (a loader's batch). */
+  #run(
+    conn: Conn,
+    statements: readonly Statement[],
+    timeout: number,
+    signal: AbortSignal | undefined,
+    release: boolean,
+    each: true,
+  ): Promise<Array<PgResult | Error>>;
+  #run(
+    conn: Conn,
+    statements: readonly Statement[],
+    timeout: number,
+    signal: AbortSignal | undefined,
+    release: boolean,
+    each = false,
+  ): Promise<Array<PgResult | Error>> {
     this.#stats.queries += statements.length;
     const lose = () => {
       this.#stats.connectionErrors++;
@@ -346,7 +492,7 @@ export class PostgresPool implements Database {
       conn.broken = true;
       this.#conns.destroy(conn);
     };
-    return runStatements(
+    return (each ? runStatementsEach : runStatements)(
       conn.client,
       statements.map((st) => this.#config(st)),
       { timeout, signal, host: this.#host, port: this.#port, cancelGrace: this.#cancelGrace },

@@ -68,9 +68,33 @@ export function runStatements(
   limits: RunLimits,
   hooks: RunHooks,
 ): Promise<PgResult[]> {
+  return run(client, configs, limits, hooks, false) as Promise<PgResult[]>;
+}
+
+/**
+ * `runStatements` for statements of different callers: each slot of the answer is that
+ * statement's result or its error (mapped like the caller would see it), so one failing
+ * statement does not fail the others. A timeout or abort still rejects the whole run.
+ */
+export function runStatementsEach(
+  client: pg.Client,
+  configs: readonly pg.QueryConfig[],
+  limits: RunLimits,
+  hooks: RunHooks,
+): Promise<Array<PgResult | Error>> {
+  return run(client, configs, limits, hooks, true);
+}
+
+function run(
+  client: pg.Client,
+  configs: readonly pg.QueryConfig[],
+  limits: RunLimits,
+  hooks: RunHooks,
+  each: boolean,
+): Promise<Array<PgResult | Error>> {
   const { timeout, signal } = limits;
-  return new Promise<PgResult[]>((resolve, reject) => {
-    const results: PgResult[] = new Array(configs.length);
+  return new Promise<Array<PgResult | Error>>((resolve, reject) => {
+    const results: Array<PgResult | Error> = new Array(configs.length);
     let left = configs.length;
     let failure: unknown;
     let answered = false;
@@ -84,7 +108,7 @@ export function runStatements(
       hooks.settled(failure !== undefined && connectionLost(failure));
       if (answered) return;
       answered = true;
-      if (failure === undefined) resolve(results);
+      if (failure === undefined || each) resolve(results);
       else {
         hooks.failed();
         reject(mapPgError(failure, timeout));
@@ -111,6 +135,11 @@ export function runStatements(
         },
         (err: unknown) => {
           failure ??= err;
+          if (each) {
+            const mapped = mapPgError(err, timeout);
+            results[i] = mapped instanceof Error ? mapped : new Error(String(mapped));
+            hooks.failed();
+          }
           settled();
         },
       );
