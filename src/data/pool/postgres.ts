@@ -21,6 +21,18 @@ import { type PgResult, runStatements, runStatementsEach } from './statements.ts
 
 export type { PostgresOptions } from './options.ts';
 
+/** Rows returned or affected by a statement. */
+function rowsOf(r: PgResult): number {
+  return r.rowCount ?? r.rows.length;
+}
+
+/** Rows returned or affected by statements. */
+function rowsOfAll(results: readonly PgResult[]): number {
+  let n = 0;
+  for (const r of results) n += rowsOf(r);
+  return n;
+}
+
 /** Runs a loader's statement with these values (see `PostgresPool.loader`). */
 export type Loader<R = Row> = (
   values?: readonly unknown[],
@@ -273,31 +285,9 @@ export class PostgresPool implements Database {
       });
     return (values, o) => {
       if (!dbQueryChannel.hasSubscribers) return enqueue(values, o) as Promise<QueryResult<R>>;
-      const ctx: DbQueryContext = {
-        system: 'postgresql',
-        pool: this.name,
-        text,
-        operation: cachedOperationOf(text),
-        namespace: this.#database,
-        serverAddress: this.#host,
-        serverPort: this.#port,
-        start: performance.now(),
-      };
-      return dbQueryChannel.tracePromise(
-        () =>
-          enqueue(values, o).then(
-            (r) => {
-              ctx.rowCount = r.rowCount ?? r.rows.length;
-              return r;
-            },
-            (err: unknown) => {
-              const cause = (err as { cause?: unknown }).cause ?? err;
-              if (cause instanceof pg.DatabaseError) ctx.errorCode = cause.code;
-              throw err;
-            },
-          ),
-        ctx,
-      ) as Promise<QueryResult<R>>;
+      return this.#traced(this.#context(text), () => enqueue(values, o), rowsOf) as Promise<
+        QueryResult<R>
+      >;
     };
   }
 
@@ -394,7 +384,13 @@ export class PostgresPool implements Database {
     if (!dbQueryChannel.hasSubscribers) return this.#executeInner(statements, options, held);
     const text =
       statements.length === 1 ? statements[0]!.text : statements.map((s) => s.text).join(';\n');
-    const ctx: DbQueryContext = {
+    const ctx = this.#context(text);
+    return this.#traced(ctx, () => this.#executeInner(statements, options, held, ctx), rowsOfAll);
+  }
+
+  /** The diagnostics context of a statement (or a batch's joined text), dated now. */
+  #context(text: string): DbQueryContext {
+    return {
       system: 'postgresql',
       pool: this.name,
       text,
@@ -404,14 +400,16 @@ export class PostgresPool implements Database {
       serverPort: this.#port,
       start: performance.now(),
     };
+  }
+
+  /** Publishes `run` on the db tracing channel, with the rows it returned or the SQLSTATE. */
+  #traced<T>(ctx: DbQueryContext, run: () => Promise<T>, rows: (result: T) => number): Promise<T> {
     return dbQueryChannel.tracePromise(
       () =>
-        this.#executeInner(statements, options, held, ctx).then(
-          (results) => {
-            let rows = 0;
-            for (const r of results) rows += r.rowCount ?? r.rows.length;
-            ctx.rowCount = rows;
-            return results;
+        run().then(
+          (result) => {
+            ctx.rowCount = rows(result);
+            return result;
           },
           (err: unknown) => {
             const cause = (err as { cause?: unknown }).cause ?? err;
