@@ -49,7 +49,8 @@ export interface DbQueryContext {
   serverPort?: number;
   /**
    * `performance.now()` when the statement was issued, before any wait for a connection (set by
-   * the publisher, so subscribers time the statement without reading the clock again).
+   * the publisher, so subscribers time the statement without reading the clock again; a
+   * subscriber fills it at `start` if a publisher did not).
    */
   start?: number;
   /** Milliseconds spent waiting for a connection (set at the end; PostgreSQL only). */

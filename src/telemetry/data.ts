@@ -43,7 +43,7 @@ interface StatementLabels {
   series: HistogramSeries;
 }
 
-/** The pending record of every span-less statement that its publisher dated (`ctx.start`). */
+/** The pending record of every span-less statement (its start is on its context). */
 const UNTRACED: Pending = Object.freeze({ start: 0, span: undefined });
 
 // PERF: the per-operation state rides on the context object itself (a symbol-keyed property)
@@ -253,8 +253,9 @@ export class DataTelemetry {
 
   #startDb(ctx: DbQueryContext): void {
     try {
-      // Publishers date the statement (`ctx.start`); the clock is read here only if one did not.
-      const start = ctx.start ?? performance.now();
+      // Publishers date the statement; the clock is read here only for one that did not.
+      ctx.start ??= performance.now();
+      const start = ctx.start;
       const span =
         this.#tracing === undefined
           ? undefined
@@ -263,7 +264,7 @@ export class DataTelemetry {
       span?.describeLater(describeDb, ctx);
       // PERF: without a span (tracing off, or no request around the statement) the pending
       // record is one shared object: no allocation per statement.
-      pending.set(ctx, span === undefined && ctx.start !== undefined ? UNTRACED : { start, span });
+      pending.set(ctx, span === undefined ? UNTRACED : { start, span });
     } catch {
       // never into the data path
     }
@@ -297,7 +298,7 @@ export class DataTelemetry {
       pending.delete(ctx);
       const now = performance.now();
       const failed = ctx.error !== undefined || ctx.errorCode !== undefined;
-      const seconds = (now - (p === UNTRACED ? ctx.start! : p.start)) / 1000;
+      const seconds = (now - ctx.start!) / 1000;
       if (failed) {
         this.#dbDuration.observe(
           [ctx.system, ctx.operation, ctx.namespace, errorType(ctx.error, ctx.errorCode)],

@@ -16,9 +16,17 @@ import {
 import { type DbQueryContext, dbQueryChannel, type PoolStats, register } from '../diagnostics.ts';
 import { StatementTimeoutError } from '../errors.ts';
 import { type Conn, Connections } from './connections.ts';
+import { type Loader, type LoaderCall, liveCalls, turnBatches } from './loader.ts';
 import type { PostgresOptions } from './options.ts';
-import { type PgResult, runStatements, runStatementsEach } from './statements.ts';
+import {
+  type PgResult,
+  type RunHooks,
+  type RunLimits,
+  runStatements,
+  runStatementsEach,
+} from './statements.ts';
 
+export type { Loader } from './loader.ts';
 export type { PostgresOptions } from './options.ts';
 
 /** Rows returned or affected by a statement. */
@@ -31,20 +39,6 @@ function rowsOfAll(results: readonly PgResult[]): number {
   let n = 0;
   for (const r of results) n += rowsOf(r);
   return n;
-}
-
-/** Runs a loader's statement with these values (see `PostgresPool.loader`). */
-export type Loader<R = Row> = (
-  values?: readonly unknown[],
-  options?: QueryOptions,
-) => Promise<QueryResult<R>>;
-
-/** One call waiting for its loader batch. */
-interface LoaderCall {
-  values: readonly unknown[] | undefined;
-  options: QueryOptions | undefined;
-  resolve(result: PgResult): void;
-  reject(err: unknown): void;
 }
 
 const MAX_PREPARED = 2000;
@@ -245,44 +239,9 @@ export class PostgresPool implements Database {
    * call, in the caller's trace, timed from the call (the wait for its batch included).
    */
   loader<R = Row>(text: string, options: { maxBatch?: number } = {}): Loader<R> {
-    const maxBatch = Math.max(1, options.maxBatch ?? 64);
-    let queue: LoaderCall[] = [];
-    const flush = () => {
-      const calls = queue;
-      queue = [];
-      for (let i = 0; i < calls.length; i += maxBatch) {
-        void this.#runLoaded(text, calls.length <= maxBatch ? calls : calls.slice(i, i + maxBatch));
-      }
-    };
-    const enqueue = (values: readonly unknown[] | undefined, o: QueryOptions | undefined) =>
-      new Promise<PgResult>((resolve, reject) => {
-        const signal = o?.signal;
-        if (signal?.aborted) {
-          reject(signal.reason);
-          return;
-        }
-        // After every I/O callback of this turn: the requests read in it share the batch.
-        if (queue.length === 0) setImmediate(flush);
-        if (signal === undefined) {
-          queue.push({ values, options: o, resolve, reject });
-          return;
-        }
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        const done = () => signal.removeEventListener('abort', onAbort);
-        queue.push({
-          values,
-          options: o,
-          resolve: (r) => {
-            done();
-            resolve(r);
-          },
-          reject: (e) => {
-            done();
-            reject(e);
-          },
-        });
-      });
+    const enqueue = turnBatches(Math.max(1, options.maxBatch ?? 64), (calls) => {
+      void this.#runLoaded(text, calls);
+    });
     return (values, o) => {
       if (!dbQueryChannel.hasSubscribers) return enqueue(values, o) as Promise<QueryResult<R>>;
       return this.#traced(this.#context(text), () => enqueue(values, o), rowsOf) as Promise<
@@ -293,22 +252,8 @@ export class PostgresPool implements Database {
 
   /** Runs one loader batch and answers each caller. */
   async #runLoaded(text: string, calls: LoaderCall[]): Promise<void> {
-    let deadline: number | undefined;
-    let timeout: number | undefined;
-    const live: LoaderCall[] = [];
-    for (const c of calls) {
-      if (c.options?.signal?.aborted) continue; // answered when it fired
-      live.push(c);
-      const d = c.options?.req?.deadline;
-      if (d !== undefined && (deadline === undefined || d < deadline)) deadline = d;
-      const t = c.options?.timeout;
-      if (t !== undefined && (timeout === undefined || t < timeout)) timeout = t;
-    }
+    const { live, bounds } = liveCalls(calls);
     if (live.length === 0) return;
-    const bounds: QueryOptions = {
-      ...(deadline !== undefined ? { req: { deadline } } : {}),
-      ...(timeout !== undefined ? { timeout } : {}),
-    };
     try {
       const conn = await this.#conns.acquire(this.#acquireBy(bounds));
       const limit = boundedTimeout(this.#statementTimeout, bounds);
@@ -317,7 +262,7 @@ export class PostgresPool implements Database {
         throw new StatementTimeoutError(0);
       }
       const statements = live.map((c) => ({ text, values: c.values }));
-      const outcomes = await this.#run(conn, statements, limit, undefined, true, true);
+      const outcomes = await this.#run(conn, statements, limit, undefined, true, runStatementsEach);
       for (let i = 0; i < live.length; i++) {
         const outcome = outcomes[i]!;
         if (outcome instanceof Error) live[i]!.reject(outcome);
@@ -440,7 +385,7 @@ export class PostgresPool implements Database {
       if (held === undefined) this.#conns.release(conn);
       throw new StatementTimeoutError(0);
     }
-    return this.#run(conn, statements, timeout, signal, held === undefined);
+    return this.#run(conn, statements, timeout, signal, held === undefined, runStatements);
   }
 
   #config(s: Statement): pg.QueryConfig {
@@ -458,31 +403,23 @@ export class PostgresPool implements Database {
     return name === undefined ? { text: s.text, values } : { name, text: s.text, values };
   }
 
-  /** Runs statements on a connection; settles the connection's fate when they finish. */
-  #run(
+  /**
+   * Runs statements on a connection with `runner` (all-or-nothing, or each answered on its own
+   * for a loader's batch); settles the connection's fate when they finish.
+   */
+  #run<T>(
     conn: Conn,
     statements: readonly Statement[],
     timeout: number,
     signal: AbortSignal | undefined,
     release: boolean,
-  ): Promise<PgResult[]>;
-  /** The same, answering each statement on its own (a loader's batch). */
-  #run(
-    conn: Conn,
-    statements: readonly Statement[],
-    timeout: number,
-    signal: AbortSignal | undefined,
-    release: boolean,
-    each: true,
-  ): Promise<Array<PgResult | Error>>;
-  #run(
-    conn: Conn,
-    statements: readonly Statement[],
-    timeout: number,
-    signal: AbortSignal | undefined,
-    release: boolean,
-    each = false,
-  ): Promise<Array<PgResult | Error>> {
+    runner: (
+      client: pg.Client,
+      configs: readonly pg.QueryConfig[],
+      limits: RunLimits,
+      hooks: RunHooks,
+    ) => Promise<T>,
+  ): Promise<T> {
     this.#stats.queries += statements.length;
     const lose = () => {
       this.#stats.connectionErrors++;
@@ -490,7 +427,7 @@ export class PostgresPool implements Database {
       conn.broken = true;
       this.#conns.destroy(conn);
     };
-    return (each ? runStatementsEach : runStatements)(
+    return runner(
       conn.client,
       statements.map((st) => this.#config(st)),
       { timeout, signal, host: this.#host, port: this.#port, cancelGrace: this.#cancelGrace },
