@@ -111,3 +111,26 @@ test('the exposition passes promtool check metrics, in both formats', () => {
   assert.match(om, /^# TYPE weird counter$/m);
   assert.match(om, /^weird_total\{v="a\\"b\\\\c\\nd"\} 1$/m);
 });
+
+test('exemplars: the latest per bucket and interval; a cut delta keeps its own', () => {
+  const r = new MetricRegistry();
+  const s = r
+    .histogram({ name: 'd_seconds', help: 'D.', unit: 'seconds', labels: ['r'] })
+    .labels(['x']);
+  s.observeWithExemplar(0.02, 'a'.repeat(32), '1'.repeat(16), 1000);
+  s.observeWithExemplar(0.021, 'b'.repeat(32), '2'.repeat(16), 2000);
+  s.observeWithExemplar(3, 'c'.repeat(32), '3'.repeat(16), 3000);
+  const first = s.take();
+  assert.deepEqual(first?.[4], [
+    [bucketIndex(DURATION_BUCKETS, 0.021), 0.021, 'b'.repeat(32), '2'.repeat(16), 2000],
+    [bucketIndex(DURATION_BUCKETS, 3), 3, 'c'.repeat(32), '3'.repeat(16), 3000],
+  ]);
+  // The next interval writes new records, never the ones already handed out.
+  s.observeWithExemplar(0.022, 'd'.repeat(32), '4'.repeat(16), 4000);
+  assert.equal(first?.[4]?.[0]?.[2], 'b'.repeat(32));
+  assert.deepEqual(s.take()?.[4], [
+    [bucketIndex(DURATION_BUCKETS, 0.022), 0.022, 'd'.repeat(32), '4'.repeat(16), 4000],
+  ]);
+  s.observe(0.5);
+  assert.equal(s.take()?.[4], undefined);
+});

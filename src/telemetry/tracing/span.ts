@@ -162,6 +162,16 @@ export class TracedSpan implements Span {
     this.#subject = subject;
   }
 
+  /**
+   * Adds attributes built in one piece (an instrumentation's own, as one object literal of a
+   * fixed shape): adopted as they are when the span has none yet, else merged over them.
+   */
+  describe(attributes: Record<string, WireAttributeValue>): void {
+    if (this.#attributes === undefined && this.#describer === undefined) {
+      this.#attributes = attributes;
+    } else Object.assign(this.attributes, attributes);
+  }
+
   /** Whether a `describeLater` describer has not run yet. */
   get describedLater(): boolean {
     return this.#describer !== undefined;
