@@ -219,3 +219,25 @@ test('times are exact to the nanosecond; ids, kind, flags and parent as the prot
   assert.equal(Buffer.from(s.parentSpanId as string, 'base64').toString('hex'), span.parentSpanId);
   assert.equal(Buffer.from(s.traceId as string, 'base64').toString('hex'), span.traceId);
 });
+
+test('repeated attribute pairs encode from memory to the same bytes, and keys with many values still encode', () => {
+  const rand = lcg(7);
+  const spans = Array.from({ length: 300 }, (_, i) => {
+    const s = randomSpan(rand, i);
+    // A key with few values (remembered) and one with a value per span (past the per-key limit).
+    s.attributes = { ...s.attributes, 'http.route': `/r/${i % 3}`, 'url.path': `/items/${i}` };
+    return s;
+  });
+  const first = encodeTraceExport(spans, {});
+  const again = encodeTraceExport(spans, {});
+  assert.deepEqual(Buffer.from(again), Buffer.from(first));
+  const scopes = new Map<string, { name: string }>();
+  const resource = { attributes: {} };
+  const theirs = ProtobufTraceSerializer.serializeRequest(
+    spans.map((s) => readable(s, resource, scopes)) as Parameters<
+      typeof ProtobufTraceSerializer.serializeRequest
+    >[0],
+  );
+  assert.ok(theirs !== undefined);
+  assert.deepEqual(withoutLinkFlags(decode(again)), withoutLinkFlags(decode(theirs)));
+});

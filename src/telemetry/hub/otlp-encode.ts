@@ -49,6 +49,21 @@ class Writer {
     this.buf = next;
   }
 
+  /** Raw bytes (an encoded field). */
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    // PERF: a short copy in JS beats a native call.
+    if (n < 48) for (let i = 0; i < n; i++) buf[p++] = b[i]!;
+    else {
+      buf.set(b, p);
+      p += n;
+    }
+    this.pos = p;
+  }
+
   byte(b: number): void {
     this.buf[this.pos++] = b;
   }
@@ -234,12 +249,69 @@ function attributes(w: Writer, field: number, attrs: Record<string, WireAttribut
   for (const key in attrs) {
     const value = attrs[key];
     if (value === undefined) continue;
-    const kv = w.begin(field);
-    w.string(1, key);
-    const v = w.begin(2);
-    anyValue(w, value);
-    w.close(v);
-    w.close(kv);
+    keyValue(w, field, key, value);
+  }
+}
+
+function keyValue(w: Writer, field: number, key: string, value: WireAttributeValue): void {
+  const kv = w.begin(field);
+  w.string(1, key);
+  const v = w.begin(2);
+  anyValue(w, value);
+  w.close(v);
+  w.close(kv);
+}
+
+/** Most keys, and values per key, whose encoded span attributes are remembered. */
+const CACHED_KEYS = 256;
+const CACHED_VALUES_PER_KEY = 64;
+/** Longest string value remembered. */
+const CACHED_VALUE_LENGTH = 64;
+/**
+ * Encoded span attributes (the whole KeyValue field) by key, then by value: `null` once a key
+ * has had too many values to remember (a path, an id) — those are encoded every time.
+ */
+const spanAttributeCache = new Map<string, Map<string | number, Uint8Array> | null>();
+
+/**
+ * Span attributes, each pair that was seen before copied as its encoded bytes.
+ * PERF: most attributes of a server span repeat from span to span (method, scheme, route,
+ * address, status, protocol version); writing one was ~25% of the encoder's time.
+ */
+function spanAttributes(w: Writer, attrs: Record<string, WireAttributeValue>): void {
+  for (const key in attrs) {
+    const value = attrs[key];
+    if (value === undefined) continue;
+    const cacheable =
+      typeof value === 'string'
+        ? value.length <= CACHED_VALUE_LENGTH
+        : typeof value === 'number' && Number.isSafeInteger(value);
+    if (!cacheable || (typeof value !== 'string' && typeof value !== 'number')) {
+      keyValue(w, 9, key, value);
+      continue;
+    }
+    let byValue = spanAttributeCache.get(key);
+    if (byValue === undefined) {
+      if (spanAttributeCache.size >= CACHED_KEYS) {
+        keyValue(w, 9, key, value);
+        continue;
+      }
+      byValue = new Map();
+      spanAttributeCache.set(key, byValue);
+    }
+    if (byValue === null) {
+      keyValue(w, 9, key, value);
+      continue;
+    }
+    const bytes = byValue.get(value);
+    if (bytes !== undefined) {
+      w.bytes(bytes);
+      continue;
+    }
+    const at = w.pos;
+    keyValue(w, 9, key, value);
+    if (byValue.size >= CACHED_VALUES_PER_KEY) spanAttributeCache.set(key, null);
+    else byValue.set(value, new Uint8Array(w.buf.subarray(at, w.pos)));
   }
 }
 
@@ -256,7 +328,7 @@ function span(w: Writer, s: WireSpan): void {
   w.nanos(s.start);
   w.tag(8, I64);
   w.nanos(s.end);
-  attributes(w, 9, s.attributes);
+  spanAttributes(w, s.attributes);
   for (const e of s.events) {
     const ev = w.begin(11);
     w.tag(1, I64);
