@@ -230,7 +230,7 @@ export class HttpInstrumentation implements Instrumentation {
         if (kept) {
           // PERF: attributes are filled only for spans that will be exported.
           this.#describe(span, req, template, status);
-          series.observeWithExemplar(seconds, span.traceId, span.spanId, ORIGIN + now);
+          series.observeWithTrace(seconds, span.spanContext(), ORIGIN + now);
         } else {
           series.observe(seconds);
         }

@@ -1,5 +1,6 @@
 import { configFromEnv, type TelemetryConfig } from './config.ts';
 import { DataTelemetry } from './data.ts';
+import { SpanRecords } from './hub/otlp-encode.ts';
 import { MetricRegistry } from './metrics/registry.ts';
 import { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './metrics/wire.ts';
 import { RuntimeSampler } from './runtime/sampler.ts';
@@ -11,6 +12,10 @@ export type DeltaSink = (delta: TelemetryDelta) => void;
 
 /** Kept spans held while no sink is connected. */
 const UNCONNECTED_SPANS = 1024;
+/** Local traces per flush sent as span objects for the master's trace store, besides errors and slow ones. */
+const STORE_PER_FLUSH = 200;
+/** How many of the slowest local traces the store lists (a slower one is always sent). */
+const STORE_SLOWEST = 50;
 
 /**
  * The worker side of telemetry: the process's metric registry, the kept-span buffer, and the
@@ -23,8 +28,15 @@ export class Recorder implements SpanSink {
   readonly config: TelemetryConfig;
   /** Sampler, keep policy and span sink (undefined when tracing is off). */
   readonly tracing: TracingSetup | undefined;
+  /** Every kept span since the last flush, encoded as it ended. */
+  readonly #records = new SpanRecords();
+  /** The trace store's selection of them, as objects. */
   #spans: WireSpan[] = [];
   #dropped = 0;
+  #storeBudget = STORE_PER_FLUSH;
+  /** Durations of the slowest local traces sent this interval and the previous (descending). */
+  #slowest: number[] = [];
+  #slowFloor = 0;
   #timer: NodeJS.Timeout | undefined;
   #sink: DeltaSink | undefined;
   #bridged = false;
@@ -42,7 +54,11 @@ export class Recorder implements SpanSink {
       : undefined;
   }
 
-  /** @internal SpanSink: a span of a kept trace ended. */
+  /**
+   * @internal SpanSink: a span of a kept trace ended. It is encoded for export at once; the
+   * master's trace store also gets it as an object when its local trace is one the store can
+   * show (see `#forStore`).
+   */
   keep(span: TracedSpan, reason: string): void {
     // With nothing connected (serve() alone, no hub) nobody takes the spans every second: keep a
     // window for a later flush() and count the rest, instead of holding up to a whole buffer.
@@ -50,11 +66,49 @@ export class Recorder implements SpanSink {
       this.#sink === undefined
         ? Math.min(UNCONNECTED_SPANS, this.config.maxSpansPerFlush)
         : this.config.maxSpansPerFlush;
-    if (this.#spans.length >= max) {
+    if (this.#records.count >= max) {
       this.#dropped++;
       return;
     }
-    this.#spans.push(span.toWire(reason));
+    try {
+      this.#records.add(span);
+    } catch {
+      this.#dropped++;
+      return;
+    }
+    if (this.#forStore(span)) this.#spans.push(span.toWire(reason));
+  }
+
+  /**
+   * Whether the spans of this span's local trace go to the trace store as objects, decided once
+   * per local trace: the first `STORE_PER_FLUSH` of each interval, every failed one, and every
+   * one slower than the slowest this worker sent lately. PERF: with every trace kept, sending
+   * and storing all of them as objects cost more than exporting them; the store shows 50 of each.
+   */
+  #forStore(span: TracedSpan): boolean {
+    const local = span.local;
+    if (local.forStore !== undefined) return local.forStore;
+    const root = local.root ?? span;
+    const duration = root.end_ - root.start;
+    let send: boolean;
+    if (this.#storeBudget > 0) {
+      this.#storeBudget--;
+      send = true;
+    } else send = root.statusCode === 2 || duration > this.#slowFloor;
+    if (send) this.#noteDuration(duration);
+    local.forStore = send;
+    return send;
+  }
+
+  #noteDuration(duration: number): void {
+    const list = this.#slowest;
+    if (list.length >= STORE_SLOWEST && duration <= list[list.length - 1]!) return;
+    let i = list.length;
+    while (i > 0 && list[i - 1]! < duration) i--;
+    list.splice(i, 0, duration);
+    if (list.length > STORE_SLOWEST) list.pop();
+    if (list.length >= STORE_SLOWEST)
+      this.#slowFloor = Math.max(this.#slowFloor, list[list.length - 1]!);
   }
 
   /** Subscribes to the data path's channels once (db, cache, outbound client telemetry). */
@@ -73,9 +127,22 @@ export class Recorder implements SpanSink {
   flush(): TelemetryDelta {
     const spans = this.#spans;
     const droppedSpans = this.#dropped;
+    const encoded = this.#records.take();
     this.#spans = [];
     this.#dropped = 0;
-    return { v: 1, time: Date.now(), families: this.registry.collect(), spans, droppedSpans };
+    this.#storeBudget = STORE_PER_FLUSH;
+    // The slow floor of the next interval: the slowest sent in this one (a sliding window of two).
+    const last = this.#slowest;
+    this.#slowFloor = last.length >= STORE_SLOWEST ? last[last.length - 1]! : 0;
+    this.#slowest = [];
+    return {
+      v: 1,
+      time: Date.now(),
+      families: this.registry.collect(),
+      spans,
+      encoded,
+      droppedSpans,
+    };
   }
 
   /** Sends a delta every `flushInterval` ms to `sink` (replacing any previous sink). */
@@ -117,8 +184,27 @@ export class Recorder implements SpanSink {
 export function ipcSink(): DeltaSink {
   return (delta) => {
     if (process.send !== undefined && process.connected) {
-      process.send({ type: TELEMETRY_MESSAGE, delta });
+      process.send({ type: TELEMETRY_MESSAGE, delta: forIpc(delta) });
     }
+  };
+}
+
+/** The delta as IPC carries it: JSON has no bytes, so encoded spans go as base64. */
+export function forIpc(delta: TelemetryDelta): TelemetryDelta {
+  const encoded = delta.encoded;
+  if (encoded === undefined || encoded.length === 0) return delta;
+  return {
+    ...delta,
+    encoded: encoded.map((c) =>
+      typeof c.data === 'string'
+        ? c
+        : {
+            ...c,
+            data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength).toString(
+              'base64',
+            ),
+          },
+    ),
   };
 }
 

@@ -1,6 +1,6 @@
 import { type WorkerExtension, workerExtensions } from '../server/extensions.ts';
 import type { WorkerRuntime } from '../server/worker/runtime.ts';
-import { recorder } from './recorder.ts';
+import { forIpc, recorder } from './recorder.ts';
 import './server.ts';
 
 /**
@@ -15,7 +15,7 @@ class TelemetryWorkerExtension implements WorkerExtension {
     const rec = recorder();
     if (!rec.config.metrics) return;
     this.#runtime = runtime;
-    rec.connect((delta) => void runtime.send('telemetry-delta', delta).catch(() => {}));
+    rec.connect((delta) => void runtime.send('telemetry-delta', forIpc(delta)).catch(() => {}));
   }
 
   async close(): Promise<void> {
@@ -23,7 +23,7 @@ class TelemetryWorkerExtension implements WorkerExtension {
     if (runtime === undefined) return;
     const rec = recorder();
     rec.disconnect();
-    await runtime.send('telemetry-delta', rec.flush());
+    await runtime.send('telemetry-delta', forIpc(rec.flush()));
   }
 }
 

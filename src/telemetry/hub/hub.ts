@@ -6,8 +6,9 @@ import {
   renderMetrics,
 } from '../exposition/text.ts';
 import { MetricRegistry } from '../metrics/registry.ts';
-import type { TelemetryDelta } from '../metrics/wire.ts';
+import type { EncodedSpans, TelemetryDelta } from '../metrics/wire.ts';
 import { MetricStore } from './metric-store.ts';
+import { isRecords } from './otlp-encode.ts';
 import { exporterOptionsFromEnv, OtlpExporter, type OtlpExporterOptions } from './otlp-exporter.ts';
 import { TraceStore, type TraceStoreOptions } from './trace-store.ts';
 
@@ -72,10 +73,16 @@ export class TelemetryHub {
       if (delta?.v !== 1) return;
       this.store.ingest(worker, delta.families);
       if (delta.droppedSpans > 0) this.#spans.inc(['worker_buffer'], delta.droppedSpans);
-      if (delta.spans.length > 0) {
-        this.traces.add(delta.spans);
-        this.exporter?.enqueue(delta.spans);
-      }
+      if (delta.spans.length > 0) this.traces.add(delta.spans);
+      // Encoded records carry every kept span (the objects are the store's selection); a delta
+      // without them (an older worker) exports its objects.
+      if (delta.encoded !== undefined) {
+        if (this.exporter !== undefined) {
+          const chunks = decodeChunks(delta.encoded);
+          if (chunks.bad > 0) this.#spans.inc(['export_failed'], chunks.bad);
+          if (chunks.good.length > 0) this.exporter.enqueueEncoded(chunks.good);
+        }
+      } else if (delta.spans.length > 0) this.exporter?.enqueue(delta.spans);
       for (const l of this.#listeners) l(worker, delta);
     } catch {
       // a bad message from one worker must not break the master
@@ -112,4 +119,24 @@ export class TelemetryHub {
     await this.exporter.flush();
     this.exporter.close();
   }
+}
+
+/** Well-formed chunks, as bytes (they cross IPC as base64), and how many spans the others claim. */
+function decodeChunks(chunks: readonly EncodedSpans[]): { good: EncodedSpans[]; bad: number } {
+  const good: EncodedSpans[] = [];
+  let bad = 0;
+  if (!Array.isArray(chunks)) return { good, bad };
+  for (const c of chunks) {
+    if (typeof c?.scope !== 'string' || !Number.isSafeInteger(c.count) || c.count <= 0) continue;
+    const data =
+      typeof c.data === 'string'
+        ? Buffer.from(c.data, 'base64')
+        : c.data instanceof Uint8Array
+          ? c.data
+          : undefined;
+    // A chunk that is not what it says would fail the whole request it is sent in: left out.
+    if (data !== undefined && isRecords(data, c.count)) good.push({ ...c, data });
+    else bad += c.count;
+  }
+  return { good, bad };
 }

@@ -1,4 +1,8 @@
-import type { WireAttributeValue, WireSpan } from '../metrics/wire.ts';
+import type { SpanContext } from '@opentelemetry/api';
+import type { EncodedSpans, WireAttributeValue, WireSpan } from '../metrics/wire.ts';
+import { LazySpanContext, writeHexId } from '../tracing/ids.ts';
+import type { TracedSpan } from '../tracing/span.ts';
+import type { TraceState } from '../tracing/trace-context.ts';
 
 /**
  * OTLP/protobuf encoding of kept spans: an `ExportTraceServiceRequest` (opentelemetry-proto
@@ -13,6 +17,11 @@ import type { WireAttributeValue, WireSpan } from '../metrics/wire.ts';
  * Fields at their proto3 default (0, empty) are left out, as the protobuf spec allows.
  */
 
+/** Spans per chunk of a worker's records: an export request's worth. */
+const CHUNK_SPANS = 512;
+/** A chunk's first buffer; it doubles as needed (512 server spans are ~180 KB). */
+const CHUNK_BYTES = 8 * 1024;
+
 /** Wire types. */
 const VARINT = 0;
 const I64 = 1;
@@ -23,13 +32,6 @@ const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
 
 const TWO_32 = 2 ** 32;
-
-/** Hex digit values by char code (255: not a digit). */
-const HEX = new Uint8Array(128).fill(255);
-for (let d = 0; d < 16; d++) {
-  HEX['0123456789abcdef'.charCodeAt(d)] = d;
-  HEX['0123456789ABCDEF'.charCodeAt(d)] = d;
-}
 
 class Writer {
   buf: Buffer;
@@ -169,20 +171,29 @@ class Writer {
   /** A bytes field from hex (trace and span ids). */
   hex(field: number, h: string): void {
     this.tag(field, LEN);
-    const n = h.length >>> 1;
-    this.ensure(n + 1);
-    const buf = this.buf;
+    this.ensure((h.length >>> 1) + 1);
     const at = this.pos + 1;
-    let i = 0;
-    for (; i < n; i++) {
-      const hi = HEX[h.charCodeAt(2 * i)] ?? 255;
-      const lo = HEX[h.charCodeAt(2 * i + 1)] ?? 255;
-      if ((hi | lo) > 15) break;
-      buf[at + i] = (hi << 4) | lo;
-    }
     // What decodes (a malformed id writes fewer bytes; the length says how many).
-    buf[at - 1] = i;
-    this.pos = at + i;
+    const n = writeHexId(h, this.buf, at);
+    this.buf[at - 1] = n;
+    this.pos = at + n;
+  }
+
+  /**
+   * A bytes field with a context's trace id (`trace`) or span id. PERF: Peregrine's own
+   * contexts write their random numbers as bytes; the ids are never formatted as hex.
+   */
+  id(field: number, ctx: SpanContext, trace: boolean): void {
+    if (!(ctx instanceof LazySpanContext)) {
+      this.hex(field, trace ? ctx.traceId : ctx.spanId);
+      return;
+    }
+    this.tag(field, LEN);
+    this.ensure(17);
+    const at = this.pos + 1;
+    const n = trace ? ctx.writeTraceId(this.buf, at) : ctx.writeSpanId(this.buf, at);
+    this.buf[at - 1] = n;
+    this.pos = at + n;
   }
 
   double(v: number): void {
@@ -315,45 +326,279 @@ function spanAttributes(w: Writer, attrs: Record<string, WireAttributeValue>): v
   }
 }
 
-function span(w: Writer, s: WireSpan): void {
+/** Span fields 5 to 16, the part both span shapes share. */
+function spanBody(
+  w: Writer,
+  name: string,
+  kind: number,
+  start: number,
+  end: number,
+  attrs: Record<string, WireAttributeValue>,
+  events: WireSpan['events'] | undefined,
+  links: WireSpan['links'] | undefined,
+  statusCode: number,
+  statusMessage: string,
+  traceFlags: number,
+  remoteParent: boolean,
+): void {
+  w.string(5, name);
+  // The API's SpanKind counts from INTERNAL = 0; the protocol's from UNSPECIFIED = 0.
+  w.tag(6, VARINT);
+  w.varint(kind + 1);
+  w.tag(7, I64);
+  w.nanos(start);
+  w.tag(8, I64);
+  w.nanos(end);
+  spanAttributes(w, attrs);
+  if (events !== undefined)
+    for (const e of events) {
+      const ev = w.begin(11);
+      w.tag(1, I64);
+      w.nanos(e.time);
+      w.string(2, e.name);
+      attributes(w, 3, e.attributes);
+      w.close(ev);
+    }
+  if (links !== undefined)
+    for (const l of links) {
+      const link = w.begin(13);
+      w.hex(1, l.traceId);
+      w.hex(2, l.spanId);
+      attributes(w, 4, l.attributes);
+      w.close(link);
+    }
+  // Status is always present (an empty one means UNSET), as the SDK's exporter writes it.
+  const status = w.begin(15);
+  if (statusMessage !== '') w.string(2, statusMessage);
+  if (statusCode !== 0) {
+    w.tag(3, VARINT);
+    w.varint(statusCode);
+  }
+  w.close(status);
+  w.tag(16, 5);
+  w.fixed32((traceFlags & 0xff) | HAS_IS_REMOTE | (remoteParent ? IS_REMOTE : 0));
+}
+
+/** One span record (ScopeSpans field 2) from a wire span. */
+function wireSpanRecord(w: Writer, s: WireSpan): void {
+  const one = w.begin(2);
   w.hex(1, s.traceId);
   w.hex(2, s.spanId);
   if (s.traceState !== '') w.string(3, s.traceState);
   if (s.parentSpanId !== '') w.hex(4, s.parentSpanId);
-  w.string(5, s.name);
-  // The API's SpanKind counts from INTERNAL = 0; the protocol's from UNSPECIFIED = 0.
-  w.tag(6, VARINT);
-  w.varint(s.kind + 1);
-  w.tag(7, I64);
-  w.nanos(s.start);
-  w.tag(8, I64);
-  w.nanos(s.end);
-  spanAttributes(w, s.attributes);
-  for (const e of s.events) {
-    const ev = w.begin(11);
-    w.tag(1, I64);
-    w.nanos(e.time);
-    w.string(2, e.name);
-    attributes(w, 3, e.attributes);
-    w.close(ev);
+  spanBody(
+    w,
+    s.name,
+    s.kind,
+    s.start,
+    s.end,
+    s.attributes,
+    s.events,
+    s.links,
+    s.statusCode,
+    s.statusMessage,
+    s.traceFlags,
+    s.remoteParent,
+  );
+  w.close(one);
+}
+
+/** One span record (ScopeSpans field 2) straight from an ended span. */
+function tracedSpanRecord(w: Writer, s: TracedSpan): void {
+  const one = w.begin(2);
+  const ctx = s.spanContext();
+  w.id(1, ctx, true);
+  w.id(2, ctx, false);
+  const state = (ctx.traceState as TraceState | undefined)?.serialize() ?? '';
+  if (state !== '') w.string(3, state);
+  const parent = s.parentContext;
+  if (parent !== undefined) w.id(4, parent, false);
+  spanBody(
+    w,
+    s.name,
+    s.kind,
+    s.start,
+    s.end_,
+    s.attributes,
+    s.events,
+    s.links,
+    s.statusCode,
+    s.statusMessage,
+    ctx.traceFlags,
+    s.remoteParent,
+  );
+  w.close(one);
+}
+
+/**
+ * Span records by instrumentation scope, written as spans end: what a worker sends instead of
+ * span objects, and what the exporter frames into requests without decoding.
+ * PERF: a kept span is written once, from its own fields (ids as bytes); nothing of it stays on
+ * the heap until the next flush, and the master only copies bytes.
+ */
+export class SpanRecords {
+  readonly #byScope = new Map<string, { w: Writer; count: number; done: EncodedSpans[] }>();
+  #count = 0;
+
+  /** Spans written since the last take. */
+  get count(): number {
+    return this.#count;
   }
-  for (const l of s.links) {
-    const link = w.begin(13);
-    w.hex(1, l.traceId);
-    w.hex(2, l.spanId);
-    attributes(w, 4, l.attributes);
-    w.close(link);
+
+  /** Writes one ended span. */
+  add(span: TracedSpan): void {
+    let entry = this.#byScope.get(span.scope);
+    if (entry === undefined) {
+      entry = { w: new Writer(CHUNK_BYTES), count: 0, done: [] };
+      this.#byScope.set(span.scope, entry);
+    }
+    const w = entry.w;
+    const at = w.pos;
+    try {
+      tracedSpanRecord(w, span);
+    } catch (err) {
+      w.pos = at; // a span that cannot be written leaves nothing half-written behind
+      throw err;
+    }
+    this.#count++;
+    // PERF: a chunk per CHUNK_SPANS spans (an export request's worth) instead of one buffer
+    // doubling to tens of MB at high rates, whose copies paused the event loop.
+    if (++entry.count === CHUNK_SPANS) {
+      entry.done.push({ scope: span.scope, count: entry.count, data: w.finish() });
+      entry.w = new Writer(CHUNK_BYTES);
+      entry.count = 0;
+    }
   }
-  // Status is always present (an empty one means UNSET), as the SDK's exporter writes it.
-  const status = w.begin(15);
-  if (s.statusMessage !== '') w.string(2, s.statusMessage);
-  if (s.statusCode !== 0) {
-    w.tag(3, VARINT);
-    w.varint(s.statusCode);
+
+  /** The records written since the last take, in chunks of one scope. */
+  take(): EncodedSpans[] {
+    const out: EncodedSpans[] = [];
+    for (const [scope, { w, count, done }] of this.#byScope) {
+      for (const c of done) out.push(c);
+      if (count > 0) out.push({ scope, count, data: w.finish() });
+    }
+    this.#byScope.clear();
+    this.#count = 0;
+    return out;
   }
-  w.close(status);
-  w.tag(16, 5);
-  w.fixed32((s.traceFlags & 0xff) | HAS_IS_REMOTE | (s.remoteParent ? IS_REMOTE : 0));
+}
+
+/** Wire spans as span records, one chunk per scope (in the order scopes first appear). */
+export function encodeWireSpans(spans: readonly WireSpan[]): EncodedSpans[] {
+  const byScope = new Map<string, WireSpan[]>();
+  for (const s of spans) {
+    const list = byScope.get(s.scope);
+    if (list === undefined) byScope.set(s.scope, [s]);
+    else list.push(s);
+  }
+  const out: EncodedSpans[] = [];
+  for (const [scope, list] of byScope) {
+    const w = new Writer(256 + list.length * 320);
+    for (const s of list) wireSpanRecord(w, s);
+    out.push({ scope, count: list.length, data: w.finish() });
+  }
+  return out;
+}
+
+/** A chunk's records as bytes (chunks from another process arrive as base64). */
+export function chunkBytes(chunk: EncodedSpans): Uint8Array {
+  return typeof chunk.data === 'string' ? Buffer.from(chunk.data, 'base64') : chunk.data;
+}
+
+/**
+ * Where the record after the first `n` records of `data` starts, reading only tags and lengths;
+ * -1 if the bytes are not that many span records.
+ */
+function recordsEnd(data: Uint8Array, n: number): number {
+  let p = 0;
+  for (let i = 0; i < n; i++) {
+    if (data[p] !== 0x12) return -1;
+    p++;
+    let len = 0;
+    let shift = 1;
+    for (;;) {
+      const b = data[p++];
+      if (b === undefined || shift > 2 ** 28) return -1;
+      len += (b & 0x7f) * shift;
+      if (b < 0x80) break;
+      shift *= 128;
+    }
+    p += len;
+    if (p > data.length) return -1;
+  }
+  return p;
+}
+
+/** Whether `data` is exactly `count` span records. */
+export function isRecords(data: Uint8Array, count: number): boolean {
+  return count > 0 && recordsEnd(data, count) === data.length;
+}
+
+/** Splits a chunk after its first `n` records (0 < n < count). Throws on bytes that are not. */
+export function splitChunk(chunk: EncodedSpans, n: number): [EncodedSpans, EncodedSpans] {
+  const data = chunkBytes(chunk);
+  const p = recordsEnd(data, n);
+  if (p < 0) throw new Error('not span records');
+  return [
+    { scope: chunk.scope, count: n, data: data.subarray(0, p) },
+    { scope: chunk.scope, count: chunk.count - n, data: data.subarray(p) },
+  ];
+}
+
+/** The Resource message's body for `resource` (encoded once per exporter). */
+export function encodeResource(resource: Record<string, WireAttributeValue>): Uint8Array {
+  const w = new Writer(256);
+  attributes(w, 1, resource);
+  return w.finish();
+}
+
+/**
+ * One `ExportTraceServiceRequest` from span record chunks under one resource: one ScopeSpans
+ * per chunk, the records copied as they are.
+ */
+export function frameTraceExport(
+  chunks: readonly EncodedSpans[],
+  resource: Uint8Array,
+): Uint8Array {
+  // PERF: every length is known up front, so each is written once before its body and no body
+  // is moved (a batch is ~200 KB; `begin`/`close` would move it twice).
+  const bytes = chunks.map(chunkBytes);
+  const names = chunks.map((c) => Buffer.from(c.scope, 'utf8'));
+  const scopeLens: number[] = [];
+  const scopeSpansLens: number[] = [];
+  const resourceLen = fieldSize(resource.length);
+  let resourceSpansLen = resourceLen;
+  for (let i = 0; i < chunks.length; i++) {
+    const scopeLen = fieldSize(names[i]!.length);
+    const len = fieldSize(scopeLen) + bytes[i]!.length;
+    scopeLens.push(scopeLen);
+    scopeSpansLens.push(len);
+    resourceSpansLen += fieldSize(len);
+  }
+  const w = new Writer(fieldSize(resourceSpansLen));
+  w.tag(1, LEN);
+  w.varint(resourceSpansLen);
+  w.tag(1, LEN);
+  w.varint(resource.length);
+  w.bytes(resource);
+  for (let i = 0; i < chunks.length; i++) {
+    w.tag(2, LEN);
+    w.varint(scopeSpansLens[i]!);
+    w.tag(1, LEN);
+    w.varint(scopeLens[i]!);
+    w.tag(1, LEN);
+    w.varint(names[i]!.length);
+    w.bytes(names[i]!);
+    w.bytes(bytes[i]!);
+  }
+  return w.finish();
+}
+
+/** The size of a length-delimited field (one-byte tag) with a body of `len` bytes. */
+function fieldSize(len: number): number {
+  let n = 2;
+  for (let v = len >>> 7; v > 0; v >>>= 7) n++;
+  return n + len;
 }
 
 /**
@@ -364,29 +609,5 @@ export function encodeTraceExport(
   spans: readonly WireSpan[],
   resource: Record<string, WireAttributeValue>,
 ): Uint8Array {
-  const byScope = new Map<string, WireSpan[]>();
-  for (const s of spans) {
-    const list = byScope.get(s.scope);
-    if (list === undefined) byScope.set(s.scope, [s]);
-    else list.push(s);
-  }
-  const w = new Writer(1024 + spans.length * 320);
-  const resourceSpans = w.begin(1);
-  const res = w.begin(1);
-  attributes(w, 1, resource);
-  w.close(res);
-  for (const [scope, list] of byScope) {
-    const scopeSpans = w.begin(2);
-    const sc = w.begin(1);
-    w.string(1, scope);
-    w.close(sc);
-    for (const s of list) {
-      const one = w.begin(2);
-      span(w, s);
-      w.close(one);
-    }
-    w.close(scopeSpans);
-  }
-  w.close(resourceSpans);
-  return w.finish();
+  return frameTraceExport(encodeWireSpans(spans), encodeResource(resource));
 }

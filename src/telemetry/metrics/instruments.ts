@@ -230,6 +230,12 @@ export class Gauge<L extends string = string> extends Family<L, GaugeSeries> {
   }
 }
 
+/** Where an exemplar's ids are read (a span context). */
+export interface ExemplarIds {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
 /** One histogram series: fixed buckets, so merging workers is an exact sum. */
 export class HistogramSeries {
   /** The label values. */
@@ -244,6 +250,8 @@ export class HistogramSeries {
   sum = 0;
   /** The interval's exemplars by bucket index (sparse). */
   #exemplars: Array<WireExemplar | undefined> | undefined;
+  /** Where a bucket's exemplar ids are read from when the interval is cut (sparse). */
+  #exemplarIds: Array<ExemplarIds | undefined> | undefined;
 
   constructor(labelValues: string[], bounds: readonly number[]) {
     this.labelValues = labelValues;
@@ -262,17 +270,38 @@ export class HistogramSeries {
   /**
    * Records one value and remembers the trace it belongs to as the bucket's exemplar (the latest
    * one per bucket and interval). `timeMs` is when it was observed (default now).
+   */
+  observeWithExemplar(value: number, traceId: string, spanId: string, timeMs?: number): void {
+    this.#exemplar(value, traceId, spanId, undefined, timeMs ?? Date.now());
+  }
+
+  /**
+   * @internal `observeWithExemplar` with the ids read from `ids` (a span context) only when the
+   * interval is cut. PERF: a kept request's ids are formatted as hex once a second per bucket,
+   * not per request.
+   */
+  observeWithTrace(value: number, ids: ExemplarIds, timeMs: number): void {
+    this.#exemplar(value, '', '', ids, timeMs);
+  }
+
+  /**
    * PERF: one exemplar record per bucket per interval, overwritten in place, instead of a new
    * record (and a clock read) per kept request.
    */
-  observeWithExemplar(value: number, traceId: string, spanId: string, timeMs?: number): void {
+  #exemplar(
+    value: number,
+    traceId: string,
+    spanId: string,
+    ids: ExemplarIds | undefined,
+    time: number,
+  ): void {
     if (Number.isNaN(value)) return;
     const i = bucketIndex(this.bounds, value);
     this.counts[i]!++;
     this.count++;
     this.sum += value;
-    const time = timeMs ?? Date.now();
     this.#exemplars ??= [];
+    this.#exemplarIds ??= [];
     const ex = this.#exemplars[i];
     if (ex === undefined) this.#exemplars[i] = [i, value, traceId, spanId, time];
     else {
@@ -281,6 +310,7 @@ export class HistogramSeries {
       ex[3] = spanId;
       ex[4] = time;
     }
+    this.#exemplarIds[i] = ids;
   }
 
   /** @internal Cuts the delta and resets. */
@@ -297,8 +327,20 @@ export class HistogramSeries {
     const out: HistogramDelta = [this.labelValues, this.count, this.sum, buckets];
     if (this.#exemplars !== undefined) {
       // The records go with the delta (the hub may hold them): the next interval starts afresh.
-      out.push(this.#exemplars.filter((e) => e !== undefined));
+      const list: WireExemplar[] = [];
+      const ids = this.#exemplarIds ?? [];
+      this.#exemplars.forEach((e, i) => {
+        if (e === undefined) return;
+        const from = ids[i];
+        if (from !== undefined) {
+          e[2] = from.traceId;
+          e[3] = from.spanId;
+        }
+        list.push(e);
+      });
+      out.push(list);
       this.#exemplars = undefined;
+      this.#exemplarIds = undefined;
     }
     this.count = 0;
     this.sum = 0;

@@ -78,6 +78,18 @@ export interface WireSpan {
   kept: string;
 }
 
+/**
+ * Kept spans of one instrumentation scope as OTLP span records: each is ScopeSpans field 2
+ * (tag, length, an encoded `Span`), ready to be framed into an export request.
+ */
+export interface EncodedSpans {
+  readonly scope: string;
+  /** How many records. */
+  readonly count: number;
+  /** The records; base64 when they crossed IPC (JSON carries no bytes). */
+  readonly data: Uint8Array | string;
+}
+
 /** Attribute values that survive structured cloning and map onto OTLP AnyValue. */
 export type WireAttributeValue = string | number | boolean | string[] | number[] | boolean[];
 
@@ -88,7 +100,13 @@ export interface TelemetryDelta {
   /** When the worker cut it (ms since the epoch). */
   readonly time: number;
   readonly families: FamilyDelta[];
+  /**
+   * Kept spans as objects. With `encoded` present these are a bounded selection for the
+   * master's trace store (every kept span is in `encoded`); without it, every kept span.
+   */
   readonly spans: WireSpan[];
+  /** Every kept span, encoded (what the exporter sends). */
+  readonly encoded?: EncodedSpans[];
   /** Spans the worker dropped because its buffer was full. */
   readonly droppedSpans: number;
 }

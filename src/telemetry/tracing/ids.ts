@@ -61,6 +61,36 @@ function hex8(n: number): string {
   );
 }
 
+function put32(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
+}
+
+/** Hex digit values by char code (255: not a digit). */
+const HEX_VALUE = new Uint8Array(128).fill(255);
+for (let d = 0; d < 16; d++) {
+  HEX_VALUE['0123456789abcdef'.charCodeAt(d)] = d;
+  HEX_VALUE['0123456789ABCDEF'.charCodeAt(d)] = d;
+}
+
+/**
+ * Writes the bytes of a hex id at `at`, stopping at the first pair that is not hex; returns how
+ * many bytes were written (a malformed id writes fewer: its encoded length says so).
+ */
+export function writeHexId(h: string, out: Uint8Array, at: number): number {
+  const n = h.length >>> 1;
+  let i = 0;
+  for (; i < n; i++) {
+    const hi = HEX_VALUE[h.charCodeAt(2 * i)] ?? 255;
+    const lo = HEX_VALUE[h.charCodeAt(2 * i + 1)] ?? 255;
+    if ((hi | lo) > 15) break;
+    out[at + i] = (hi << 4) | lo;
+  }
+  return i;
+}
+
 /**
  * A SpanContext whose ids are random numbers turned into hex only when read. Most spans of an
  * unsampled request are never exported, propagated or logged, so most ids are never formatted.
@@ -129,6 +159,26 @@ export class LazySpanContext {
   get spanId(): string {
     this.#spanId ??= hex8(this.#s0) + hex8(this.#s1);
     return this.#spanId;
+  }
+
+  /**
+   * Writes the trace id's 16 bytes at `at`; returns how many were written (fewer only for a
+   * malformed id from elsewhere). PERF: the OTLP encoder's path, with no hex in between.
+   */
+  writeTraceId(out: Uint8Array, at: number): number {
+    if (this.#t3 === 0) return writeHexId(this.#traceId ?? '', out, at);
+    put32(out, at, this.#t0);
+    put32(out, at + 4, this.#t1);
+    put32(out, at + 8, this.#t2);
+    put32(out, at + 12, this.#t3);
+    return 16;
+  }
+
+  /** Writes the span id's 8 bytes at `at`; returns 8. */
+  writeSpanId(out: Uint8Array, at: number): number {
+    put32(out, at, this.#s0);
+    put32(out, at + 4, this.#s1);
+    return 8;
   }
 
   /** The low 56 bits of a new trace's id, for the trace-id-ratio decision. */

@@ -53,6 +53,10 @@ export class LocalTrace {
   pending: TracedSpan[] | undefined = undefined;
   /** undefined until the root ends; then the reason it was kept, or '' if dropped. */
   decision: string | undefined = undefined;
+  /** The local root, once it ended. */
+  root: TracedSpan | undefined = undefined;
+  /** The sink's own mark (the recorder: whether the trace store gets this trace's spans). */
+  forStore: boolean | undefined = undefined;
   constructor(sink: SpanSink, policy: KeepPolicy) {
     this.sink = sink;
     this.policy = policy;
@@ -175,6 +179,11 @@ export class TracedSpan implements Span {
   /** Whether a `describeLater` describer has not run yet. */
   get describedLater(): boolean {
     return this.#describer !== undefined;
+  }
+
+  /** The parent's context (undefined for a root). */
+  get parentContext(): SpanContext | undefined {
+    return this.#parent;
   }
 
   /** The parent span id ('' for a root). */
@@ -300,6 +309,7 @@ export class TracedSpan implements Span {
     if (this.isLocalRoot) {
       const reason = decide(this, local.policy);
       local.decision = reason;
+      local.root = this;
       if (reason !== '') {
         const pending = local.pending;
         local.pending = undefined;
