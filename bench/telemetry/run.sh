@@ -31,7 +31,8 @@ for round in $(seq "$ROUNDS"); do
     CPU=$(awk -v t="$((T1 - T0))" -v hz="$(getconf CLK_TCK)" -v rps="$RPS" -v d="$DUR" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * d) }')
     P99=$(awk '/ 99%/ {print $2}' /tmp/peregrine-bench-wrk.txt)
     ERR=$(grep -c 'Non-2xx\|Socket errors' /tmp/peregrine-bench-wrk.txt || true)
-    echo "round=$round mode=$mode rps=$RPS cpu_us_per_req=$CPU p99=$P99 error_lines=$ERR"
     kill $SRV; wait $SRV 2>/dev/null || true
+    SPANS=$(grep '^spans:' /tmp/peregrine-bench-tel.log | sed 's/^spans: //' || true)
+    echo "round=$round mode=$mode rps=$RPS cpu_us_per_req=$CPU p99=$P99 error_lines=$ERR${SPANS:+ $SPANS}"
   done
 done

@@ -10,7 +10,11 @@ const otlp = process.env.BENCH_OTLP_URL ?? 'http://127.0.0.1:4318/v1/traces';
 const port = Number(process.env.PORT ?? 8080);
 
 if (mode === 'off' || mode === 'otel-sdk') process.env.PEREGRINE_TELEMETRY = 'off';
-if (mode === 'traces100') process.env.OTEL_TRACES_SAMPLER_ARG = '1';
+if (mode === 'traces100') {
+  process.env.OTEL_TRACES_SAMPLER_ARG = '1';
+  // Every trace exported: the worker's buffer holds a second of spans at these rates.
+  process.env.PEREGRINE_TRACES_BUFFER ??= '1000000';
+}
 if (mode === 'sampler0') process.env.OTEL_TRACES_SAMPLER_ARG = '0';
 if (mode === 'metrics') process.env.PEREGRINE_TRACING = 'off';
 
@@ -35,12 +39,34 @@ if (mode === 'otel-sdk') {
 
 const { serve } = await import('peregrine/server');
 const { default: app } = await import('../../examples/hello/app.ts');
+/** What the hub did with the kept spans, printed at exit (run.sh shows it beside the numbers). */
+let spanCounts = (): string => '';
 if (mode !== 'off' && mode !== 'otel-sdk' && mode !== 'nohub') {
   const { TelemetryHub, recorder } = await import('peregrine/telemetry');
-  const hub = new TelemetryHub({ exporter: { url: otlp, resource: { 'service.name': 'bench' } } });
+  const hub = new TelemetryHub({
+    exporter: {
+      url: otlp,
+      resource: { 'service.name': 'bench' },
+      // "Every trace exported": a queue that holds a second of spans, so none is dropped.
+      ...(mode === 'traces100' ? { maxQueue: 1_000_000 } : {}),
+    },
+  });
   recorder().connect((d) => hub.ingest('1', d));
+  spanCounts = () => {
+    const body = hub.render('prometheus').body;
+    const count = (outcome: string) =>
+      body.match(
+        new RegExp(`^peregrine_trace_spans_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'),
+      )?.[1] ?? '0';
+    return `spans: exported=${count('exported')} worker_buffer=${count('worker_buffer')} queue_full=${count('queue_full')} export_failed=${count('export_failed')} queued=${hub.exporter?.queued ?? 0}\n`;
+  };
 }
 // OpenTelemetry's instrumentation-http only sees node:http, so that mode serves on node:http.
 await serve(app, { port, httpEngine: mode === 'otel-sdk' ? 'node' : 'peregrine' });
 process.stdout.write(`ready ${mode}\n`);
-process.on('SIGINT', () => process.exit(0));
+const exit = () => {
+  process.stdout.write(spanCounts());
+  process.exit(0);
+};
+process.on('SIGINT', exit);
+process.on('SIGTERM', exit);

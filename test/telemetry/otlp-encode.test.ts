@@ -241,3 +241,27 @@ test('repeated attribute pairs encode from memory to the same bytes, and keys wi
   assert.ok(theirs !== undefined);
   assert.deepEqual(withoutLinkFlags(decode(again)), withoutLinkFlags(decode(theirs)));
 });
+
+test('nanoseconds are exact on both sides of 2^32 seconds (the fast and the wide path)', () => {
+  const rand = lcg(99);
+  for (const base of [1_764_000_000_000, 4_294_967_296_000 - 5_000, 7_000_000_000_000]) {
+    for (let i = 0; i < 200; i++) {
+      const span = randomSpan(rand, 0);
+      span.start = base + Math.floor(rand() * 1e7) + Math.floor(rand() * 1024) / 1024;
+      span.end = span.start;
+      const decoded = decode(encodeTraceExport([span], {})) as {
+        resourceSpans: Array<{
+          scopeSpans: Array<{ spans: Array<{ startTimeUnixNano: string }> }>;
+        }>;
+      };
+      const sec = Math.floor(span.start / 1000);
+      const want =
+        BigInt(sec) * 1_000_000_000n + BigInt(Math.round((span.start - sec * 1000) * 1e6));
+      assert.equal(
+        decoded.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.startTimeUnixNano,
+        String(want),
+        `${span.start}`,
+      );
+    }
+  }
+});
