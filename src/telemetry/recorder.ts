@@ -39,6 +39,29 @@ export class Recorder implements SpanSink {
   #slowFloor = 0;
   #timer: NodeJS.Timeout | undefined;
   #sink: DeltaSink | undefined;
+  #sendingFull = false;
+  /**
+   * Sends the full chunks of records at once, outside the request that filled one. PERF: with
+   * every trace kept, a second of records is megabytes; sent with the once-a-second delta it
+   * paused the worker (base64, the IPC write) and the master (parse) for ~100 ms.
+   */
+  readonly #sendFull = (): void => {
+    this.#sendingFull = false;
+    const sink = this.#sink;
+    if (sink === undefined || this.#records.full === 0) return;
+    try {
+      sink({
+        v: 1,
+        time: Date.now(),
+        families: [],
+        spans: [],
+        encoded: this.#records.takeFull(),
+        droppedSpans: 0,
+      });
+    } catch {
+      // as #send: the master is gone or the channel closed
+    }
+  };
   #bridged = false;
   #data: DataTelemetry | undefined;
   #runtime: RuntimeSampler | undefined;
@@ -75,6 +98,10 @@ export class Recorder implements SpanSink {
     } catch {
       this.#dropped++;
       return;
+    }
+    if (this.#records.full > 0 && !this.#sendingFull && this.#sink !== undefined) {
+      this.#sendingFull = true;
+      setImmediate(this.#sendFull);
     }
     if (this.#forStore(span)) this.#spans.push(span.toWire(reason));
   }

@@ -13,7 +13,7 @@ import {
   encodeWireSpans,
   frameTraceExport,
 } from '../../src/telemetry/hub/otlp-encode.ts';
-import { OtlpExporter } from '../../src/telemetry/hub/otlp-exporter.ts';
+import { exporterOptionsFromEnv, OtlpExporter } from '../../src/telemetry/hub/otlp-exporter.ts';
 import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
 import type { EncodedSpans, WireSpan } from '../../src/telemetry/metrics/wire.ts';
 import { forIpc, Recorder } from '../../src/telemetry/recorder.ts';
@@ -286,4 +286,49 @@ test('peregrine serve: every kept span of 2 workers reaches the collector throug
   assert.equal(new Set(spans.map((s) => s.spanId)).size, n, 'each once');
   assert.ok(spans.every((s) => s.service === 'fixture' && /^[0-9a-f]{32}$/.test(s.traceId)));
   assert.ok(spans.every((s) => s.attributes['http.route'] === '/fast'));
+});
+
+test('the OTel batch span processor variables size the exporter; bad values are ignored', () => {
+  const options = exporterOptionsFromEnv({
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+    OTEL_BSP_MAX_QUEUE_SIZE: '100000',
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
+    OTEL_BSP_SCHEDULE_DELAY: 'soon',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '-5',
+  });
+  assert.equal(options?.url, 'http://collector:4318/v1/traces');
+  assert.equal(options?.maxQueue, 100_000);
+  assert.equal(options?.maxBatch, 1024);
+  assert.equal(options?.interval, undefined);
+  assert.equal(options?.timeout, undefined);
+  assert.equal(exporterOptionsFromEnv({}), undefined, 'no endpoint: no exporter');
+});
+
+test('full chunks of records leave as soon as they fill, between flushes, without metrics', async () => {
+  const rec = new Recorder(
+    configFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1', PEREGRINE_TELEMETRY_INTERVAL: '60000' }),
+  );
+  const got: Array<{ families: number; encoded: number }> = [];
+  rec.connect((d) => got.push({ families: d.families.length, encoded: total(d.encoded) }));
+  try {
+    const t0 = Date.now();
+    for (let i = 0; i < 1100; i++) {
+      const span = startSpan(
+        rec.tracing!,
+        'GET /x',
+        SpanKind.SERVER,
+        undefined,
+        undefined,
+        'peregrine',
+        t0,
+      );
+      span.end(t0 + 1);
+    }
+    assert.equal(got.length, 0, 'nothing is sent inside the span that filled a chunk');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(got, [{ families: 0, encoded: 1024 }]);
+    assert.equal(total(rec.flush().encoded), 76, 'the rest goes with the next delta');
+  } finally {
+    rec.disconnect();
+  }
 });

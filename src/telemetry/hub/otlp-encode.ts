@@ -488,8 +488,9 @@ export class SpanRecords {
   /** The size a full chunk of each scope reached, to start the next one at (no regrowth). */
   readonly #chunkSize = new Map<string, number>();
   #count = 0;
+  #full = 0;
 
-  /** Spans written since the last take. */
+  /** Spans written and not taken yet. */
   get count(): number {
     return this.#count;
   }
@@ -514,6 +515,7 @@ export class SpanRecords {
     // doubling to tens of MB at high rates, whose copies paused the event loop.
     if (++entry.count === CHUNK_SPANS) {
       entry.done.push({ scope: span.scope, count: entry.count, data: w.finish() });
+      this.#full++;
       if (this.#chunkSize.size < 64 || this.#chunkSize.has(span.scope))
         this.#chunkSize.set(span.scope, w.buf.length);
       entry.w = new Writer(w.buf.length);
@@ -530,6 +532,26 @@ export class SpanRecords {
     }
     this.#byScope.clear();
     this.#count = 0;
+    this.#full = 0;
+    return out;
+  }
+
+  /** Chunks that reached CHUNK_SPANS and wait to be taken. */
+  get full(): number {
+    return this.#full;
+  }
+
+  /** Only the full chunks (the partial ones keep filling). */
+  takeFull(): EncodedSpans[] {
+    const out: EncodedSpans[] = [];
+    for (const entry of this.#byScope.values()) {
+      for (const c of entry.done) {
+        out.push(c);
+        this.#count -= c.count;
+      }
+      entry.done = [];
+    }
+    this.#full = 0;
     return out;
   }
 }

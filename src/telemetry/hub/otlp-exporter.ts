@@ -235,6 +235,13 @@ export function exporterOptionsFromEnv(
     env.OTEL_SERVICE_NAME ??
     (resource['service.name'] as string | undefined) ??
     'unknown_service:peregrine';
+  // The batch span processor's standard variables size the queue and the requests.
+  const maxQueue = positiveInt(env.OTEL_BSP_MAX_QUEUE_SIZE);
+  const maxBatch = positiveInt(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE);
+  const interval = positiveInt(env.OTEL_BSP_SCHEDULE_DELAY);
+  const timeout = positiveInt(
+    env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT,
+  );
   return {
     url,
     headers: {
@@ -242,5 +249,16 @@ export function exporterOptionsFromEnv(
       ...parseList(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
     },
     resource,
+    ...(maxQueue !== undefined ? { maxQueue } : {}),
+    ...(maxBatch !== undefined ? { maxBatch } : {}),
+    ...(interval !== undefined ? { interval } : {}),
+    ...(timeout !== undefined ? { timeout } : {}),
   };
+}
+
+/** A positive integer setting, or undefined when unset or not one. */
+function positiveInt(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
