@@ -14,7 +14,11 @@ export interface TelemetryConfig {
   keepErrors: boolean;
   /** One JSON access log line per request (`PEREGRINE_ACCESS_LOG`). */
   accessLog: boolean;
-  /** Most kept spans a worker buffers between two flushes; more are dropped and counted. */
+  /**
+   * Most kept spans a worker holds that are not sent yet (`PEREGRINE_TRACES_BUFFER`); more are
+   * dropped and counted. Full chunks of 512 leave at once, so this bounds a worker whose master
+   * does not keep up (or, unconnected, what waits for a flush), not the rate.
+   */
   maxSpansPerFlush: number;
   /** How often a worker sends its delta, in ms. */
   flushInterval: number;

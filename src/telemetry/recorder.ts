@@ -28,13 +28,13 @@ export class Recorder implements SpanSink {
   readonly config: TelemetryConfig;
   /** Sampler, keep policy and span sink (undefined when tracing is off). */
   readonly tracing: TracingSetup | undefined;
-  /** Every kept span since the last flush, encoded as it ended. */
+  /** Kept spans not sent yet, encoded as they ended. */
   readonly #records = new SpanRecords();
   /** The trace store's selection of them, as objects. */
   #spans: WireSpan[] = [];
   #dropped = 0;
   #storeBudget = STORE_PER_FLUSH;
-  /** Durations of the slowest local traces sent this interval and the previous (descending). */
+  /** Durations of the slowest local traces sent to the store this interval (descending, ≤ 50). */
   #slowest: number[] = [];
   #slowFloor = 0;
   #timer: NodeJS.Timeout | undefined;
