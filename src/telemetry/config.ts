@@ -16,7 +16,7 @@ export interface TelemetryConfig {
   accessLog: boolean;
   /**
    * Most kept spans a worker holds that are not sent yet (`PEREGRINE_TRACES_BUFFER`); more are
-   * dropped and counted. Full chunks of 512 leave at once, so this bounds a worker whose master
+   * dropped and counted. Full chunks of 128 leave at once, so this bounds a worker whose master
    * does not keep up (or, unconnected, what waits for a flush), not the rate.
    */
   maxSpansPerFlush: number;

@@ -1,7 +1,7 @@
 /**
  * The worker → master telemetry message. One is sent per worker per second; it carries only the
  * series that changed, so its size follows the number of live series, never the request rate.
- * Kept spans ride along as encoded records; when many are kept, each full chunk of records (512
+ * Kept spans ride along as encoded records; when many are kept, each full chunk of records (128
  * spans) also goes on its own as soon as it fills, in a message without metrics.
  */
 
