@@ -8,13 +8,13 @@
  */
 import { SpanKind } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { WireAttributeValue, WireSpan } from '../src/telemetry/metrics/wire.ts';
 import {
   encodeResource,
   encodeTraceExport,
   frameTraceExport,
-  SpanRecords,
-} from '../src/telemetry/hub/otlp-encode.ts';
-import type { WireAttributeValue, WireSpan } from '../src/telemetry/metrics/wire.ts';
+} from '../src/telemetry/otlp/frame.ts';
+import { SpanRecords } from '../src/telemetry/otlp/records.ts';
 import type { TracedSpan } from '../src/telemetry/tracing/span.ts';
 import { startSpan } from '../src/telemetry/tracing/tracer.ts';
 

@@ -8,8 +8,9 @@ DUR=${1:-10}
 ROUNDS=${2:-2}
 NODE=node_modules/.bin/node
 # Pin like `npm run bench`: the server on core 1, wrk and the OTLP sink on core 0.
+SERVER_CPU=1
 PIN_SERVER=() PIN_LOAD=()
-if command -v taskset > /dev/null && [ "$(nproc)" -ge 2 ]; then PIN_SERVER=(taskset -c 1) PIN_LOAD=(taskset -c 0); fi
+if command -v taskset > /dev/null && [ "$(nproc)" -ge 2 ]; then PIN_SERVER=(taskset -c $SERVER_CPU) PIN_LOAD=(taskset -c 0); fi
 free_port() { $NODE -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 SINK_PORT=$(free_port)
 PORT=$SINK_PORT "${PIN_LOAD[@]}" $NODE bench/telemetry/sink.ts & SINK=$!
@@ -21,7 +22,7 @@ ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # is pinned, kernel network work included. Per-process ticks miss some of it under
 # `peregrine serve` (seen: the worker was charged 160 of the core's 400 busy ticks while the core
 # had no idle time), so pinned runs count the core.
-core_ticks() { awk '/^cpu1 / {print $2+$3+$4+$7+$8}' /proc/stat; }
+core_ticks() { awk -v cpu="cpu$SERVER_CPU" '$1 == cpu {print $2+$3+$4+$7+$8}' /proc/stat; }
 # µs of CPU per response from a tick difference.
 per_req() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v rps="$RPS" -v d="$DUR" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * d) }'; }
 for round in $(seq "$ROUNDS"); do
@@ -65,8 +66,7 @@ for round in $(seq "$ROUNDS"); do
     SPANS=""
     if [ -n "$WORKER" ]; then
       sleep 1.5 # the last delta
-      SPANS=$(curl -s "http://127.0.0.1:$ADMIN/metrics" | awk -F'[{}"]' '/^peregrine_trace_spans_total/ {printf "%s=%s ", $3, $5}' | sed 's/ $//')
-      SPANS=$(echo "$SPANS" | sed 's/= */=/g')
+      SPANS=$(curl -s "http://127.0.0.1:$ADMIN/metrics" | awk -F'[{}"]' '/^peregrine_trace_spans_total/ {gsub(/ /, "", $5); printf "%s%s=%s", sep, $3, $5; sep=" "}')
     fi
     kill $SRV; wait $SRV 2>/dev/null || true
     [ -z "$WORKER" ] && SPANS=$(grep '^spans:' /tmp/peregrine-bench-tel.log | sed 's/^spans: //' || true)

@@ -1,8 +1,8 @@
 import { configFromEnv, type TelemetryConfig } from './config.ts';
 import { DataTelemetry } from './data.ts';
-import { SpanRecords } from './hub/otlp-encode.ts';
 import { MetricRegistry } from './metrics/registry.ts';
 import { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './metrics/wire.ts';
+import { SpanRecords } from './otlp/records.ts';
 import { RuntimeSampler } from './runtime/sampler.ts';
 import type { SpanSink, TracedSpan } from './tracing/span.ts';
 import { registerOpenTelemetryBridge, type TracingSetup } from './tracing/tracer.ts';

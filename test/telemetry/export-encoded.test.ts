@@ -7,15 +7,15 @@ import { App } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/app/logger.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
 import { TelemetryHub } from '../../src/telemetry/hub/hub.ts';
-import {
-  encodeResource,
-  encodeTraceExport,
-  encodeWireSpans,
-  frameTraceExport,
-} from '../../src/telemetry/hub/otlp-encode.ts';
 import { exporterOptionsFromEnv, OtlpExporter } from '../../src/telemetry/hub/otlp-exporter.ts';
 import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
 import type { EncodedSpans, WireSpan } from '../../src/telemetry/metrics/wire.ts';
+import {
+  encodeResource,
+  encodeTraceExport,
+  frameTraceExport,
+} from '../../src/telemetry/otlp/frame.ts';
+import { encodeWireSpans } from '../../src/telemetry/otlp/records.ts';
 import { forIpc, Recorder } from '../../src/telemetry/recorder.ts';
 import { startSpan } from '../../src/telemetry/tracing/tracer.ts';
 import { simulate } from '../../src/testing/index.ts';

@@ -7,8 +7,8 @@ import {
 } from '../exposition/text.ts';
 import { MetricRegistry } from '../metrics/registry.ts';
 import type { EncodedSpans, TelemetryDelta } from '../metrics/wire.ts';
+import { chunkBytes, isRecords } from '../otlp/frame.ts';
 import { MetricStore } from './metric-store.ts';
-import { isRecords } from './otlp-encode.ts';
 import { exporterOptionsFromEnv, OtlpExporter, type OtlpExporterOptions } from './otlp-exporter.ts';
 import { TraceStore, type TraceStoreOptions } from './trace-store.ts';
 
@@ -129,11 +129,7 @@ function decodeChunks(chunks: readonly EncodedSpans[]): { good: EncodedSpans[]; 
   for (const c of chunks) {
     if (typeof c?.scope !== 'string' || !Number.isSafeInteger(c.count) || c.count <= 0) continue;
     const data =
-      typeof c.data === 'string'
-        ? Buffer.from(c.data, 'base64')
-        : c.data instanceof Uint8Array
-          ? c.data
-          : undefined;
+      typeof c.data === 'string' || c.data instanceof Uint8Array ? chunkBytes(c) : undefined;
     // A chunk that is not what it says would fail the whole request it is sent in: left out.
     if (data !== undefined && isRecords(data, c.count)) good.push({ ...c, data });
     else bad += c.count;

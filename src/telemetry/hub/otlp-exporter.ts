@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { Agent, request } from 'undici';
 import type { EncodedSpans, WireAttributeValue, WireSpan } from '../metrics/wire.ts';
-import { encodeResource, encodeWireSpans, frameTraceExport, splitChunk } from './otlp-encode.ts';
+import { chunkBytes, encodeResource, frameTraceExport, splitChunk } from '../otlp/frame.ts';
+import { encodeWireSpans } from '../otlp/records.ts';
 
 /** Options of the OTLP/HTTP span exporter. */
 export interface OtlpExporterOptions {
@@ -102,7 +103,8 @@ export class OtlpExporter {
   #push(chunks: readonly EncodedSpans[]): void {
     for (const c of chunks) {
       if (c.count <= 0) continue;
-      this.#queue.push(c);
+      // Bytes once here, so splitting and framing never decode base64 again.
+      this.#queue.push(typeof c.data === 'string' ? { ...c, data: chunkBytes(c) } : c);
       this.#queued += c.count;
     }
   }

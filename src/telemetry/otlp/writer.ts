@@ -1,12 +1,11 @@
 import type { SpanContext } from '@opentelemetry/api';
-import type { EncodedSpans, WireAttributeValue, WireSpan } from '../metrics/wire.ts';
+import type { WireAttributeValue } from '../metrics/wire.ts';
 import { LazySpanContext, writeHexId } from '../tracing/ids.ts';
-import type { TracedSpan } from '../tracing/span.ts';
-import type { TraceState } from '../tracing/trace-context.ts';
 
 /**
- * OTLP/protobuf encoding of kept spans: an `ExportTraceServiceRequest` (opentelemetry-proto
- * `collector/trace/v1`) written straight from Peregrine's wire spans.
+ * The protobuf writer behind Peregrine's OTLP encoding (records.ts writes spans with it, frame.ts
+ * the `ExportTraceServiceRequest` of opentelemetry-proto `collector/trace/v1` around them), and
+ * attribute encoding with its cache of repeated span attributes.
  *
  * PERF: `@opentelemetry/otlp-transformer` serializes the SDK's ReadableSpan: every wire span
  * first became one (closures, hrtime pairs, status and scope objects), then was measured in one
@@ -17,28 +16,14 @@ import type { TraceState } from '../tracing/trace-context.ts';
  * Fields at their proto3 default (0, empty) are left out, as the protobuf spec allows.
  */
 
-/**
- * Spans per chunk of a worker's records. PERF: 128 server spans are ~45 KB, ~60 KB as base64 in
- * an IPC message: within a 64 KB pipe buffer, so the worker's write completes at once. Chunks of
- * 512 (~240 KB messages) left libuv queueing the rest of each write: 18.5 against 22.2 µs of CPU
- * per response with every trace exported under `peregrine serve` (5 interleaved rounds).
- */
-const CHUNK_SPANS = 128;
-/** A chunk's first buffer; it doubles as needed (128 server spans are ~45 KB). */
-const CHUNK_BYTES = 8 * 1024;
-
 /** Wire types. */
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
-
-/** Span.flags: bit 8 says bit 9 is meaningful; bit 9 says the parent was remote. */
-const HAS_IS_REMOTE = 0x100;
-const IS_REMOTE = 0x200;
+export const VARINT = 0;
+export const I64 = 1;
+export const LEN = 2;
 
 const TWO_32 = 2 ** 32;
 
-class Writer {
+export class Writer {
   buf: Buffer;
   pos = 0;
 
@@ -281,7 +266,11 @@ function anyValue(w: Writer, value: WireAttributeValue | undefined): void {
   }
 }
 
-function attributes(w: Writer, field: number, attrs: Record<string, WireAttributeValue>): void {
+export function attributes(
+  w: Writer,
+  field: number,
+  attrs: Record<string, WireAttributeValue>,
+): void {
   for (const key in attrs) {
     const value = attrs[key];
     if (value === undefined) continue;
@@ -323,7 +312,7 @@ const lastCaches: KeyCache[] = [];
  * address, status, protocol version); writing one was ~25% of the encoder's time. The last
  * pair of each key is checked first, by value, without hashing the value.
  */
-function spanAttributes(w: Writer, attrs: Record<string, WireAttributeValue>): void {
+export function spanAttributes(w: Writer, attrs: Record<string, WireAttributeValue>): void {
   let i = -1;
   for (const key in attrs) {
     i++;
@@ -376,316 +365,4 @@ function spanAttributes(w: Writer, attrs: Record<string, WireAttributeValue>): v
     cache.lastValue = v;
     cache.lastBytes = bytes;
   }
-}
-
-/** Span fields 5 to 16, the part both span shapes share. */
-function spanBody(
-  w: Writer,
-  name: string,
-  kind: number,
-  start: number,
-  end: number,
-  attrs: Record<string, WireAttributeValue>,
-  events: WireSpan['events'] | undefined,
-  links: WireSpan['links'] | undefined,
-  statusCode: number,
-  statusMessage: string,
-  traceFlags: number,
-  remoteParent: boolean,
-): void {
-  w.string(5, name);
-  // The API's SpanKind counts from INTERNAL = 0; the protocol's from UNSPECIFIED = 0.
-  w.tag(6, VARINT);
-  w.varint(kind + 1);
-  w.tag(7, I64);
-  w.nanos(start);
-  w.tag(8, I64);
-  w.nanos(end);
-  spanAttributes(w, attrs);
-  if (events !== undefined)
-    for (const e of events) {
-      const ev = w.begin(11);
-      w.tag(1, I64);
-      w.nanos(e.time);
-      w.string(2, e.name);
-      attributes(w, 3, e.attributes);
-      w.close(ev);
-    }
-  if (links !== undefined)
-    for (const l of links) {
-      const link = w.begin(13);
-      w.hex(1, l.traceId);
-      w.hex(2, l.spanId);
-      attributes(w, 4, l.attributes);
-      w.close(link);
-    }
-  // Status is always present (an empty one means UNSET), as the SDK's exporter writes it.
-  const status = w.begin(15);
-  if (statusMessage !== '') w.string(2, statusMessage);
-  if (statusCode !== 0) {
-    w.tag(3, VARINT);
-    w.varint(statusCode);
-  }
-  w.close(status);
-  w.tag(16, 5);
-  w.fixed32((traceFlags & 0xff) | HAS_IS_REMOTE | (remoteParent ? IS_REMOTE : 0));
-}
-
-/** One span record (ScopeSpans field 2) from a wire span. */
-function wireSpanRecord(w: Writer, s: WireSpan): void {
-  const one = w.begin(2);
-  w.hex(1, s.traceId);
-  w.hex(2, s.spanId);
-  if (s.traceState !== '') w.string(3, s.traceState);
-  if (s.parentSpanId !== '') w.hex(4, s.parentSpanId);
-  spanBody(
-    w,
-    s.name,
-    s.kind,
-    s.start,
-    s.end,
-    s.attributes,
-    s.events,
-    s.links,
-    s.statusCode,
-    s.statusMessage,
-    s.traceFlags,
-    s.remoteParent,
-  );
-  w.close(one);
-}
-
-/** One span record (ScopeSpans field 2) straight from an ended span. */
-function tracedSpanRecord(w: Writer, s: TracedSpan): void {
-  const one = w.begin(2);
-  const ctx = s.spanContext();
-  w.id(1, ctx, true);
-  w.id(2, ctx, false);
-  const state = (ctx.traceState as TraceState | undefined)?.serialize() ?? '';
-  if (state !== '') w.string(3, state);
-  const parent = s.parentContext;
-  if (parent !== undefined) w.id(4, parent, false);
-  spanBody(
-    w,
-    s.name,
-    s.kind,
-    s.start,
-    s.end_,
-    s.attributes,
-    s.events,
-    s.links,
-    s.statusCode,
-    s.statusMessage,
-    ctx.traceFlags,
-    s.remoteParent,
-  );
-  w.close(one);
-}
-
-/**
- * Span records by instrumentation scope, written as spans end: what a worker sends instead of
- * span objects, and what the exporter frames into requests without decoding.
- * PERF: a kept span is written once, from its own fields (ids as bytes); nothing of it stays on
- * the heap until the next flush, and the master only copies bytes.
- */
-export class SpanRecords {
-  readonly #byScope = new Map<string, { w: Writer; count: number; done: EncodedSpans[] }>();
-  /** The size a full chunk of each scope reached, to start the next one at (no regrowth). */
-  readonly #chunkSize = new Map<string, number>();
-  #count = 0;
-  #full = 0;
-
-  /** Spans written and not taken yet. */
-  get count(): number {
-    return this.#count;
-  }
-
-  /** Writes one ended span. */
-  add(span: TracedSpan): void {
-    let entry = this.#byScope.get(span.scope);
-    if (entry === undefined) {
-      entry = { w: new Writer(this.#chunkSize.get(span.scope) ?? CHUNK_BYTES), count: 0, done: [] };
-      this.#byScope.set(span.scope, entry);
-    }
-    const w = entry.w;
-    const at = w.pos;
-    try {
-      tracedSpanRecord(w, span);
-    } catch (err) {
-      w.pos = at; // a span that cannot be written leaves nothing half-written behind
-      throw err;
-    }
-    this.#count++;
-    // PERF: a chunk per CHUNK_SPANS spans instead of one buffer doubling to tens of MB at high
-    // rates, whose copies paused the event loop.
-    if (++entry.count === CHUNK_SPANS) {
-      entry.done.push({ scope: span.scope, count: entry.count, data: w.finish() });
-      this.#full++;
-      if (this.#chunkSize.size < 64 || this.#chunkSize.has(span.scope))
-        this.#chunkSize.set(span.scope, w.buf.length);
-      entry.w = new Writer(w.buf.length);
-      entry.count = 0;
-    }
-  }
-
-  /** The records written since the last take, in chunks of one scope. */
-  take(): EncodedSpans[] {
-    const out: EncodedSpans[] = [];
-    for (const [scope, { w, count, done }] of this.#byScope) {
-      for (const c of done) out.push(c);
-      if (count > 0) out.push({ scope, count, data: w.finish() });
-    }
-    this.#byScope.clear();
-    this.#count = 0;
-    this.#full = 0;
-    return out;
-  }
-
-  /** Chunks that reached CHUNK_SPANS and wait to be taken. */
-  get full(): number {
-    return this.#full;
-  }
-
-  /** Only the full chunks (the partial ones keep filling). */
-  takeFull(): EncodedSpans[] {
-    const out: EncodedSpans[] = [];
-    for (const entry of this.#byScope.values()) {
-      for (const c of entry.done) {
-        out.push(c);
-        this.#count -= c.count;
-      }
-      entry.done = [];
-    }
-    this.#full = 0;
-    return out;
-  }
-}
-
-/** Wire spans as span records, one chunk per scope (in the order scopes first appear). */
-export function encodeWireSpans(spans: readonly WireSpan[]): EncodedSpans[] {
-  const byScope = new Map<string, WireSpan[]>();
-  for (const s of spans) {
-    const list = byScope.get(s.scope);
-    if (list === undefined) byScope.set(s.scope, [s]);
-    else list.push(s);
-  }
-  const out: EncodedSpans[] = [];
-  for (const [scope, list] of byScope) {
-    const w = new Writer(256 + list.length * 320);
-    for (const s of list) wireSpanRecord(w, s);
-    out.push({ scope, count: list.length, data: w.finish() });
-  }
-  return out;
-}
-
-/** A chunk's records as bytes (chunks from another process arrive as base64). */
-export function chunkBytes(chunk: EncodedSpans): Uint8Array {
-  return typeof chunk.data === 'string' ? Buffer.from(chunk.data, 'base64') : chunk.data;
-}
-
-/**
- * Where the record after the first `n` records of `data` starts, reading only tags and lengths;
- * -1 if the bytes are not that many span records.
- */
-function recordsEnd(data: Uint8Array, n: number): number {
-  let p = 0;
-  for (let i = 0; i < n; i++) {
-    if (data[p] !== 0x12) return -1;
-    p++;
-    let len = 0;
-    let shift = 1;
-    for (;;) {
-      const b = data[p++];
-      if (b === undefined || shift > 2 ** 28) return -1;
-      len += (b & 0x7f) * shift;
-      if (b < 0x80) break;
-      shift *= 128;
-    }
-    p += len;
-    if (p > data.length) return -1;
-  }
-  return p;
-}
-
-/** Whether `data` is exactly `count` span records. */
-export function isRecords(data: Uint8Array, count: number): boolean {
-  return count > 0 && recordsEnd(data, count) === data.length;
-}
-
-/** Splits a chunk after its first `n` records (0 < n < count). Throws on bytes that are not. */
-export function splitChunk(chunk: EncodedSpans, n: number): [EncodedSpans, EncodedSpans] {
-  const data = chunkBytes(chunk);
-  const p = recordsEnd(data, n);
-  if (p < 0) throw new Error('not span records');
-  return [
-    { scope: chunk.scope, count: n, data: data.subarray(0, p) },
-    { scope: chunk.scope, count: chunk.count - n, data: data.subarray(p) },
-  ];
-}
-
-/** The Resource message's body for `resource` (encoded once per exporter). */
-export function encodeResource(resource: Record<string, WireAttributeValue>): Uint8Array {
-  const w = new Writer(256);
-  attributes(w, 1, resource);
-  return w.finish();
-}
-
-/**
- * One `ExportTraceServiceRequest` from span record chunks under one resource: one ScopeSpans
- * per chunk, the records copied as they are.
- */
-export function frameTraceExport(
-  chunks: readonly EncodedSpans[],
-  resource: Uint8Array,
-): Uint8Array {
-  // PERF: every length is known up front, so each is written once before its body and no body
-  // is moved (a batch is ~200 KB; `begin`/`close` would move it twice).
-  const bytes = chunks.map(chunkBytes);
-  const names = chunks.map((c) => Buffer.from(c.scope, 'utf8'));
-  const scopeLens: number[] = [];
-  const scopeSpansLens: number[] = [];
-  const resourceLen = fieldSize(resource.length);
-  let resourceSpansLen = resourceLen;
-  for (let i = 0; i < chunks.length; i++) {
-    const scopeLen = fieldSize(names[i]!.length);
-    const len = fieldSize(scopeLen) + bytes[i]!.length;
-    scopeLens.push(scopeLen);
-    scopeSpansLens.push(len);
-    resourceSpansLen += fieldSize(len);
-  }
-  const w = new Writer(fieldSize(resourceSpansLen));
-  w.tag(1, LEN);
-  w.varint(resourceSpansLen);
-  w.tag(1, LEN);
-  w.varint(resource.length);
-  w.bytes(resource);
-  for (let i = 0; i < chunks.length; i++) {
-    w.tag(2, LEN);
-    w.varint(scopeSpansLens[i]!);
-    w.tag(1, LEN);
-    w.varint(scopeLens[i]!);
-    w.tag(1, LEN);
-    w.varint(names[i]!.length);
-    w.bytes(names[i]!);
-    w.bytes(bytes[i]!);
-  }
-  return w.finish();
-}
-
-/** The size of a length-delimited field (one-byte tag) with a body of `len` bytes. */
-function fieldSize(len: number): number {
-  let n = 2;
-  for (let v = len >>> 7; v > 0; v >>>= 7) n++;
-  return n + len;
-}
-
-/**
- * One `ExportTraceServiceRequest` holding `spans` under one resource, grouped by instrumentation
- * scope (in the order scopes first appear).
- */
-export function encodeTraceExport(
-  spans: readonly WireSpan[],
-  resource: Record<string, WireAttributeValue>,
-): Uint8Array {
-  return frameTraceExport(encodeWireSpans(spans), encodeResource(resource));
 }
