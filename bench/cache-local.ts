@@ -19,8 +19,8 @@
  * `flock /tmp/peregrine-load.lock taskset -c 1 node --conditions=development bench/cache-local.ts`
  */
 import { LRUCache } from 'lru-cache';
-import { Cache } from '../src/data/cache/cache.ts';
-import { LocalStore } from '../src/data/cache/local-store.ts';
+import { Cache } from '../src/cache/cache.ts';
+import { LocalStore } from '../src/cache/local-store.ts';
 
 interface World {
   id: number;

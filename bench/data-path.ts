@@ -80,8 +80,8 @@ async function raw(): Promise<void> {
 async function peregrine(): Promise<void> {
   const { App } = await import('../src/app/app.ts');
   const { serve } = await import('../src/server/serve.ts');
-  const { PostgresPool } = await import('../src/data/pool/postgres.ts');
-  const { Cache } = await import('../src/data/cache/cache.ts');
+  const { PostgresPool } = await import('../src/db/pool/postgres.ts');
+  const { Cache } = await import('../src/cache/cache.ts');
   const app = new App({ logger: false });
   const db = new PostgresPool({ url: DATABASE_URL, max: POOL }).install(app);
   const cache = new Cache<World>({ name: 'cachedworld', ttl: 60_000, max: 20_000 });

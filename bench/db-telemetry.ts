@@ -20,7 +20,7 @@ const TEXT = 'SELECT $1::int AS id, 42 AS "randomNumber"';
 const CONCURRENCY = 64;
 
 async function child(mode: string, seconds: number): Promise<void> {
-  const { PostgresPool } = await import('../src/data/pool/postgres.ts');
+  const { PostgresPool } = await import('../src/db/pool/postgres.ts');
   let inRequest = <T>(fn: () => Promise<T>): Promise<T> => fn();
   if (mode !== 'off') {
     // Every trace unsampled, as 99% are by default: nothing is kept or exported.

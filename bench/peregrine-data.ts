@@ -10,8 +10,8 @@
  * queries test's Promise.all, and every other request read in that turn) are pipelined as one
  * batch on one connection — one write and one round trip instead of one per row.
  */
-import { Cache } from '../src/data/cache/cache.ts';
-import { PostgresPool } from '../src/data/pool/postgres.ts';
+import { Cache } from '../src/cache/cache.ts';
+import { PostgresPool } from '../src/db/pool/postgres.ts';
 
 interface World {
   id: number;

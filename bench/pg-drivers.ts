@@ -62,7 +62,7 @@ async function open(driver: Driver): Promise<Db> {
   }
   if (driver === 'peregrine') {
     // node-postgres underneath, through Peregrine's pool: pipelined batches on one connection.
-    const { PostgresPool } = await import('../src/data/pool/postgres.ts');
+    const { PostgresPool } = await import('../src/db/pool/postgres.ts');
     const pool = new PostgresPool({ url: DATABASE_URL, max: POOL });
     await pool.open();
     const text = 'SELECT id, randomnumber FROM world WHERE id = $1';

@@ -2,6 +2,8 @@
  * The server part: the single-process `serve` function, the worker topology, and the extension
  * points of `peregrine serve` (master and worker extensions, IPC message types, exit codes).
  */
+
+export { Topology, topology } from '../process/topology.ts';
 export { EXIT, type ExitCode } from './exit-codes.ts';
 export type { MasterExtension, WorkerExtension } from './extensions.ts';
 export type { BootError, Heartbeat, MasterMessages, WorkerMessages } from './ipc.ts';
@@ -16,5 +18,4 @@ export {
   serve,
   supportsReusePort,
 } from './serve.ts';
-export { Topology, topology } from './topology.ts';
 export type { WorkerRuntime } from './worker/runtime.ts';

@@ -1,6 +1,5 @@
 import type { TracingChannelSubscribers } from 'node:diagnostics_channel';
 import { SpanKind } from '@opentelemetry/api';
-import { MAX_CACHED_TEXT } from '../data/db.ts';
 import {
   type BreakerState,
   type CacheLoadContext,
@@ -12,6 +11,7 @@ import {
   type HttpClientContext,
   httpClientChannel,
 } from '../data/diagnostics.ts';
+import { MAX_CACHED_TEXT } from '../db/db.ts';
 import type { Counter, Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
 import type { WireAttributeValue } from './metrics/wire.ts';
 import type { Recorder } from './recorder.ts';

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { App } from '../../app/app.ts';
 import { setServerDefaults } from '../../app/server-defaults.ts';
+import { topology } from '../../process/topology.ts';
 import { EXIT } from '../exit-codes.ts';
 import { workerExtensions } from '../extensions.ts';
 import {
@@ -16,7 +17,6 @@ import {
 import { createLog, type ServerLog } from '../log.ts';
 import { type RunningServer, serve } from '../serve.ts';
 import { telemetryEnvironment } from '../settings/telemetry.ts';
-import { topology } from '../topology.ts';
 import type { WorkerConfig } from './config.ts';
 import { loadApp } from './load-app.ts';
 import { startWatchdogThread, type WatchdogThread } from './watchdog.ts';

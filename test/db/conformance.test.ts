@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { App } from '../../src/app/app.ts';
-import type { Database } from '../../src/data/db.ts';
 import { CHANNELS, type DbQueryContext, dataSnapshot } from '../../src/data/diagnostics.ts';
-import { openDatabase } from '../../src/data/open.ts';
-import { PostgresPool } from '../../src/data/pool/postgres.ts';
-import { SqliteDatabase } from '../../src/data/sqlite/sqlite.ts';
+import type { Database } from '../../src/db/db.ts';
+import { openDatabase } from '../../src/db/open.ts';
+import { PostgresPool } from '../../src/db/pool/postgres.ts';
+import { SqliteDatabase } from '../../src/db/sqlite/sqlite.ts';
 import { requireService } from '../helpers/services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'peregrine-db-'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { App } from '../../src/app/app.ts';
-import { contentETag, notModified, versionETag } from '../../src/data/cache/http.ts';
+import { contentETag, notModified, versionETag } from '../../src/app/freshness.ts';
 import { simulate } from '../../src/testing/index.ts';
 
 test('ETags from content and from versions', () => {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { App } from '../../src/app/app.ts';
-import { Cache } from '../../src/data/cache/cache.ts';
+import { Cache } from '../../src/cache/cache.ts';
 import { serve } from '../../src/server/serve.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { loop, percentile } from '../helpers/load.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { Breaker, type BreakerOptions } from '../breaker.ts';
+import { Breaker, type BreakerOptions } from '../data/breaker.ts';
 
 /** How the Redis tier is given: a URL, ioredis options, or a client the caller owns. */
 export type RedisSource = string | RedisOptions | Redis;

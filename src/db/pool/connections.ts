@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../../app/logger.ts';
-import type { Breaker } from '../breaker.ts';
+import type { Breaker } from '../../data/breaker.ts';
 import { DatabaseUnavailableError, PoolBusyError } from '../errors.ts';
 
 /** One pooled node-postgres connection. */

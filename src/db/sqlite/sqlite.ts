@@ -3,6 +3,12 @@ import { basename, dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { App } from '../../app/app.ts';
 import {
+  type DbQueryContext,
+  dbQueryChannel,
+  type PoolStats,
+  register,
+} from '../../data/diagnostics.ts';
+import {
   cachedOperationOf,
   type Database,
   type Queryable,
@@ -11,7 +17,6 @@ import {
   type Row,
   type Statement,
 } from '../db.ts';
-import { type DbQueryContext, dbQueryChannel, type PoolStats, register } from '../diagnostics.ts';
 import { DatabaseUnavailableError, PoolBusyError, StatementTimeoutError } from '../errors.ts';
 
 /** Options of an embedded SQLite database. */

@@ -2,7 +2,8 @@
  * `peregrine/db`: pooled PostgreSQL and embedded SQLite behind one query interface.
  * `openDatabase()` picks the backend from `DATABASE_URL` (SQLite when unset).
  */
-export { Breaker, type BreakerOptions } from './breaker.ts';
+export { Breaker, type BreakerOptions } from '../data/breaker.ts';
+export { dataSnapshot } from '../data/diagnostics.ts';
 export type {
   Database,
   DeadlineSource,
@@ -12,7 +13,6 @@ export type {
   Row,
   Statement,
 } from './db.ts';
-export { dataSnapshot } from './diagnostics.ts';
 export {
   DatabaseUnavailableError,
   DataError,

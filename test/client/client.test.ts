@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { childTraceparent, HttpClient } from '../../src/data/client/client.ts';
-import { RetryBudget } from '../../src/data/client/retry-budget.ts';
-import { UpstreamError } from '../../src/data/errors.ts';
+import { childTraceparent, HttpClient } from '../../src/client/client.ts';
+import { RetryBudget } from '../../src/client/retry-budget.ts';
+import { UpstreamError } from '../../src/db/errors.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { percentile } from '../helpers/load.ts';
 

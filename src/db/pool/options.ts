@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Topology } from '../../server/topology.ts';
-import type { BreakerOptions } from '../breaker.ts';
+import type { BreakerOptions } from '../../data/breaker.ts';
+import type { Topology } from '../../process/topology.ts';
 
 /** Options of a PostgreSQL pool. Times are in milliseconds. */
 export interface PostgresOptions {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BreakerOptions } from '../breaker.ts';
+import type { BreakerOptions } from '../data/breaker.ts';
 import {
   type CacheLoadContext,
   type CacheOutcome,
@@ -8,7 +8,7 @@ import {
   cacheLoadChannel,
   cacheLookupChannel,
   register,
-} from '../diagnostics.ts';
+} from '../data/diagnostics.ts';
 import { decodeEntry, type Entry, encodeEntry, jsonSerializer, type Serializer } from './entry.ts';
 import { type CacheKey, KeyForms } from './keys.ts';
 import { LocalStore } from './local-store.ts';

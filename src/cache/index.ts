@@ -1,4 +1,6 @@
 /** `peregrine/cache`: the tiered read-through cache and the HTTP caching helpers. */
+
+export { contentETag, type Freshness, notModified, versionETag } from '../app/freshness.ts';
 export {
   Cache,
   type CacheOptions,
@@ -9,6 +11,5 @@ export {
   type SetOptions,
 } from './cache.ts';
 export { jsonSerializer, type Serializer } from './entry.ts';
-export { contentETag, type Freshness, notModified, versionETag } from './http.ts';
 export type { CacheKey } from './keys.ts';
 export type { RedisSource } from './redis-tier.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { evaluatePreconditions } from '../../app/conditional.ts';
-import type { Request } from '../../app/request.ts';
-import type { CacheControl, Response } from '../../app/response.ts';
+import { evaluatePreconditions } from './conditional.ts';
+import type { Request } from './request.ts';
+import type { CacheControl, Response } from './response.ts';
 
 /** A strong ETag from content: a hash of the bytes, or of the JSON of a value. */
 export function contentETag(content: string | Uint8Array | object): string {

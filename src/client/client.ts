@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import { Breaker, type BreakerOptions } from '../breaker.ts';
+import { Breaker, type BreakerOptions } from '../data/breaker.ts';
 import {
   type ClientStats,
   type HttpClientContext,
   httpClientChannel,
   register,
-} from '../diagnostics.ts';
-import { UpstreamError } from '../errors.ts';
+} from '../data/diagnostics.ts';
+import { UpstreamError } from '../db/errors.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 
 /** Options of an outbound client for one origin. Times are in milliseconds. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LocalStore } from '../../src/data/cache/local-store.ts';
+import { LocalStore } from '../../src/cache/local-store.ts';
 
 describe('LocalStore (the local tier)', () => {
   test('fresh values only; a stale or expired slot is still found with its times', () => {

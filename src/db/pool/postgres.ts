@@ -1,8 +1,14 @@
 import pg from 'pg';
 import type { App } from '../../app/app.ts';
 import type { Logger } from '../../app/logger.ts';
-import { topology as processTopology, type Topology } from '../../server/topology.ts';
-import { Breaker } from '../breaker.ts';
+import { Breaker } from '../../data/breaker.ts';
+import {
+  type DbQueryContext,
+  dbQueryChannel,
+  type PoolStats,
+  register,
+} from '../../data/diagnostics.ts';
+import { topology as processTopology, type Topology } from '../../process/topology.ts';
 import {
   boundedTimeout,
   cachedOperationOf,
@@ -13,7 +19,6 @@ import {
   type Row,
   type Statement,
 } from '../db.ts';
-import { type DbQueryContext, dbQueryChannel, type PoolStats, register } from '../diagnostics.ts';
 import { StatementTimeoutError } from '../errors.ts';
 import { type Conn, Connections } from './connections.ts';
 import { type Loader, type LoaderCall, liveCalls, turnBatches } from './loader.ts';
