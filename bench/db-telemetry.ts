@@ -25,7 +25,7 @@ async function child(mode: string, seconds: number): Promise<void> {
   if (mode !== 'off') {
     // Every trace unsampled, as 99% are by default: nothing is kept or exported.
     process.env.OTEL_TRACES_SAMPLER_ARG = '0';
-    const { recorder } = await import('../src/telemetry/recorder.ts');
+    const { recorder } = await import('../src/telemetry/worker/recorder.ts');
     const rec = recorder();
     rec.observeDataPath();
     const tracing = rec.tracing;

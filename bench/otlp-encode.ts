@@ -8,7 +8,6 @@
  */
 import { SpanKind } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { WireAttributeValue, WireSpan } from '../src/telemetry/metrics/wire.ts';
 import {
   encodeResource,
   encodeTraceExport,
@@ -17,6 +16,7 @@ import {
 import { SpanRecords } from '../src/telemetry/otlp/records.ts';
 import type { TracedSpan } from '../src/telemetry/tracing/span.ts';
 import { startSpan } from '../src/telemetry/tracing/tracer.ts';
+import type { WireAttributeValue, WireSpan } from '../src/telemetry/wire.ts';
 
 const resource: Record<string, WireAttributeValue> = {
   'service.name': 'bench',

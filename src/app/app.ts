@@ -1,4 +1,4 @@
-import { defaultInstrumentation } from '../telemetry/instrumentation.ts';
+import { defaultInstrumentation } from '../telemetry/worker/http-instrumentation.ts';
 import { DeadlineList } from './deadlines.ts';
 import { HTTPInternalServerError, HTTPServiceUnavailable } from './errors/classes.ts';
 import { HTTPError } from './errors/http-error.ts';

@@ -1,7 +1,7 @@
 import { EXIT } from '../server/exit-codes.ts';
 import { masterExtensions } from '../server/extensions.ts';
 // Built-in parts that run in the master register themselves on import.
-import '../telemetry/server.ts';
+import '../telemetry/master/extension.ts';
 import { createLog } from '../server/log.ts';
 import { Master } from '../server/master/master.ts';
 import { supportsReusePort } from '../server/serve.ts';

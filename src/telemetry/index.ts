@@ -12,8 +12,8 @@ import type {
   HistogramOptions,
   MetricOptions,
 } from './metrics/instruments.ts';
-import { recorder } from './recorder.ts';
 import { PeregrineTracerProvider } from './tracing/tracer.ts';
+import { recorder } from './worker/recorder.ts';
 
 export { configFromEnv, type TelemetryConfig } from './config.ts';
 export {
@@ -22,16 +22,15 @@ export {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
   renderMetrics,
-} from './exposition/text.ts';
-export { type DeltaListener, type HubOptions, type Scrape, TelemetryHub } from './hub/hub.ts';
-export { MetricStore } from './hub/metric-store.ts';
+} from './master/exposition.ts';
+export { type DeltaListener, type HubOptions, type Scrape, TelemetryHub } from './master/hub.ts';
+export { MetricStore } from './master/metric-store.ts';
 export {
   exporterOptionsFromEnv,
   OtlpExporter,
   type OtlpExporterOptions,
-} from './hub/otlp-exporter.ts';
-export { type StoredTrace, TraceStore, type TraceStoreOptions } from './hub/trace-store.ts';
-export { HttpInstrumentation } from './instrumentation.ts';
+} from './master/otlp-exporter.ts';
+export { type StoredTrace, TraceStore, type TraceStoreOptions } from './master/trace-store.ts';
 export { DURATION_BUCKETS } from './metrics/buckets.ts';
 export {
   Counter,
@@ -46,10 +45,11 @@ export {
   type MetricOptions,
 } from './metrics/instruments.ts';
 export { MetricRegistry } from './metrics/registry.ts';
-export { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './metrics/wire.ts';
-export { type DeltaSink, ipcSink, Recorder, recorder } from './recorder.ts';
 export { activeSpan, traceFields } from './tracing/active.ts';
 export { formatTraceparent, parseTraceparent } from './tracing/trace-context.ts';
+export { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './wire.ts';
+export { HttpInstrumentation } from './worker/http-instrumentation.ts';
+export { type DeltaSink, ipcSink, Recorder, recorder } from './worker/recorder.ts';
 
 /** Declares an App counter (exposed as `<name>_total`, summed over workers). */
 export function counter<L extends string = never>(options: MetricOptions<L>): Counter<L> {

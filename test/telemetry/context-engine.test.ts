@@ -7,8 +7,8 @@ import { App } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/app/logger.ts';
 import { serve } from '../../src/server/serve.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
-import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
-import { Recorder } from '../../src/telemetry/recorder.ts';
+import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
+import { Recorder } from '../../src/telemetry/worker/recorder.ts';
 
 const activeTrace = (): string => trace.getActiveSpan()?.spanContext().traceId ?? 'none';
 const traceOf = (i: number): string => `${i.toString(16).padStart(2, '0')}${'ab'.repeat(15)}`;

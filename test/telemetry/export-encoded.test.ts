@@ -6,18 +6,18 @@ import { SpanKind, trace } from '@opentelemetry/api';
 import { App } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/app/logger.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
-import { TelemetryHub } from '../../src/telemetry/hub/hub.ts';
-import { exporterOptionsFromEnv, OtlpExporter } from '../../src/telemetry/hub/otlp-exporter.ts';
-import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
-import type { EncodedSpans, WireSpan } from '../../src/telemetry/metrics/wire.ts';
+import { TelemetryHub } from '../../src/telemetry/master/hub.ts';
+import { exporterOptionsFromEnv, OtlpExporter } from '../../src/telemetry/master/otlp-exporter.ts';
 import {
   encodeResource,
   encodeTraceExport,
   frameTraceExport,
 } from '../../src/telemetry/otlp/frame.ts';
 import { encodeWireSpans } from '../../src/telemetry/otlp/records.ts';
-import { forIpc, Recorder } from '../../src/telemetry/recorder.ts';
 import { startSpan } from '../../src/telemetry/tracing/tracer.ts';
+import type { EncodedSpans, WireSpan } from '../../src/telemetry/wire.ts';
+import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
+import { forIpc, Recorder } from '../../src/telemetry/worker/recorder.ts';
 import { simulate } from '../../src/testing/index.ts';
 import { decodeTraceRequest, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { startServe } from '../helpers/serve-process.ts';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
-import type { WireAttributeValue } from '../../src/telemetry/metrics/wire.ts';
 import { SpanOnlyContext } from '../../src/telemetry/tracing/context.ts';
 import { isValidSpanId, isValidTraceId, LazySpanContext } from '../../src/telemetry/tracing/ids.ts';
 import { startSpan } from '../../src/telemetry/tracing/tracer.ts';
+import type { WireAttributeValue } from '../../src/telemetry/wire.ts';
 
 test('lazy span contexts format valid, distinct ids on demand', () => {
   const seen = new Set<string>();

@@ -5,10 +5,10 @@ import { App } from '../../src/app/app.ts';
 import { HTTPInternalServerError } from '../../src/app/errors/classes.ts';
 import { silentLogger } from '../../src/app/logger.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
-import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
-import type { HistogramDelta } from '../../src/telemetry/metrics/wire.ts';
-import { Recorder } from '../../src/telemetry/recorder.ts';
 import { traceFields } from '../../src/telemetry/tracing/active.ts';
+import type { HistogramDelta } from '../../src/telemetry/wire.ts';
+import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
+import { Recorder } from '../../src/telemetry/worker/recorder.ts';
 import { simulate } from '../../src/testing/index.ts';
 
 function setup(env: Record<string, string> = {}) {

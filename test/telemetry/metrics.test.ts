@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { renderMetrics } from '../../src/telemetry/exposition/text.ts';
-import { MetricStore } from '../../src/telemetry/hub/metric-store.ts';
+import { renderMetrics } from '../../src/telemetry/master/exposition.ts';
+import { MetricStore } from '../../src/telemetry/master/metric-store.ts';
 import { bucketIndex, DURATION_BUCKETS } from '../../src/telemetry/metrics/buckets.ts';
 import { MetricRegistry } from '../../src/telemetry/metrics/registry.ts';
 

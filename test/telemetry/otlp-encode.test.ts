@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { WireAttributeValue, WireSpan } from '../../src/telemetry/metrics/wire.ts';
 import { encodeTraceExport } from '../../src/telemetry/otlp/frame.ts';
+import type { WireAttributeValue, WireSpan } from '../../src/telemetry/wire.ts';
 import { decodeTraceRequest } from '../helpers/otlp-receiver.ts';
 
 /** Decoded with the protocol's definitions (test/helpers/otlp-receiver.ts), not Peregrine's. */

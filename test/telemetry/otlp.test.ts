@@ -6,9 +6,9 @@ import { App } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/app/logger.ts';
 import { serve } from '../../src/server/serve.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
-import { TelemetryHub } from '../../src/telemetry/hub/hub.ts';
-import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
-import { Recorder } from '../../src/telemetry/recorder.ts';
+import { TelemetryHub } from '../../src/telemetry/master/hub.ts';
+import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
+import { Recorder } from '../../src/telemetry/worker/recorder.ts';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 
 async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {

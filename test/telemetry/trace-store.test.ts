@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TraceStore } from '../../src/telemetry/hub/trace-store.ts';
-import type { WireSpan } from '../../src/telemetry/metrics/wire.ts';
+import { TraceStore } from '../../src/telemetry/master/trace-store.ts';
+import type { WireSpan } from '../../src/telemetry/wire.ts';
 
 let seq = 0;
 function root(duration: number, error = false, traceId = `t${++seq}`): WireSpan {

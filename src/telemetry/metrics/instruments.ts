@@ -1,4 +1,3 @@
-import { bucketIndex, DURATION_BUCKETS, validateBuckets } from './buckets.ts';
 import type {
   FamilyDelta,
   FamilyMeta,
@@ -7,7 +6,8 @@ import type {
   MetricKind,
   ScalarDelta,
   WireExemplar,
-} from './wire.ts';
+} from '../wire.ts';
+import { bucketIndex, DURATION_BUCKETS, validateBuckets } from './buckets.ts';
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

@@ -1,3 +1,4 @@
+import type { FamilyDelta, FamilyMeta } from '../wire.ts';
 import {
   type AnyFamily,
   Counter,
@@ -7,7 +8,6 @@ import {
   type HistogramOptions,
   type MetricOptions,
 } from './instruments.ts';
-import type { FamilyDelta, FamilyMeta } from './wire.ts';
 
 function sameMeta(a: FamilyMeta, b: FamilyMeta): boolean {
   return (

@@ -1,4 +1,4 @@
-import type { EncodedSpans, WireAttributeValue, WireSpan } from '../metrics/wire.ts';
+import type { EncodedSpans, WireAttributeValue, WireSpan } from '../wire.ts';
 import { encodeWireSpans } from './records.ts';
 import { attributes, LEN, Writer } from './writer.ts';
 

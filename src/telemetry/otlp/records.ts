@@ -1,6 +1,6 @@
-import type { EncodedSpans, WireAttributeValue, WireSpan } from '../metrics/wire.ts';
 import type { TracedSpan } from '../tracing/span.ts';
 import type { TraceState } from '../tracing/trace-context.ts';
+import type { EncodedSpans, WireAttributeValue, WireSpan } from '../wire.ts';
 import { attributes, I64, spanAttributes, VARINT, Writer } from './writer.ts';
 
 /**

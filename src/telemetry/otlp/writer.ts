@@ -1,6 +1,6 @@
 import type { SpanContext } from '@opentelemetry/api';
-import type { WireAttributeValue } from '../metrics/wire.ts';
 import { LazySpanContext, writeHexId } from '../tracing/ids.ts';
+import type { WireAttributeValue } from '../wire.ts';
 
 /**
  * The protobuf writer behind Peregrine's OTLP encoding (records.ts writes spans with it, frame.ts

@@ -8,7 +8,7 @@ import type {
   SpanStatus,
   TimeInput,
 } from '@opentelemetry/api';
-import type { WireAttributeValue, WireSpan } from '../metrics/wire.ts';
+import type { WireAttributeValue, WireSpan } from '../wire.ts';
 import type { TraceState } from './trace-context.ts';
 
 const MAX_ATTRIBUTES = 128;

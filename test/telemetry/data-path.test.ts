@@ -10,11 +10,11 @@ import { PostgresPool } from '../../src/db/pool/postgres.ts';
 import { SqliteDatabase } from '../../src/db/sqlite/sqlite.ts';
 import { serve } from '../../src/server/serve.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
-import { HttpInstrumentation } from '../../src/telemetry/instrumentation.ts';
-import type { HistogramDelta, WireSpan } from '../../src/telemetry/metrics/wire.ts';
-import { Recorder } from '../../src/telemetry/recorder.ts';
 import { contextManager, SpanOnlyContext } from '../../src/telemetry/tracing/context.ts';
 import { startServerSpan } from '../../src/telemetry/tracing/tracer.ts';
+import type { HistogramDelta, WireSpan } from '../../src/telemetry/wire.ts';
+import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
+import { Recorder } from '../../src/telemetry/worker/recorder.ts';
 import { requireService } from '../helpers/services.ts';
 
 const rec = new Recorder(configFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1' }));

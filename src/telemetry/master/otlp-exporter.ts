@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { Agent, request } from 'undici';
-import type { EncodedSpans, WireAttributeValue, WireSpan } from '../metrics/wire.ts';
 import { chunkBytes, encodeResource, frameTraceExport, splitChunk } from '../otlp/frame.ts';
 import { encodeWireSpans } from '../otlp/records.ts';
+import type { EncodedSpans, WireAttributeValue, WireSpan } from '../wire.ts';
 
 /** Options of the OTLP/HTTP span exporter. */
 export interface OtlpExporterOptions {

@@ -10,15 +10,15 @@ import {
   dbQueryChannel,
   type HttpClientContext,
   httpClientChannel,
-} from '../data/diagnostics.ts';
-import { MAX_CACHED_TEXT } from '../db/db.ts';
-import type { Counter, Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
-import type { WireAttributeValue } from './metrics/wire.ts';
+} from '../../data/diagnostics.ts';
+import { MAX_CACHED_TEXT } from '../../db/db.ts';
+import type { Counter, Gauge, Histogram, HistogramSeries } from '../metrics/instruments.ts';
+import { contextManager } from '../tracing/context.ts';
+import { TracedSpan } from '../tracing/span.ts';
+import { formatTraceparent } from '../tracing/trace-context.ts';
+import { startSpan, type TracingSetup } from '../tracing/tracer.ts';
+import type { WireAttributeValue } from '../wire.ts';
 import type { Recorder } from './recorder.ts';
-import { contextManager } from './tracing/context.ts';
-import { TracedSpan } from './tracing/span.ts';
-import { formatTraceparent } from './tracing/trace-context.ts';
-import { startSpan, type TracingSetup } from './tracing/tracer.ts';
 
 const ORIGIN = performance.timeOrigin;
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');

@@ -1,4 +1,4 @@
-import type { WireSpan } from '../metrics/wire.ts';
+import type { WireSpan } from '../wire.ts';
 
 /** A kept trace as the dashboard lists it: its spans seen by this node and its local root. */
 export interface StoredTrace {

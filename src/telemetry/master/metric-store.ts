@@ -4,7 +4,7 @@ import type {
   HistogramDelta,
   ScalarDelta,
   WireExemplar,
-} from '../metrics/wire.ts';
+} from '../wire.ts';
 
 /** A cumulative counter series in the master. */
 export interface StoredCounter {

@@ -4,7 +4,7 @@ import type {
   StoredFamily,
   StoredGauge,
   StoredHistogram,
-} from '../hub/metric-store.ts';
+} from './metric-store.ts';
 
 /** Content-Type of the Prometheus text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -1,13 +1,13 @@
+import { MetricRegistry } from '../metrics/registry.ts';
+import { chunkBytes, isRecords } from '../otlp/frame.ts';
+import type { EncodedSpans, TelemetryDelta } from '../wire.ts';
 import {
   type ExpositionFormat,
   negotiateExposition,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
   renderMetrics,
-} from '../exposition/text.ts';
-import { MetricRegistry } from '../metrics/registry.ts';
-import type { EncodedSpans, TelemetryDelta } from '../metrics/wire.ts';
-import { chunkBytes, isRecords } from '../otlp/frame.ts';
+} from './exposition.ts';
 import { MetricStore } from './metric-store.ts';
 import { exporterOptionsFromEnv, OtlpExporter, type OtlpExporterOptions } from './otlp-exporter.ts';
 import { TraceStore, type TraceStoreOptions } from './trace-store.ts';

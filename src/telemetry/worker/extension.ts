@@ -1,7 +1,7 @@
-import { type WorkerExtension, workerExtensions } from '../server/extensions.ts';
-import type { WorkerRuntime } from '../server/worker/runtime.ts';
+import { type WorkerExtension, workerExtensions } from '../../server/extensions.ts';
+import type { WorkerRuntime } from '../../server/worker/runtime.ts';
 import { forIpc, recorder } from './recorder.ts';
-import './server.ts';
+import '../master/extension.ts';
 
 /**
  * Telemetry in a `peregrine serve` worker: the process's recorder sends one delta per flush

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type MasterExtension, masterExtensions } from '../server/extensions.ts';
-import { sendJSON } from '../server/master/admin.ts';
-import type { Master } from '../server/master/master.ts';
-import type { MasterStats } from '../server/master/stats.ts';
-import { TelemetryHub } from './hub/hub.ts';
-import type { Counter, Gauge } from './metrics/instruments.ts';
-import type { MetricRegistry } from './metrics/registry.ts';
-import type { TelemetryDelta } from './metrics/wire.ts';
+import { type MasterExtension, masterExtensions } from '../../server/extensions.ts';
+import { sendJSON } from '../../server/master/admin.ts';
+import type { Master } from '../../server/master/master.ts';
+import type { MasterStats } from '../../server/master/stats.ts';
+import type { Counter, Gauge } from '../metrics/instruments.ts';
+import type { MetricRegistry } from '../metrics/registry.ts';
+import type { TelemetryDelta } from '../wire.ts';
+import { TelemetryHub } from './hub.ts';
 
-declare module '../server/ipc.ts' {
+declare module '../../server/ipc.ts' {
   interface WorkerMessages {
     /** A worker's telemetry since its previous message (one per flush interval). */
     'telemetry-delta': TelemetryDelta;
@@ -93,12 +93,12 @@ class ProcessModelMetrics {
 /**
  * Telemetry in the master of `peregrine serve`: merges the workers' deltas in a TelemetryHub,
  * serves `GET /metrics` on the admin listener from memory, exports kept spans over OTLP, and
- * adds the process model. Its worker side (worker.ts) connects each worker's recorder.
+ * adds the process model. Its worker side (../worker/extension.ts) connects each worker's recorder.
  */
 export class TelemetryMasterExtension implements MasterExtension {
   readonly name = 'telemetry';
   readonly workerModule = new URL(
-    `./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+    `../worker/extension${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
     import.meta.url,
   ).href;
   /** The hub, once set up. */

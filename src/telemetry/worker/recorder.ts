@@ -1,11 +1,11 @@
-import { configFromEnv, type TelemetryConfig } from './config.ts';
-import { DataTelemetry } from './data.ts';
-import { MetricRegistry } from './metrics/registry.ts';
-import { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './metrics/wire.ts';
-import { SpanRecords } from './otlp/records.ts';
-import { RuntimeSampler } from './runtime/sampler.ts';
-import type { SpanSink, TracedSpan } from './tracing/span.ts';
-import { registerOpenTelemetryBridge, type TracingSetup } from './tracing/tracer.ts';
+import { configFromEnv, type TelemetryConfig } from '../config.ts';
+import { MetricRegistry } from '../metrics/registry.ts';
+import { SpanRecords } from '../otlp/records.ts';
+import type { SpanSink, TracedSpan } from '../tracing/span.ts';
+import { registerOpenTelemetryBridge, type TracingSetup } from '../tracing/tracer.ts';
+import { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from '../wire.ts';
+import { DataTelemetry } from './data-path.ts';
+import { RuntimeSampler } from './runtime-metrics.ts';
 
 /** Where a worker's deltas go: the master over IPC, or an in-process hub. */
 export type DeltaSink = (delta: TelemetryDelta) => void;

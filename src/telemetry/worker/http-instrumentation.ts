@@ -1,19 +1,19 @@
-import type { Instrumentation, PipelineRunner, RouteProbe } from '../app/instrumentation.ts';
-import type { Logger } from '../app/logger.ts';
-import type { Request } from '../app/request.ts';
-import type { Response } from '../app/response.ts';
-import { METHODS } from '../app/route.ts';
-import type { RawResponse } from '../app/transport.ts';
-import type { Gauge, Histogram, HistogramSeries } from './metrics/instruments.ts';
-import type { WireAttributeValue } from './metrics/wire.ts';
+import type { Instrumentation, PipelineRunner, RouteProbe } from '../../app/instrumentation.ts';
+import type { Logger } from '../../app/logger.ts';
+import type { Request } from '../../app/request.ts';
+import type { Response } from '../../app/response.ts';
+import { METHODS } from '../../app/route.ts';
+import type { RawResponse } from '../../app/transport.ts';
+import type { Gauge, Histogram, HistogramSeries } from '../metrics/instruments.ts';
+import { contextManager, SpanOnlyContext } from '../tracing/context.ts';
+import type { TracedSpan } from '../tracing/span.ts';
+import type { WireAttributeValue } from '../wire.ts';
 import { type Recorder, recorder } from './recorder.ts';
-import { contextManager, SpanOnlyContext } from './tracing/context.ts';
-import type { TracedSpan } from './tracing/span.ts';
 
 const ORIGIN = performance.timeOrigin;
 
-import { parseTraceparent } from './tracing/trace-context.ts';
-import { startServerSpan, type TracingSetup } from './tracing/tracer.ts';
+import { parseTraceparent } from '../tracing/trace-context.ts';
+import { startServerSpan, type TracingSetup } from '../tracing/tracer.ts';
 
 // The semantic conventions' known methods: the ones a resource answers, plus CONNECT and TRACE.
 const KNOWN_METHODS: readonly string[] = [...METHODS, 'CONNECT', 'TRACE'];
