@@ -9,7 +9,7 @@ import {
   httpClientChannel,
   register,
 } from '../data/diagnostics.ts';
-import { UpstreamError } from '../db/errors.ts';
+import { UpstreamError } from './errors.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 
 /** Options of an outbound client for one origin. Times are in milliseconds. */

@@ -1,5 +1,5 @@
 /** `peregrine/client`: the outbound HTTP client for calling other services. */
-export { UpstreamError, type UpstreamFailure } from '../db/errors.ts';
+
 export {
   type CallOptions,
   type ClientOptions,
@@ -9,4 +9,5 @@ export {
   HttpClient,
   type IncomingContext,
 } from './client.ts';
+export { UpstreamError, type UpstreamFailure } from './errors.ts';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';

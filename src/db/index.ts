@@ -4,6 +4,7 @@
  */
 export { Breaker, type BreakerOptions } from '../data/breaker.ts';
 export { dataSnapshot } from '../data/diagnostics.ts';
+export { DataError } from '../data/errors.ts';
 export type {
   Database,
   DeadlineSource,
@@ -15,7 +16,6 @@ export type {
 } from './db.ts';
 export {
   DatabaseUnavailableError,
-  DataError,
   PoolBusyError,
   StatementTimeoutError,
 } from './errors.ts';

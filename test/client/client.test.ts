@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childTraceparent, HttpClient } from '../../src/client/client.ts';
+import { UpstreamError } from '../../src/client/errors.ts';
 import { RetryBudget } from '../../src/client/retry-budget.ts';
-import { UpstreamError } from '../../src/db/errors.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { percentile } from '../helpers/load.ts';
 
