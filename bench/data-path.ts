@@ -82,6 +82,8 @@ async function peregrine(): Promise<void> {
   const { serve } = await import('../src/server/serve.ts');
   const { PostgresPool } = await import('../src/db/pool/postgres.ts');
   const { Cache } = await import('../src/cache/cache.ts');
+  // Default telemetry, as under peregrine serve: registered before the App is built.
+  await import('../src/telemetry/index.ts');
   const app = new App({ logger: false });
   const db = new PostgresPool({ url: DATABASE_URL, max: POOL }).install(app);
   const cache = new Cache<World>({ name: 'cachedworld', ttl: 60_000, max: 20_000 });

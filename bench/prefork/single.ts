@@ -1,10 +1,12 @@
 /**
  * The single-process baseline: the example App on `serve()` in one process (no master). It gets
- * the same App defaults a `peregrine serve` worker applies (request timeout, body limit), so the
- * comparison isolates the process model; `RT=0` turns the request deadline off.
+ * the same App defaults a `peregrine serve` worker applies (request timeout, body limit, request
+ * telemetry), so the comparison isolates the process model; `RT=0` turns the request deadline off.
  */
 import { setServerDefaults } from '../../src/app/server-defaults.ts';
 import { serve } from '../../src/server/serve.ts';
+// As in a worker: telemetry is registered before the App is built.
+import '../../src/telemetry/index.ts';
 
 const port = Number(process.argv[2] ?? 8100);
 setServerDefaults({ requestTimeout: Number(process.env.RT ?? 30_000), bodyLimit: 1024 * 1024 });

@@ -38,11 +38,16 @@ if (mode === 'otel-sdk') {
 }
 
 const { serve } = await import('peregrine/server');
+// Request telemetry in one process is on once peregrine/telemetry is loaded (before the App is
+// built); with PEREGRINE_TELEMETRY=off (modes off, otel-sdk) it stays off.
+await import('peregrine/telemetry');
 const { default: app } = await import('../../examples/hello/app.ts');
 /** What the hub did with the kept spans, printed at exit (run.sh shows it beside the numbers). */
 let spanCounts = (): string => '';
 if (mode !== 'off' && mode !== 'otel-sdk' && mode !== 'nohub') {
-  const { TelemetryHub, recorder } = await import('peregrine/telemetry');
+  // The master's side, in process: internal machinery, imported by path.
+  const { TelemetryHub } = await import('../../src/telemetry/master/hub.ts');
+  const { recorder } = await import('../../src/telemetry/worker/recorder.ts');
   const hub = new TelemetryHub({
     exporter: {
       url: otlp,

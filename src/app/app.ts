@@ -1,8 +1,11 @@
-import { defaultInstrumentation } from '../telemetry/worker/http-instrumentation.ts';
 import { DeadlineList } from './deadlines.ts';
 import { HTTPInternalServerError, HTTPServiceUnavailable } from './errors/classes.ts';
 import { HTTPError } from './errors/http-error.ts';
-import type { Instrumentation, PipelineRunner } from './instrumentation.ts';
+import {
+  type Instrumentation,
+  instrumentationProvider,
+  type PipelineRunner,
+} from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
 import { MediaRegistry } from './media/registry.ts';
@@ -33,7 +36,11 @@ export interface AppOptions {
   requestTimeout?: number;
   /** App-wide middleware, in order. */
   middleware?: readonly Middleware[];
-  /** Request telemetry (RED metrics, server spans); `false` turns it off (default: Peregrine's). */
+  /**
+   * Request telemetry (RED metrics, server spans); `false` turns it off. Default: the telemetry
+   * registered in this process when the App is built — always under `peregrine serve`,
+   * in-process once `peregrine/telemetry` was imported; none otherwise.
+   */
   instrumentation?: Instrumentation | false;
 }
 
@@ -143,7 +150,7 @@ export class App {
     this.#probe =
       options.instrumentation === false
         ? undefined
-        : (options.instrumentation ?? defaultInstrumentation(this.logger));
+        : (options.instrumentation ?? instrumentationProvider()?.instrument(this.logger));
     this.#host = {
       logger: this.logger,
       find: (path) => this.#router.find(path),

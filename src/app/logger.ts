@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { traceFields } from '../telemetry/tracing/active.ts';
+import { instrumentationProvider } from './instrumentation.ts';
 
 /** A structured logger (pino's interface, so a pino instance can be passed as is). */
 export interface Logger {
@@ -21,13 +21,19 @@ export const silentLogger: Logger = {
   },
 };
 
+/** The registered telemetry's fields for a log line (none without telemetry); a new object. */
+function logFields(): Record<string, unknown> {
+  return instrumentationProvider()?.logFields() ?? {};
+}
+
 /**
- * The default logger: JSON lines on stderr at `PEREGRINE_LOG_LEVEL` (default info). Lines logged
- * inside a traced request carry its `trace_id` and `span_id`.
+ * The default logger: JSON lines on stderr at `PEREGRINE_LOG_LEVEL` (default info). With
+ * telemetry in the process, lines logged inside a traced request carry its `trace_id` and
+ * `span_id` (read when the line is written, so telemetry registered later still counts).
  */
 export function defaultLogger(): Logger {
   return pino(
-    { level: process.env.PEREGRINE_LOG_LEVEL ?? 'info', mixin: traceFields },
+    { level: process.env.PEREGRINE_LOG_LEVEL ?? 'info', mixin: logFields },
     pino.destination(2),
   );
 }

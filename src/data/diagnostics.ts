@@ -63,6 +63,36 @@ export interface DbQueryContext {
   error?: unknown;
 }
 
+const FIRST_KEYWORD = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/;
+
+/** @internal The first keyword of a statement (`db.operation.name`), as publishers compute it. */
+export function operationOf(text: string): string {
+  const m = FIRST_KEYWORD.exec(text);
+  return m === null ? '' : m[1]!.toUpperCase();
+}
+
+// PERF: an App runs a few hundred distinct statement texts, each thousands of times; a Map hit on
+// the (usually constant, so hash-cached) text is cheaper than the regex and the upper-casing.
+const OPERATIONS = new Map<string, string>();
+const MAX_OPERATIONS = 2000;
+/**
+ * The longest statement text worth a per-text cache entry, for publishers (the operation name)
+ * and subscribers (their labels) alike: longer texts are SQL built with values inlined or bulk
+ * scripts, each seen once.
+ */
+export const MAX_CACHED_TEXT = 2048;
+
+/** @internal `operationOf`, remembered for the first 2,000 distinct statement texts of up to 2 KiB. */
+export function cachedOperationOf(text: string): string {
+  let op = OPERATIONS.get(text);
+  if (op === undefined) {
+    op = operationOf(text);
+    if (OPERATIONS.size < MAX_OPERATIONS && text.length <= MAX_CACHED_TEXT)
+      OPERATIONS.set(text, op);
+  }
+  return op;
+}
+
 /** Context of one cache loader run. */
 export interface CacheLoadContext {
   /** The cache name (a metric label). */

@@ -87,32 +87,6 @@ export interface Database extends Queryable {
   install(app: App): this;
 }
 
-const FIRST_KEYWORD = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/;
-
-/** The first keyword of a statement (`db.operation.name`). */
-export function operationOf(text: string): string {
-  const m = FIRST_KEYWORD.exec(text);
-  return m === null ? '' : m[1]!.toUpperCase();
-}
-
-// PERF: an App runs a few hundred distinct statement texts, each thousands of times; a Map hit on
-// the (usually constant, so hash-cached) text is cheaper than the regex and the upper-casing.
-const OPERATIONS = new Map<string, string>();
-const MAX_OPERATIONS = 2000;
-/** Longer texts (SQL built with values inlined, bulk scripts) are not kept. */
-export const MAX_CACHED_TEXT = 2048;
-
-/** `operationOf`, remembered for the first 2,000 distinct statement texts of up to 2 KiB. */
-export function cachedOperationOf(text: string): string {
-  let op = OPERATIONS.get(text);
-  if (op === undefined) {
-    op = operationOf(text);
-    if (OPERATIONS.size < MAX_OPERATIONS && text.length <= MAX_CACHED_TEXT)
-      OPERATIONS.set(text, op);
-  }
-  return op;
-}
-
 /** A deadline-bounded timeout: the smaller of `timeout` and what is left of the request. */
 export function boundedTimeout(timeout: number, options: QueryOptions | undefined): number {
   let t = options?.timeout ?? timeout;

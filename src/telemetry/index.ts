@@ -13,6 +13,7 @@ import type {
   MetricOptions,
 } from './metrics/instruments.ts';
 import { PeregrineTracerProvider } from './tracing/tracer.ts';
+import { registerTelemetry } from './worker/provider.ts';
 import { recorder } from './worker/recorder.ts';
 
 export { configFromEnv, type TelemetryConfig } from './config.ts';
@@ -47,9 +48,12 @@ export {
 export { MetricRegistry } from './metrics/registry.ts';
 export { activeSpan, traceFields } from './tracing/active.ts';
 export { formatTraceparent, parseTraceparent } from './tracing/trace-context.ts';
-export { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from './wire.ts';
+export type { TelemetryDelta, WireSpan } from './wire.ts';
 export { HttpInstrumentation } from './worker/http-instrumentation.ts';
-export { type DeltaSink, ipcSink, Recorder, recorder } from './worker/recorder.ts';
+export { type DeltaSink, Recorder, recorder } from './worker/recorder.ts';
+
+// Importing this module turns request telemetry on for Apps built afterwards in this process.
+registerTelemetry();
 
 /** Declares an App counter (exposed as `<name>_total`, summed over workers). */
 export function counter<L extends string = never>(options: MetricOptions<L>): Counter<L> {

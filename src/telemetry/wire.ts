@@ -5,6 +5,13 @@
  * spans) also goes on its own as soon as it fills, in a message without metrics.
  */
 
+declare module '../server/ipc.ts' {
+  interface WorkerMessages {
+    /** A worker's telemetry since its previous message (one per flush interval). */
+    'telemetry-delta': TelemetryDelta;
+  }
+}
+
 /** Kinds of metric family on the wire. */
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 
@@ -113,5 +120,21 @@ export interface TelemetryDelta {
   readonly droppedSpans: number;
 }
 
-/** The IPC message type of a telemetry delta. */
-export const TELEMETRY_MESSAGE = 'peregrine:telemetry';
+/** The delta as IPC carries it: JSON has no bytes, so encoded spans go as base64. */
+export function forIpc(delta: TelemetryDelta): TelemetryDelta {
+  const encoded = delta.encoded;
+  if (encoded === undefined || encoded.length === 0) return delta;
+  return {
+    ...delta,
+    encoded: encoded.map((c) =>
+      typeof c.data === 'string'
+        ? c
+        : {
+            ...c,
+            data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength).toString(
+              'base64',
+            ),
+          },
+    ),
+  };
+}

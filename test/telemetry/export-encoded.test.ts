@@ -15,9 +15,9 @@ import {
 } from '../../src/telemetry/otlp/frame.ts';
 import { encodeWireSpans } from '../../src/telemetry/otlp/records.ts';
 import { startSpan } from '../../src/telemetry/tracing/tracer.ts';
-import type { EncodedSpans, WireSpan } from '../../src/telemetry/wire.ts';
+import { type EncodedSpans, forIpc, type WireSpan } from '../../src/telemetry/wire.ts';
 import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
-import { forIpc, Recorder } from '../../src/telemetry/worker/recorder.ts';
+import { Recorder } from '../../src/telemetry/worker/recorder.ts';
 import { simulate } from '../../src/testing/index.ts';
 import { decodeTraceRequest, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { startServe } from '../helpers/serve-process.ts';

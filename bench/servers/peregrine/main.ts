@@ -1,4 +1,7 @@
 import { serve } from 'peregrine/server';
+// Every request measured, as under peregrine serve: request telemetry in one process is on once
+// peregrine/telemetry is loaded, before the App is built (this import runs before ./app.ts).
+import 'peregrine/telemetry';
 import { readConfig } from '../common/config.ts';
 import app from './app.ts';
 

@@ -3,6 +3,7 @@ import type { App } from '../../app/app.ts';
 import type { Logger } from '../../app/logger.ts';
 import { Breaker } from '../../data/breaker.ts';
 import {
+  cachedOperationOf,
   type DbQueryContext,
   dbQueryChannel,
   type PoolStats,
@@ -11,7 +12,6 @@ import {
 import { topology as processTopology, type Topology } from '../../process/topology.ts';
 import {
   boundedTimeout,
-  cachedOperationOf,
   type Database,
   type Queryable,
   type QueryOptions,

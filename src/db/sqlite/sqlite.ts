@@ -3,20 +3,13 @@ import { basename, dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { App } from '../../app/app.ts';
 import {
+  cachedOperationOf,
   type DbQueryContext,
   dbQueryChannel,
   type PoolStats,
   register,
 } from '../../data/diagnostics.ts';
-import {
-  cachedOperationOf,
-  type Database,
-  type Queryable,
-  type QueryOptions,
-  type QueryResult,
-  type Row,
-  type Statement,
-} from '../db.ts';
+import type { Database, Queryable, QueryOptions, QueryResult, Row, Statement } from '../db.ts';
 import { DatabaseUnavailableError, PoolBusyError, StatementTimeoutError } from '../errors.ts';
 
 /** Options of an embedded SQLite database. */

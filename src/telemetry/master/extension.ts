@@ -5,15 +5,7 @@ import type { Master } from '../../server/master/master.ts';
 import type { MasterStats } from '../../server/master/stats.ts';
 import type { Counter, Gauge } from '../metrics/instruments.ts';
 import type { MetricRegistry } from '../metrics/registry.ts';
-import type { TelemetryDelta } from '../wire.ts';
 import { TelemetryHub } from './hub.ts';
-
-declare module '../../server/ipc.ts' {
-  interface WorkerMessages {
-    /** A worker's telemetry since its previous message (one per flush interval). */
-    'telemetry-delta': TelemetryDelta;
-  }
-}
 
 /**
  * The process model as metrics: workers by state, restarts by reason, reloads, spawns, shed and

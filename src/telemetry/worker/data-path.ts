@@ -10,8 +10,8 @@ import {
   dbQueryChannel,
   type HttpClientContext,
   httpClientChannel,
+  MAX_CACHED_TEXT,
 } from '../../data/diagnostics.ts';
-import { MAX_CACHED_TEXT } from '../../db/db.ts';
 import type { Counter, Gauge, Histogram, HistogramSeries } from '../metrics/instruments.ts';
 import { contextManager } from '../tracing/context.ts';
 import { TracedSpan } from '../tracing/span.ts';

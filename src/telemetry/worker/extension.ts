@@ -1,7 +1,8 @@
 import { type WorkerExtension, workerExtensions } from '../../server/extensions.ts';
 import type { WorkerRuntime } from '../../server/worker/runtime.ts';
-import { forIpc, recorder } from './recorder.ts';
-import '../master/extension.ts';
+import { forIpc } from '../wire.ts';
+import { registerTelemetry } from './provider.ts';
+import { recorder } from './recorder.ts';
 
 /**
  * Telemetry in a `peregrine serve` worker: the process's recorder sends one delta per flush
@@ -27,4 +28,6 @@ class TelemetryWorkerExtension implements WorkerExtension {
   }
 }
 
+// A worker imports this module before it loads the App, so the App is built measured.
+registerTelemetry();
 workerExtensions.push(new TelemetryWorkerExtension());

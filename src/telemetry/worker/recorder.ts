@@ -3,7 +3,7 @@ import { MetricRegistry } from '../metrics/registry.ts';
 import { SpanRecords } from '../otlp/records.ts';
 import type { SpanSink, TracedSpan } from '../tracing/span.ts';
 import { registerOpenTelemetryBridge, type TracingSetup } from '../tracing/tracer.ts';
-import { TELEMETRY_MESSAGE, type TelemetryDelta, type WireSpan } from '../wire.ts';
+import type { TelemetryDelta, WireSpan } from '../wire.ts';
 import { DataTelemetry } from './data-path.ts';
 import { RuntimeSampler } from './runtime-metrics.ts';
 
@@ -205,34 +205,6 @@ export class Recorder implements SpanSink {
       // The master is gone or the channel closed: telemetry never takes a worker down.
     }
   }
-}
-
-/** Sends deltas to the master of a node:cluster worker. */
-export function ipcSink(): DeltaSink {
-  return (delta) => {
-    if (process.send !== undefined && process.connected) {
-      process.send({ type: TELEMETRY_MESSAGE, delta: forIpc(delta) });
-    }
-  };
-}
-
-/** The delta as IPC carries it: JSON has no bytes, so encoded spans go as base64. */
-export function forIpc(delta: TelemetryDelta): TelemetryDelta {
-  const encoded = delta.encoded;
-  if (encoded === undefined || encoded.length === 0) return delta;
-  return {
-    ...delta,
-    encoded: encoded.map((c) =>
-      typeof c.data === 'string'
-        ? c
-        : {
-            ...c,
-            data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength).toString(
-              'base64',
-            ),
-          },
-    ),
-  };
 }
 
 // A global symbol rather than a module variable: the CLI and the application may load two copies
