@@ -13,6 +13,7 @@ export {
 export type { PreconditionResult, Validators } from './app/conditional.ts';
 export type { CookieOptions } from './app/cookies.ts';
 export * from './app/errors/index.ts';
+export { contentETag, type Freshness, notModified, versionETag } from './app/freshness.ts';
 export { after, before, type HookDecorator, withHooks } from './app/hooks.ts';
 export { DEFAULT_LIMITS, type RouteLimits } from './app/limits.ts';
 export type { Logger } from './app/logger.ts';

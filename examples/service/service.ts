@@ -1,5 +1,5 @@
-import { App, HTTPNotFound } from 'peregrine';
-import { Cache, notModified, versionETag } from 'peregrine/cache';
+import { App, HTTPNotFound, notModified, versionETag } from 'peregrine';
+import { Cache } from 'peregrine/cache';
 import { HttpClient } from 'peregrine/client';
 import { openDatabase } from 'peregrine/db';
 

@@ -1,6 +1,4 @@
-/** `peregrine/cache`: the tiered read-through cache and the HTTP caching helpers. */
-
-export { contentETag, type Freshness, notModified, versionETag } from '../app/freshness.ts';
+/** `peregrine/cache`: the tiered read-through cache (in-process LRU + Redis). */
 export {
   Cache,
   type CacheOptions,
@@ -11,5 +9,6 @@ export {
   type SetOptions,
 } from './cache.ts';
 export { jsonSerializer, type Serializer } from './entry.ts';
+export { contentETag, type Freshness, notModified, versionETag } from './freshness.ts';
 export type { CacheKey } from './keys.ts';
 export type { RedisSource } from './redis-tier.ts';

@@ -65,7 +65,7 @@ export interface DbQueryContext {
 
 const FIRST_KEYWORD = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/;
 
-/** @internal The first keyword of a statement (`db.operation.name`), as publishers compute it. */
+/** The first keyword of a statement: how a publisher fills `DbQueryContext.operation`. */
 export function operationOf(text: string): string {
   const m = FIRST_KEYWORD.exec(text);
   return m === null ? '' : m[1]!.toUpperCase();
@@ -82,7 +82,7 @@ const MAX_OPERATIONS = 2000;
  */
 export const MAX_CACHED_TEXT = 2048;
 
-/** @internal `operationOf`, remembered for the first 2,000 distinct statement texts of up to 2 KiB. */
+/** `operationOf`, remembered for the first 2,000 distinct statement texts of up to 2 KiB. */
 export function cachedOperationOf(text: string): string {
   let op = OPERATIONS.get(text);
   if (op === undefined) {
@@ -243,7 +243,7 @@ const pools = new Set<Source<PoolStats>>();
 const caches = new Set<Source<CacheStats>>();
 const clients = new Set<Source<ClientStats>>();
 
-/** @internal Registers a live pool, cache or client; returns the unregister function. */
+/** Registers a live pool, cache or client for `dataSnapshot()`; returns the unregister function. */
 export function register(kind: 'pool', source: Source<PoolStats>): () => void;
 export function register(kind: 'cache', source: Source<CacheStats>): () => void;
 export function register(kind: 'client', source: Source<ClientStats>): () => void;

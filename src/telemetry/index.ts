@@ -1,7 +1,11 @@
 /**
- * Peregrine telemetry: the App metrics API (counters, gauges, histograms with declared labels,
- * merged over all workers like the built-in RED metrics), tracing helpers, and the master-side
- * hub the server uses to serve `/metrics` and export traces.
+ * `peregrine/telemetry`: what an App author uses — App metrics (counters, gauges, histograms with
+ * declared labels, merged over all workers like the built-in RED metrics) and tracing (a tracer,
+ * `withSpan`, the active span and its ids for log lines). The recorder, the master's hub and the
+ * exporter are machinery the server runs; they are not part of this API.
+ *
+ * Importing this module turns request telemetry on for Apps built afterwards in this process
+ * (`peregrine serve` workers always have it on).
  */
 import { type Span, type SpanOptions, type Tracer, trace } from '@opentelemetry/api';
 import type {
@@ -16,22 +20,8 @@ import { PeregrineTracerProvider } from './tracing/tracer.ts';
 import { registerTelemetry } from './worker/provider.ts';
 import { recorder } from './worker/recorder.ts';
 
-export { configFromEnv, type TelemetryConfig } from './config.ts';
-export {
-  type ExpositionFormat,
-  negotiateExposition,
-  OPENMETRICS_CONTENT_TYPE,
-  PROMETHEUS_CONTENT_TYPE,
-  renderMetrics,
-} from './master/exposition.ts';
-export { type DeltaListener, type HubOptions, type Scrape, TelemetryHub } from './master/hub.ts';
-export { MetricStore } from './master/metric-store.ts';
-export {
-  exporterOptionsFromEnv,
-  OtlpExporter,
-  type OtlpExporterOptions,
-} from './master/otlp-exporter.ts';
-export { type StoredTrace, TraceStore, type TraceStoreOptions } from './master/trace-store.ts';
+export type { Span, SpanOptions, Tracer } from '@opentelemetry/api';
+export * from './deprecated.ts';
 export { DURATION_BUCKETS } from './metrics/buckets.ts';
 export {
   Counter,
@@ -45,14 +35,8 @@ export {
   type LabelValues,
   type MetricOptions,
 } from './metrics/instruments.ts';
-export { MetricRegistry } from './metrics/registry.ts';
 export { activeSpan, traceFields } from './tracing/active.ts';
-export { formatTraceparent, parseTraceparent } from './tracing/trace-context.ts';
-export type { TelemetryDelta, WireSpan } from './wire.ts';
-export { HttpInstrumentation } from './worker/http-instrumentation.ts';
-export { type DeltaSink, Recorder, recorder } from './worker/recorder.ts';
 
-// Importing this module turns request telemetry on for Apps built afterwards in this process.
 registerTelemetry();
 
 /** Declares an App counter (exposed as `<name>_total`, summed over workers). */

@@ -78,7 +78,7 @@ export class Recorder implements SpanSink {
   }
 
   /**
-   * @internal SpanSink: a span of a kept trace ended. It is encoded for export at once; the
+   * SpanSink: a span of a kept trace ended. It is encoded for export at once; the
    * master's trace store also gets it as an object when its local trace is one the store can
    * show (see `#forStore`).
    */
