@@ -1,6 +1,5 @@
 import {
   type InstrumentationProvider,
-  instrumentationProvider,
   setInstrumentationProvider,
 } from '../../app/instrumentation.ts';
 import { traceFields } from '../tracing/active.ts';
@@ -16,8 +15,10 @@ const provider: InstrumentationProvider = {
  * Turns request telemetry on in this process: Apps built afterwards are measured (unless built
  * with `instrumentation: false`), and default-logger lines inside a trace carry its ids. Called
  * when `peregrine/telemetry` is imported and by every `peregrine serve` worker before it loads
- * the App. A provider registered earlier (another copy of the package, the user's own) stays.
+ * the App. The last copy of the package to register wins: with a global CLI and a local install,
+ * an App module that imports its own `peregrine/telemetry` gets that copy's instrumentation, the
+ * one whose `activeSpan` and `withSpan` it calls.
  */
 export function registerTelemetry(): void {
-  if (instrumentationProvider() === undefined) setInstrumentationProvider(provider);
+  setInstrumentationProvider(provider);
 }
