@@ -84,3 +84,63 @@ test('a responder that blocks the event loop: its worker is killed and replaced 
   const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
   assert.equal(health.workers.ready, 2);
 });
+
+test('blocks at 80% and 90% of --timeout never get a worker killed, whatever the phase of its heartbeat; a block at 120% does, with its stack', async (t) => {
+  const release = await acquireLoadLock();
+  t.after(release);
+  // No shedding: the request after a long block would be shed, which is not what is tested here.
+  const server = await startServe([APP, '--workers', '1', '--timeout', '2', '--shed-delay', '0']);
+  t.after(() => server.stop());
+  await server.waitForReady(1);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const { pid } = await get(server.port, '/pid', { agent });
+  const from = server.logs.length;
+  const isKill = (l: { msg?: string }) => /^watchdog:/.test(l.msg ?? '');
+
+  // 1.6 s blocks (80%), each started at another phase of the heartbeat cycle, then 1.8 s ones
+  // (90%) just before a beat is due, where a judgement by message arrival sees the block plus
+  // nearly a whole heartbeat interval (500 ms) — more than the 2 s.
+  const blocks: Array<[ms: number, phase: number]> = [
+    [1600, 0.97],
+    [1600, 0.75],
+    [1600, 0.5],
+    [1600, 0.25],
+    [1800, 0.97],
+    [1800, 0.97],
+  ];
+  for (const [ms, phase] of blocks) {
+    const reply = await get(server.port, `/block-at-phase?ms=${ms}&phase=${phase}`, {
+      agent,
+      timeoutMs: 8000,
+    }).catch((err: Error) => ({ status: 0, pid: 0, body: err.message }));
+    const what = `${ms} ms block at phase ${phase}`;
+    assert.equal(reply.status, 200, `${what}: ${reply.body}\n${tail(server.logs)}`);
+    assert.equal(reply.pid, pid, `${what}: the same worker answered`);
+  }
+  assert.equal((await get(server.port, '/pid', { agent })).pid, pid, 'still the same worker');
+
+  const blockedAt = Date.now();
+  const blocking = get(server.port, '/block?ms=2400', { agent, timeoutMs: 10_000 }).then(
+    () => 'answered',
+    () => 'cut off',
+  );
+  const kill = await server.waitForLog(isKill, 8000, from);
+  assert.deepEqual(
+    server.logs.slice(from).filter(isKill).length,
+    1,
+    `only the 2.4 s block got a worker killed\n${tail(server.logs)}`,
+  );
+  assert.equal(kill.workerPid, pid);
+  assert.ok(loggedAt(kill) >= blockedAt, 'killed during the long block, not for an earlier one');
+  assert.ok(Number(kill.silentMs) > 2000, `silent ${kill.silentMs} ms`);
+  const killedAfter = loggedAt(kill) - blockedAt;
+  assert.ok(killedAfter < 2400, `killed ${killedAfter} ms after the block began`);
+  const stack = (kill.stack as string[] | undefined) ?? [];
+  assert.ok(
+    stack.some((frame) => frame.includes('blockEventLoop') && frame.includes('app.ts')),
+    `the log shows the blocked stack: ${JSON.stringify(stack)}`,
+  );
+  assert.equal(await blocking, 'cut off');
+  t.diagnostic(`killed ${killedAfter} ms after a 2.4 s block began (--timeout 2)`);
+});

@@ -14,7 +14,7 @@ import { AdminServer, sendJSON } from './admin.ts';
 import { EventQueue } from './event-queue.ts';
 import { Listeners } from './listeners.ts';
 import { removePidFile, writePidFile } from './pid-file.ts';
-import { heartbeatInterval, type WorkerEvent, WorkerPool } from './pool.ts';
+import { type WorkerEvent, WorkerPool } from './pool.ts';
 import { answerReadiness, type ReadinessAnswer, ReadinessProbes } from './readiness.ts';
 import { type Plan, reconcile } from './reconcile.ts';
 import { RestartPolicy } from './restart-policy.ts';
@@ -79,7 +79,8 @@ export class Master {
   #listeners: Listeners | undefined;
   #listenersClosed = false;
   #accepting = '';
-  #stackDir: string | undefined;
+  /** Scratch files of this master: workers' loop clocks and captured stacks. */
+  #runDir: string | undefined;
 
   constructor(options: MasterOptions) {
     this.#options = options;
@@ -104,7 +105,8 @@ export class Master {
       logFormat: options.log.format,
       listen: () => this.#listen,
       external: () => this.#listeners !== undefined,
-      stackDir: () => this.#stackDir,
+      stackDir: () => (this.settings.watchdogStack ? this.#runDir : undefined),
+      runDir: () => this.#runDir,
       enqueue: (event) => this.#queue.push(event),
     });
     this.admin = new AdminServer(this.log);
@@ -204,7 +206,9 @@ export class Master {
         return this.#exitCode;
       }
       this.#state = 'running';
-      const tick = Math.max(50, Math.min(250, heartbeatInterval(this.settings.timeout) / 2));
+      // The watchdog judges on every tick: a twentieth of --timeout (25 to 250 ms), so a worker
+      // blocked past it is killed within a few percent of it.
+      const tick = Math.max(25, Math.min(250, (this.settings.timeout * 1000) / 20));
       ticker = setInterval(() => this.#queue.push({ kind: 'tick' }), tick);
       this.#manage();
       while (this.state !== 'stopped') {
@@ -230,7 +234,11 @@ export class Master {
   async #prepare(): Promise<void> {
     const s = this.settings;
     if (s.pid !== null) writePidFile(s.pid);
-    if (s.watchdogStack) this.#stackDir = mkdtempSync(join(tmpdir(), `peregrine-${process.pid}-`));
+    try {
+      this.#runDir = mkdtempSync(join(tmpdir(), `peregrine-${process.pid}-`));
+    } catch (err) {
+      this.log.warn({ err }, 'no scratch directory: the watchdog judges by heartbeats alone');
+    }
     for (const extension of this.#options.extensions ?? []) await extension.setup(this);
     if (s.admin !== null) {
       const address = await this.admin.listen(s.admin);
@@ -271,7 +279,8 @@ export class Master {
         this.log.error({ err, extension: extension.name }, 'extension close failed');
       }
     }
-    if (this.#stackDir !== undefined) rmSync(this.#stackDir, { recursive: true, force: true });
+    for (const w of this.#pool.all()) w.loopClock?.close();
+    if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
     if (this.settings.pid !== null) removePidFile(this.settings.pid);
   }
 

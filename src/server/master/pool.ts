@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isEnvelope, isTyped, type MasterMessages } from '../ipc.ts';
+import { createLoopClock, LoopClockReader, turnInterval } from '../loop-clock.ts';
 import type { ServerSettings } from '../settings/all.ts';
 import type { Address } from '../settings/setting.ts';
 import { WORKER_CONFIG_ENV, type WorkerConfig } from '../worker/config.ts';
@@ -39,6 +40,8 @@ export interface PoolContext {
   external(): boolean;
   /** Where watchdog threads leave captured stacks (undefined: no capture). */
   stackDir(): string | undefined;
+  /** The master's scratch directory (workers' loop clocks); undefined if it could not be made. */
+  runDir(): string | undefined;
   /** Hands a worker event to the master's queue (the only thing the handlers do). */
   enqueue(event: WorkerEvent): void;
 }
@@ -81,6 +84,24 @@ export class WorkerPool {
   reap(w: WorkerRecord): void {
     w.state = 'exited';
     this.#workers.delete(w.id);
+    w.loopClock?.close();
+    w.loopClock = undefined;
+    const dir = this.#ctx.runDir();
+    if (dir !== undefined) rmSync(join(dir, `${w.id}.loop`), { force: true });
+  }
+
+  /** Opens a new worker's loop clock (undefined if the file cannot be made: heartbeats judge). */
+  #loopClock(id: number): { file: string; reader: LoopClockReader } | undefined {
+    const dir = this.#ctx.runDir();
+    if (dir === undefined) return undefined;
+    const file = join(dir, `${id}.loop`);
+    try {
+      createLoopClock(file);
+      return { file, reader: new LoopClockReader(file) };
+    } catch (err) {
+      this.#ctx.log.warn({ err, worker: id }, 'loop clock unavailable; judging by heartbeats');
+      return undefined;
+    }
   }
 
   /** Forks a worker of a generation. */
@@ -89,6 +110,8 @@ export class WorkerPool {
     const id = ++this.#lastId;
     const timeoutMs = s.timeout * 1000;
     const stackDir = this.#ctx.stackDir();
+    const clock = this.#loopClock(id);
+    const turnMs = turnInterval(s.timeout);
     const config: WorkerConfig = {
       id,
       generation,
@@ -105,6 +128,8 @@ export class WorkerPool {
           ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0)
           : 0,
       heartbeatMs: heartbeatInterval(s.timeout),
+      loopClockFile: clock?.file ?? null,
+      turnMs,
       stackFile: stackDir === undefined ? null : join(stackDir, `${id}.json`),
       stackAfterMs: Math.max(timeoutMs / 2, timeoutMs - 1000),
     };
@@ -119,6 +144,8 @@ export class WorkerPool {
       readyAt: undefined,
       lastBeatAt: undefined,
       heartbeat: undefined,
+      loopClock: clock?.reader,
+      turnMs,
       retire: undefined,
       stopSince: undefined,
       stopGrace: 0,
@@ -252,7 +279,7 @@ export class WorkerPool {
         this.kill(w);
         continue;
       }
-      const silentMs = w.lastBeatAt === undefined ? 0 : now - w.lastBeatAt;
+      const silentMs = this.#silence(w, now);
       if (silentMs > s.timeout * 1000) {
         const stack = this.#takeStack(w);
         log.error(
@@ -263,7 +290,7 @@ export class WorkerPool {
             silentMs,
             stack: stack?.frames,
           },
-          `watchdog: worker ${w.id} (pid ${w.pid}) sent no heartbeat for ${silentMs} ms; killing it`,
+          `watchdog: worker ${w.id} (pid ${w.pid}): event loop blocked for ${silentMs} ms; killing it`,
         );
         if (w.state === 'booting') {
           // Blocked while booting: a boot failure, so a module that always blocks cannot loop.
@@ -284,6 +311,22 @@ export class WorkerPool {
         this.kill(w);
       }
     }
+  }
+
+  /**
+   * How long a worker's event loop has certainly not turned, ms. The worker records a turn every
+   * `turnMs` while its loop runs, so a loop last recorded at `at` may have turned until
+   * `at + turnMs`: that allowance is taken off, so a block is never judged longer than it is.
+   * Without a loop clock (its file could not be made) the last heartbeat's arrival stands in,
+   * less one heartbeat interval — still never early for a block, though IPC delay may add to it.
+   */
+  #silence(w: WorkerRecord, now: number): number {
+    if (w.loopClock !== undefined) {
+      const at = w.loopClock.read(now);
+      return at === undefined ? 0 : Math.max(0, Math.round(now - at - w.turnMs));
+    }
+    if (w.lastBeatAt === undefined) return 0;
+    return Math.max(0, now - w.lastBeatAt - heartbeatInterval(this.#ctx.settings().timeout));
   }
 
   #takeStack(w: WorkerRecord): CapturedStack | undefined {

@@ -1,5 +1,6 @@
 import type { Worker as ClusterWorker } from 'node:cluster';
 import type { BootError, Heartbeat } from '../ipc.ts';
+import type { LoopClockReader } from '../loop-clock.ts';
 
 /** Where a worker is in its life. */
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'stopping' | 'exited';
@@ -30,6 +31,10 @@ export interface WorkerRecord {
   lastBeatAt: number | undefined;
   /** The latest heartbeat. */
   heartbeat: Heartbeat | undefined;
+  /** When its event loop last turned, as the worker records it (undefined: judged by heartbeats). */
+  loopClock: LoopClockReader | undefined;
+  /** How often the worker records a loop turn, ms (the watchdog's allowance for it). */
+  turnMs: number;
   /** Set when it is to be replaced while serving. */
   retire: RetireReason | undefined;
   /** When its drain (or fast stop) began. */

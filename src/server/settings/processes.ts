@@ -24,7 +24,7 @@ export const processSettings = {
     default: () => 30,
     parse: parseSeconds,
     validate: range(0.5, 86_400),
-    doc: 'Heartbeat watchdog: a worker whose event loop sends no heartbeat for this long is killed (with its blocked stack logged) and replaced.',
+    doc: 'Watchdog: a worker whose event loop has not turned for longer than this is killed (with its blocked stack logged) and replaced. The worker records each turn of its loop (every timeout ÷ 40, 10–50 ms) in a file the master reads on every tick (timeout ÷ 20, 25–250 ms), and the master counts only the time the loop certainly stood still — so a block shorter than this never costs a worker, however late IPC messages are, and a longer one is killed within about a tick of it. Heartbeat messages (every timeout ÷ 4, 0.1–1 s) carry the counters and memory use; they judge only if the file cannot be made.',
   }),
   startupTimeout: setting<number>({
     name: 'startup-timeout',

@@ -27,6 +27,10 @@ export interface WorkerConfig {
   maxRequests: number;
   /** Heartbeat interval, ms. */
   heartbeatMs: number;
+  /** Where the worker records when its event loop last turned (null: the master judges by heartbeats). */
+  loopClockFile: string | null;
+  /** How often it records a loop turn, ms. */
+  turnMs: number;
   /** Where the watchdog thread writes a captured stack (null: no capture). */
   stackFile: string | null;
   /** Silence after which the watchdog thread captures the stack, ms. */

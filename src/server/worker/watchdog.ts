@@ -11,7 +11,7 @@ export interface CapturedStack {
 }
 
 // The thread's code, kept as CommonJS source so it runs the same from src/ and dist/. The main
-// thread writes Date.now() into the shared slot on every heartbeat; when the slot goes stale,
+// thread writes Date.now() into the shared slot on every loop turn it records; when the slot goes stale,
 // the thread pauses the main thread through the inspector (which interrupts running JavaScript),
 // records the call frames, resumes it, and writes them where the master will look.
 const THREAD_SOURCE = `(function main() {
@@ -67,8 +67,8 @@ setInterval(() => {
 
 /** The main thread's side of the watchdog: the beat it updates and the thread it started. */
 export interface WatchdogThread {
-  /** Records that the event loop is alive (call on every heartbeat). */
-  beat(): void;
+  /** Records that the event loop turned at `at` (ms since the epoch). */
+  beat(at: number): void;
   /** Stops the thread. */
   stop(): Promise<void>;
 }
@@ -94,8 +94,8 @@ export function startWatchdogThread(thresholdMs: number, outFile: string): Watch
     // No inspector in this build, or the thread failed: the watchdog still kills, without a stack.
   });
   return {
-    beat() {
-      beat[0] = Date.now();
+    beat(at) {
+      beat[0] = at;
     },
     async stop() {
       await thread.terminate();
