@@ -1,9 +1,10 @@
-import type {
-  MetricStore,
-  StoredCounter,
-  StoredFamily,
-  StoredGauge,
-  StoredHistogram,
+import {
+  MASTER_SOURCE,
+  type MetricStore,
+  type StoredCounter,
+  type StoredFamily,
+  type StoredGauge,
+  type StoredHistogram,
 } from './metric-store.ts';
 
 /** Content-Type of the Prometheus text format 0.0.4. */
@@ -67,8 +68,28 @@ function labelText(names: readonly string[], values: readonly string[], extra = 
   return out === '' ? '' : `{${out}}`;
 }
 
+/**
+ * How the master combined the workers' reports into the series shown, said in HELP so a reader
+ * of `/metrics` knows whether a value is the node's total, one worker's, or the master's own.
+ */
+function mergeNote(fam: StoredFamily): string {
+  if (fam.sources.size === 1 && fam.sources.has(MASTER_SOURCE)) return 'Kept by the master.';
+  switch (fam.meta.kind) {
+    case 'counter':
+      return 'Summed over workers.';
+    case 'histogram':
+      return 'Buckets summed over workers.';
+    case 'gauge':
+      return fam.meta.merge === 'worker'
+        ? 'One series per worker (label worker).'
+        : 'Summed over workers.';
+  }
+}
+
 function header(lines: string[], name: string, type: string, fam: StoredFamily, om: boolean): void {
-  lines.push(`# HELP ${name} ${escapeHelp(fam.meta.help)}`);
+  const help = fam.meta.help.trimEnd();
+  const note = mergeNote(fam);
+  lines.push(`# HELP ${name} ${escapeHelp(help === '' ? note : `${help} ${note}`)}`);
   lines.push(`# TYPE ${name} ${type}`);
   const unit = fam.meta.unit;
   if (om && unit !== '' && name.endsWith(`_${unit}`)) lines.push(`# UNIT ${name} ${unit}`);

@@ -8,7 +8,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   renderMetrics,
 } from './exposition.ts';
-import { MetricStore } from './metric-store.ts';
+import { MASTER_SOURCE, MetricStore } from './metric-store.ts';
 import { exporterOptionsFromEnv, OtlpExporter, type OtlpExporterOptions } from './otlp-exporter.ts';
 import { TraceStore, type TraceStoreOptions } from './trace-store.ts';
 
@@ -106,7 +106,7 @@ export class TelemetryHub {
 
   /** Renders the metrics in a given format. */
   render(format: ExpositionFormat): Scrape {
-    this.store.ingest('master', this.registry.collect());
+    this.store.ingest(MASTER_SOURCE, this.registry.collect());
     return {
       contentType: format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
       body: renderMetrics(this.store, format),

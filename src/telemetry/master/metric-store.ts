@@ -39,7 +39,12 @@ export interface StoredHistogram {
 export interface StoredFamily {
   readonly meta: FamilyMeta;
   readonly series: Map<string, StoredCounter | StoredGauge | StoredHistogram>;
+  /** Who has reported it (worker ids, `master`), so the exposition can say how it is merged. */
+  readonly sources: Set<string>;
 }
+
+/** The source name of the master's own metrics. */
+export const MASTER_SOURCE = 'master';
 
 function sameShape(a: FamilyMeta, b: FamilyMeta): boolean {
   return (
@@ -66,12 +71,13 @@ export class MetricStore {
     for (const d of deltas) {
       let fam = this.#families.get(d.meta.name);
       if (fam === undefined) {
-        fam = { meta: d.meta, series: new Map() };
+        fam = { meta: d.meta, series: new Map(), sources: new Set() };
         this.#families.set(d.meta.name, fam);
       } else if (!sameShape(fam.meta, d.meta)) {
         this.conflicts++;
         continue;
       }
+      fam.sources.add(worker);
       switch (fam.meta.kind) {
         case 'counter':
           for (const s of d.series as ScalarDelta[]) this.#addCounter(fam, s);

@@ -135,7 +135,8 @@ export class DataTelemetry {
     });
     const counter = (name: string, help: string, labels: string[]) =>
       r.counter({ name, help, labels });
-    const gauge = (name: string, help: string, labels: string[]) => r.gauge({ name, help, labels });
+    const gauge = (name: string, help: string, labels: string[], merge?: 'worker') =>
+      r.gauge({ name, help, labels, ...(merge === undefined ? {} : { merge }) });
     this.#counters = {
       cacheRequests: counter(
         'peregrine_cache_requests',
@@ -185,11 +186,17 @@ export class DataTelemetry {
         'Callers waiting for a database connection.',
         ['pool'],
       ),
-      max: gauge('db_client_connection_max', "This worker's connection budget.", ['pool']),
+      max: gauge(
+        'db_client_connection_max',
+        'Most connections the pool may open (each worker its share of the node budget).',
+        ['pool'],
+      ),
+      // Each worker has its own breaker: a sum of states (2 + 2 = 4) would mean nothing.
       breaker: gauge(
         'peregrine_breaker_state',
         'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
         ['kind', 'name'],
+        'worker',
       ),
       cacheEntries: gauge('peregrine_cache_entries', 'Entries in the local cache tier.', ['cache']),
     };
