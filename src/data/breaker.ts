@@ -89,6 +89,21 @@ export class Breaker {
     }
   }
 
+  /**
+   * Opens now, whatever the count: for conclusive evidence that the service is unreachable (not
+   * one failed call, but a silent server that did not answer a liveness probe either). While a
+   * probe is out (half-open) the cooldown doubles, as for a failed probe.
+   */
+  trip(): void {
+    if (this.#state === 'open' && !this.#probing) return;
+    this.#failures = Math.max(this.#failures, this.#threshold);
+    if (this.#state !== 'closed') {
+      this.#currentCooldown = Math.min(this.#maxCooldown, this.#currentCooldown * 2);
+    }
+    this.#probing = false;
+    this.#open();
+  }
+
   /** Releases a probe slot without a verdict (the call was abandoned, e.g. by its caller). */
   abandon(): void {
     this.#probing = false;

@@ -199,6 +199,9 @@ export interface PoolStats {
   queryErrors: number;
   /** Connections lost to an error (idle or busy). */
   connectionErrors: number;
+  /** Liveness probes of a silent server, and those it did not answer (PostgreSQL only). */
+  livenessProbes?: number;
+  livenessFailures?: number;
   breaker: BreakerState;
 }
 

@@ -13,7 +13,11 @@ export interface FaultProxy {
   readonly connections: number;
   /** Forward bytes both ways (and resume stalled connections). */
   pass(): void;
-  /** Accept connections but forward nothing, both ways, on old and new connections alike. */
+  /**
+   * A blackhole (a partition, a dead NAT, a failover in progress): connections are accepted but
+   * nothing is forwarded, either way, on old connections and new ones alike — a new one does not
+   * even reach the service until `pass()`.
+   */
   stall(): void;
   /** End every connection with FIN; new connections are accepted and closed at once. */
   cut(): void;
@@ -52,6 +56,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     }
   };
 
+  // Connections accepted during a stall: they reach the service only when it ends.
+  const held = new Set<Socket>();
+
   const server: Server = createServer((client) => {
     client.setNoDelay(true);
     client.on('error', () => {});
@@ -63,6 +70,16 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       client.resetAndDestroy();
       return;
     }
+    if (mode === 'stall') {
+      client.pause();
+      held.add(client);
+      client.on('close', () => held.delete(client));
+      return;
+    }
+    attach(client);
+  });
+
+  const attach = (client: Socket) => {
     const upstream = connect({ host: target.host, port: target.port });
     upstream.setNoDelay(true);
     upstream.on('error', () => client.destroy());
@@ -89,11 +106,8 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     };
     forward(client, upstream);
     forward(upstream, client);
-    if (mode === 'stall') {
-      client.pause();
-      upstream.pause();
-    }
-  });
+    client.resume();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -112,6 +126,10 @@ export async function startFaultProxy(target: { host: string; port: number }): P
         p.client.resume();
         p.upstream.resume();
       }
+      for (const client of [...held]) {
+        held.delete(client);
+        if (!client.destroyed) attach(client);
+      }
     },
     stall() {
       mode = 'stall';
@@ -123,13 +141,16 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     cut() {
       mode = 'cut';
       for (const p of [...pairs]) kill(p, 'cut');
+      for (const c of [...held]) c.end(() => c.destroy());
     },
     reset() {
       mode = 'reset';
       for (const p of [...pairs]) kill(p, 'reset');
+      for (const c of [...held]) c.resetAndDestroy();
     },
     async close() {
       for (const p of [...pairs]) kill(p, 'reset');
+      for (const c of [...held]) c.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

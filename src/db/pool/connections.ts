@@ -11,6 +11,8 @@ export interface Conn {
   destroyed: boolean;
   idleSince: number;
   handedAt: number;
+  /** When the work now waiting on the server was sent (ms since the epoch; 0: none). */
+  waitingSince: number;
 }
 
 interface Waiter {
@@ -18,6 +20,12 @@ interface Waiter {
   reject(err: unknown): void;
   timer: NodeJS.Timeout | undefined;
   since: number;
+}
+
+/** The socket under a node-postgres client, if it has one yet. */
+function streamOf(client: pg.Client): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection
+    ?.stream;
 }
 
 /** The counters the connection set keeps (part of the pool's stats). */
@@ -50,12 +58,16 @@ export class Connections {
   readonly #all = new Set<Conn>();
   readonly #idle: Conn[] = [];
   readonly #waiters: Waiter[] = [];
+  /** Connections being opened. */
+  readonly #pending = new Set<Conn>();
   #max = 1;
   #connecting = 0;
   #accepting = false;
   #drained: (() => void) | undefined;
   /** PERF: a moving average of how long a connection is held, to refuse hopeless waits at once. */
   #holdAvg = 0;
+  /** When the server last answered anything: a statement, an error, a new connection (ms). */
+  lastHeard = Date.now();
 
   constructor(options: ConnectionsOptions) {
     this.#options = options;
@@ -89,6 +101,42 @@ export class Connections {
   /** Starts serving callers. */
   open(): void {
     this.#accepting = true;
+    this.lastHeard = Date.now();
+  }
+
+  /**
+   * When the oldest work still waiting on the server began — a statement sent, a connection
+   * being opened — or undefined when nothing waits on it (ms since the epoch).
+   */
+  outstandingSince(): number | undefined {
+    let since: number | undefined;
+    for (const c of this.#all) {
+      if (c.waitingSince > 0 && (since === undefined || c.waitingSince < since)) {
+        since = c.waitingSince;
+      }
+    }
+    for (const c of this.#pending) {
+      if (since === undefined || c.waitingSince < since) since = c.waitingSince;
+    }
+    return since;
+  }
+
+  /**
+   * The server is unreachable: every connection goes — busy ones fail their statements at once,
+   * idle ones would hang the next caller, half-open ones would hang until the connect timeout —
+   * and every waiting caller is answered. The breaker (already open) keeps new callers away.
+   */
+  reset(cause: unknown): void {
+    for (const conn of [...this.#all]) {
+      conn.broken = true;
+      this.destroy(conn);
+    }
+    for (const conn of this.#pending) {
+      // Cut, not end(): node-postgres answers a connect in progress only for an unexpected close.
+      conn.destroyed = true;
+      streamOf(conn.client)?.destroy();
+    }
+    this.#failWaiters(cause);
   }
 
   /**
@@ -221,9 +269,7 @@ export class Connections {
     if (i !== -1) this.#idle.splice(i, 1);
     const client = conn.client;
     // A connection with statements in flight on a silent server would wait for them forever.
-    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } })
-      .connection?.stream;
-    if (conn.busy || conn.broken) stream?.destroy();
+    if (conn.busy || conn.broken) streamOf(client)?.destroy();
     return client.end().catch(() => {});
   }
 
@@ -291,7 +337,9 @@ export class Connections {
       destroyed: false,
       idleSince: Date.now(),
       handedAt: 0,
+      waitingSince: Date.now(),
     };
+    this.#pending.add(conn);
     // An error on an idle connection (server restart, network reset) must never crash the
     // process: node-postgres emits it as 'error', which would be fatal without a listener.
     client.on('error', (err: Error) => {
@@ -308,6 +356,13 @@ export class Connections {
     client.connect().then(
       () => {
         this.#connecting--;
+        this.#pending.delete(conn);
+        conn.waitingSince = 0;
+        if (conn.destroyed) {
+          client.end().catch(() => {});
+          return;
+        }
+        this.lastHeard = Date.now();
         this.#all.add(conn);
         breaker.success();
         if (!this.#accepting) this.destroy(conn);
@@ -315,6 +370,13 @@ export class Connections {
       },
       (err: unknown) => {
         this.#connecting--;
+        this.#pending.delete(conn);
+        conn.waitingSince = 0;
+        if (conn.destroyed) {
+          // Cut by reset(): the server was already declared unreachable and its waiters answered.
+          client.end().catch(() => {});
+          return;
+        }
         counters.connectionErrors++;
         breaker.failure();
         conn.destroyed = true;

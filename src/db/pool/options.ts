@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { BreakerOptions } from '../../data/breaker.ts';
 import type { Topology } from '../../process/topology.ts';
+import type { LivenessOptions } from './liveness.ts';
 
 /** Options of a PostgreSQL pool. Times are in milliseconds. */
 export interface PostgresOptions {
@@ -21,8 +22,19 @@ export interface PostgresOptions {
   maxWaiting?: number;
   /** Longest time to open a connection (default 2000). */
   connectTimeout?: number;
-  /** Ceiling of every statement; the request deadline lowers it (default 30 000). */
+  /**
+   * Ceiling of every statement (default 10 000); the request deadline lowers it, and a call's
+   * own `timeout` replaces it (for the report that legitimately takes a minute). A statement that
+   * outlives it is cancelled on the server and answered 503 `PRG_DB_TIMEOUT` at once; it counts
+   * toward the breaker only if the server does not answer the cancel either.
+   */
   statementTimeout?: number;
+  /**
+   * Telling a silent server from a slow statement: after `after` ms (1000) with work outstanding
+   * and nothing heard from the server, it is asked over a fresh connection whether it answers at
+   * all; no answer within `timeout` ms (500) opens the breaker at once. `false` turns it off.
+   */
+  liveness?: LivenessOptions | false;
   /** After a cancel, how long a silent server gets before its connection is dropped (default 1000). */
   cancelGrace?: number;
   /** Idle connections older than this are closed (default 30 000). */

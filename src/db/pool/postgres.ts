@@ -21,8 +21,10 @@ import {
 } from '../db.ts';
 import { StatementTimeoutError } from '../errors.ts';
 import { type Conn, Connections } from './connections.ts';
+import { LivenessWatch } from './liveness.ts';
 import { type Loader, type LoaderCall, liveCalls, turnBatches } from './loader.ts';
 import type { PostgresOptions } from './options.ts';
+import { probeServer } from './probe.ts';
 import {
   type PgResult,
   type RunHooks,
@@ -78,6 +80,7 @@ export class PostgresPool implements Database {
   readonly #topology: Topology;
   readonly #breaker: Breaker;
   readonly #conns: Connections;
+  readonly #liveness: LivenessWatch | undefined;
   readonly #names = new Map<string, string>();
   #opened = false;
   #reaper: NodeJS.Timeout | undefined;
@@ -93,6 +96,8 @@ export class PostgresPool implements Database {
     queries: 0,
     queryErrors: 0,
     connectionErrors: 0,
+    livenessProbes: 0,
+    livenessFailures: 0,
   };
 
   constructor(options: PostgresOptions = {}) {
@@ -114,7 +119,7 @@ export class PostgresPool implements Database {
     this.#budget = Math.max(1, options.connectionBudget ?? 20);
     this.#fixedMax = options.max;
     this.#acquireTimeout = options.acquireTimeout ?? 1000;
-    this.#statementTimeout = options.statementTimeout ?? 30_000;
+    this.#statementTimeout = options.statementTimeout ?? 10_000;
     this.#cancelGrace = options.cancelGrace ?? 1000;
     this.#idleTimeout = options.idleTimeout ?? 30_000;
     this.#prepare = options.prepare ?? true;
@@ -134,6 +139,22 @@ export class PostgresPool implements Database {
       logger: () => this.#logger,
     });
     this.#conns.resize(this.#computeMax());
+    this.#liveness =
+      options.liveness === false
+        ? undefined
+        : new LivenessWatch(
+            {
+              outstandingSince: () => this.#conns.outstandingSince(),
+              lastHeard: () => this.#conns.lastHeard,
+              probe: (timeoutMs) => probeServer(this.#host, this.#port, timeoutMs),
+              probed: (alive) => {
+                this.#stats.livenessProbes++;
+                if (!alive) this.#stats.livenessFailures++;
+              },
+              unreachable: (silentMs) => this.#unreachable(silentMs),
+            },
+            options.liveness,
+          );
   }
 
   /** This worker's pool size now. */
@@ -157,6 +178,7 @@ export class PostgresPool implements Database {
     const every = Math.max(100, Math.min(10_000, this.#idleTimeout / 2));
     this.#reaper = setInterval(() => this.#conns.reap(Date.now() - this.#idleTimeout), every);
     this.#reaper.unref();
+    this.#liveness?.start();
     this.#unregister = register('pool', { name: this.name, stats: () => this.stats() });
     // Warm one connection so the first request does not pay for the handshake. A database that
     // is down at boot must not stop the worker: readiness reports it, and the pool recovers.
@@ -315,9 +337,22 @@ export class PostgresPool implements Database {
     if (!this.#conns.accepting) return;
     if (this.#onTopology !== undefined) this.#topology.off('change', this.#onTopology);
     clearInterval(this.#reaper);
+    this.#liveness?.stop();
     await this.#conns.drain(timeoutMs);
     this.#unregister?.();
     this.#opened = false;
+  }
+
+  /**
+   * The server went silent with work outstanding and did not answer a liveness probe: open the
+   * breaker and fail everything now, rather than let each caller find out at its own timeout.
+   */
+  #unreachable(silentMs: number): void {
+    this.#breaker.trip();
+    const cause = new Error(
+      `no answer from ${this.#host}:${this.#port} for ${Math.round(silentMs)} ms, nor to a liveness probe`,
+    );
+    this.#conns.reset(cause);
   }
 
   #acquireBy(options: QueryOptions | undefined): number {
@@ -426,6 +461,7 @@ export class PostgresPool implements Database {
     ) => Promise<T>,
   ): Promise<T> {
     this.#stats.queries += statements.length;
+    if (conn.waitingSince === 0) conn.waitingSince = Date.now();
     const lose = () => {
       this.#stats.connectionErrors++;
       this.#breaker.failure();
@@ -438,12 +474,15 @@ export class PostgresPool implements Database {
       { timeout, signal, host: this.#host, port: this.#port, cancelGrace: this.#cancelGrace },
       {
         settled: (lost) => {
+          conn.waitingSince = 0;
           if (conn.destroyed) {
             if (release) this.#conns.afterLoss();
           } else if (lost) lose();
           else {
+            const now = Date.now();
+            this.#conns.lastHeard = now;
             this.#breaker.success();
-            this.#lastSuccess = Date.now();
+            this.#lastSuccess = now;
             if (release) this.#conns.release(conn);
           }
         },

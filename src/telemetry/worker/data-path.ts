@@ -159,6 +159,11 @@ export class DataTelemetry {
         'Connections lost to an error.',
         ['pool'],
       ),
+      dbLivenessProbes: counter(
+        'peregrine_db_liveness_probes',
+        'Liveness probes of a silent database server, by outcome (alive, silent).',
+        ['pool', 'outcome'],
+      ),
       dbAcquireWait: counter(
         'peregrine_db_acquire_wait_seconds',
         'Time callers waited for a connection.',
@@ -435,6 +440,10 @@ export class DataTelemetry {
       g.breaker!.set([s.system, name], BREAKER_VALUE[s.breaker]);
       this.#delta(c.dbAcquireRejected!, [name], s.acquireRejected);
       this.#delta(c.dbConnectionErrors!, [name], s.connectionErrors);
+      if (s.livenessProbes !== undefined && s.livenessFailures !== undefined) {
+        this.#delta(c.dbLivenessProbes!, [name, 'silent'], s.livenessFailures);
+        this.#delta(c.dbLivenessProbes!, [name, 'alive'], s.livenessProbes - s.livenessFailures);
+      }
       this.#delta(c.dbAcquireWait!, [name], s.acquireWaitTotalMs, 1 / 1000);
     }
     for (const [name, s] of Object.entries(snapshot.caches)) {
