@@ -1,6 +1,8 @@
 import { DeadlineList } from './deadlines.ts';
 import { HTTPInternalServerError, HTTPServiceUnavailable } from './errors/classes.ts';
+import { expectedFailure } from './errors/codes.ts';
 import { HTTPError } from './errors/http-error.ts';
+import { FailureLog } from './failure-log.ts';
 import {
   type Instrumentation,
   instrumentationProvider,
@@ -42,6 +44,12 @@ export interface AppOptions {
    * in-process once `peregrine/telemetry` was imported; none otherwise.
    */
   instrumentation?: Instrumentation | false;
+  /**
+   * Expected failures (503s while a dependency is down, shed requests, passed deadlines) are
+   * logged once when they start and then one line per this many ms with their count (default
+   * 10 000); unexpected errors are logged each time, with their stack.
+   */
+  failureLogInterval?: number;
 }
 
 /** Handles an error of a given class: set up `resp` as the answer. */
@@ -122,6 +130,7 @@ export class App {
   #sweeper: NodeJS.Timeout | undefined;
   #deadlinesExpired = 0;
   readonly #probe: Instrumentation | undefined;
+  readonly #failures: FailureLog;
   readonly #host: PipelineHost;
   readonly #runner: PipelineRunner = (req, resp, out) =>
     new Flow(this.#host, this.#middleware, req, resp, out).run();
@@ -147,6 +156,7 @@ export class App {
       logger: this.logger,
     };
     this.#timeout = options.requestTimeout ?? server.requestTimeout ?? 0;
+    this.#failures = new FailureLog(this.logger, options.failureLogInterval);
     this.#probe =
       options.instrumentation === false
         ? undefined
@@ -232,6 +242,7 @@ export class App {
         errors.push(err);
       }
     }
+    this.#failures.close();
     if (errors.length > 0) throw new AggregateError(errors, 'shutdown failed');
   }
 
@@ -388,10 +399,18 @@ export class App {
     }
     if (err instanceof HTTPError) {
       if (err.status >= 500) {
-        this.logger.error(
-          { err, requestId: req.id, method: req.method, route: req.route },
-          'server error response',
-        );
+        if (expectedFailure(err.code)) {
+          this.#failures.record(err as HTTPError & { code: string }, {
+            requestId: req.id,
+            method: req.method,
+            route: req.route,
+          });
+        } else {
+          this.logger.error(
+            { err, requestId: req.id, method: req.method, route: req.route },
+            'server error response',
+          );
+        }
       }
       return err;
     }

@@ -29,7 +29,16 @@ export class Breaker {
   #currentCooldown: number;
   #probing = false;
 
-  constructor(kind: string, name: string, options: BreakerOptions = {}) {
+  readonly #onChange: ((from: BreakerState, to: BreakerState) => void) | undefined;
+
+  /** `onChange` hears every transition (its owner logs them); it must not throw. */
+  constructor(
+    kind: string,
+    name: string,
+    options: BreakerOptions = {},
+    onChange?: (from: BreakerState, to: BreakerState) => void,
+  ) {
+    this.#onChange = onChange;
     this.kind = kind;
     this.name = name;
     this.#threshold = Math.max(1, options.failureThreshold ?? 5);
@@ -118,6 +127,7 @@ export class Breaker {
     const from = this.#state;
     if (from === to) return;
     this.#state = to;
+    this.#onChange?.(from, to);
     if (breakerStateChannel.hasSubscribers) {
       breakerStateChannel.publish({ kind: this.kind, name: this.name, from, to });
     }

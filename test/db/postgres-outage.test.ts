@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { before, describe, test } from 'node:test';
 import { App } from '../../src/app/app.ts';
+import type { Logger } from '../../src/app/logger.ts';
 import { type BreakerStateMessage, CHANNELS } from '../../src/data/diagnostics.ts';
 import { PostgresPool } from '../../src/db/pool/postgres.ts';
 import { probeServer } from '../../src/db/pool/probe.ts';
@@ -33,6 +34,30 @@ function watchBreaker(name: string, t0: number) {
   };
   subscribe(CHANNELS.breakerState, onMessage);
   return { seen, stop: () => unsubscribe(CHANNELS.breakerState, onMessage) };
+}
+
+interface Line {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps what it is given. */
+function captureLog() {
+  const lines: Line[] = [];
+  const at =
+    (level: string) =>
+    (fields: object, msg = '') =>
+      lines.push({ level, msg, fields: fields as Record<string, unknown> });
+  const logger: Logger = {
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: () => {},
+    child: () => logger,
+  };
+  const text = () => lines.map((l) => `${l.level} ${l.msg}`).join('\n');
+  return { logger, lines, text };
 }
 
 const codeOf = (s: Sample) => {
@@ -71,7 +96,8 @@ describe('PostgreSQL outage drills', () => {
         applicationName: name,
       });
       // The default request deadline (30 s): the pool must not need a short one to fail fast.
-      const app = new App({ logger: false });
+      const log = captureLog();
+      const app = new App({ logger: log.logger });
       pool.install(app);
       app.addRoute('/db', {
         async onGet(req, resp) {
@@ -79,7 +105,8 @@ describe('PostgreSQL outage drills', () => {
         },
       });
       const server = await serve(app, { port: 0 });
-      t.after(() => server.close(1000));
+      let stopped = false;
+      t.after(() => (stopped ? undefined : server.close(1000)));
       const t0 = performance.now();
       const breaker = watchBreaker(name, t0);
       t.after(breaker.stop);
@@ -148,10 +175,27 @@ describe('PostgreSQL outage drills', () => {
           .map((s) => `${Math.round(s.at - recoveredAt)} ms after: ${s.status} ${codeOf(s)}`)
           .join('; ')}`,
       );
+      // The log tells the outage, not each request: one line when each kind of failure began
+      // and when the breaker opened and closed, then counts (here at shutdown, before 10 s).
+      await server.close(1000);
+      stopped = true;
+      const refused = samples.filter((s) => s.status === 503).length;
+      const lines = log.lines;
+      assert.ok(lines.length <= 10, `${lines.length} log lines:\n${log.text()}`);
+      for (const l of lines) assert.equal(l.fields.err, undefined, `no stack: ${l.msg}`);
+      const firsts = lines.filter((l) => /^PRG_DB_\w+: .*expected failure/.test(l.msg));
+      const more = lines.filter((l) => /^PRG_DB_\w+: \d+ more/.test(l.msg));
+      const logged = firsts.length + more.reduce((n, l) => n + Number(l.fields.count), 0);
+      assert.equal(logged, refused, `every 503 counted in the log lines:\n${log.text()}`);
+      assert.ok(lines.some((l) => l.level === 'warn' && / unreachable .*breaker open/.test(l.msg)));
+      assert.ok(
+        lines.some((l) => l.level === 'info' && / answers again .*breaker closed/.test(l.msg)),
+      );
       t.diagnostic(
         `${state} pool: breaker open ${Math.round(openAfter)} ms after the blackhole; ` +
           `${fast.length} 503s after it, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; ` +
-          `slowest answer ${Math.round(worst)} ms; breaker closed ${Math.round(recovery)} ms after the restore`,
+          `slowest answer ${Math.round(worst)} ms; breaker closed ${Math.round(recovery)} ms after the restore; ` +
+          `${lines.length} log lines for ${refused} 503s`,
       );
     });
   }

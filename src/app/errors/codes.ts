@@ -1,6 +1,9 @@
 /**
  * Stable codes of Peregrine's own (operational) errors. Each is part of the public interface:
  * clients may branch on them, and docs/errors.md documents every one (a test keeps them in step).
+ * `expected` marks the 5xx a healthy service gives while a dependency is down or it is overloaded
+ * (breaker open, pool busy, shed, deadline): counted in metrics and logged sampled, without a
+ * stack, rather than one line per response.
  */
 export const ERROR_CODES = {
   PRG_ROUTE_NOT_FOUND: { status: 404, summary: 'No route matches the request path.' },
@@ -60,34 +63,55 @@ export const ERROR_CODES = {
   PRG_DEADLINE_EXCEEDED: {
     status: 503,
     summary: 'The request deadline passed before the responder finished.',
+    expected: true,
   },
-  PRG_OVERLOADED: { status: 503, summary: 'The worker sheds load; retry after the given delay.' },
+  PRG_OVERLOADED: {
+    status: 503,
+    summary: 'The worker sheds load; retry after the given delay.',
+    expected: true,
+  },
   PRG_TOO_MANY_CONNECTIONS: {
     status: 503,
     summary: 'The worker is at its connection cap; this connection closes, retry.',
+    expected: true,
   },
   PRG_DB_BUSY: {
     status: 503,
     summary: 'No database connection became free in time, or too many wait.',
+    expected: true,
   },
   PRG_DB_UNAVAILABLE: {
     status: 503,
     summary: 'The database cannot be reached; the pool fails fast meanwhile.',
+    expected: true,
   },
   PRG_DB_TIMEOUT: {
     status: 503,
     summary: 'A statement outlived its timeout or the request deadline.',
+    expected: true,
   },
   PRG_UPSTREAM_CIRCUIT_OPEN: {
     status: 503,
     summary: 'A downstream keeps failing; calls are refused until it recovers.',
+    expected: true,
   },
-  PRG_UPSTREAM_TIMEOUT: { status: 504, summary: 'A downstream service did not answer in time.' },
+  PRG_UPSTREAM_TIMEOUT: {
+    status: 504,
+    summary: 'A downstream service did not answer in time.',
+    expected: true,
+  },
   PRG_UPSTREAM_UNAVAILABLE: {
     status: 502,
     summary: 'A downstream could not be reached or broke the connection.',
+    expected: true,
   },
-} as const satisfies Record<string, { status: number; summary: string }>;
+} as const satisfies Record<string, { status: number; summary: string; expected?: true }>;
+
+/** Whether a code is one of the expected failures (see ERROR_CODES). */
+export function expectedFailure(code: string | undefined): boolean {
+  if (code === undefined || !Object.hasOwn(ERROR_CODES, code)) return false;
+  return (ERROR_CODES as Record<string, { expected?: true }>)[code]!.expected === true;
+}
 
 /** A stable error code of Peregrine. */
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,6 +3,7 @@ import type { App } from '../../app/app.ts';
 import type { Logger } from '../../app/logger.ts';
 import { Breaker } from '../../data/breaker.ts';
 import {
+  type BreakerState,
   cachedOperationOf,
   type DbQueryContext,
   dbQueryChannel,
@@ -88,6 +89,10 @@ export class PostgresPool implements Database {
   #onTopology: ((t: Topology) => void) | undefined;
   #logger: Logger | undefined;
   #lastSuccess = 0;
+  /** Since when the breaker has been open or probing, and the refusals counted when it opened. */
+  #outage: { since: number; rejectedBefore: number } | undefined;
+  /** Why the breaker last opened, for the log line. */
+  #openReason = 'connections failed';
   #stats = {
     acquireWaitCount: 0,
     acquireWaitTotalMs: 0,
@@ -124,12 +129,12 @@ export class PostgresPool implements Database {
     this.#idleTimeout = options.idleTimeout ?? 30_000;
     this.#prepare = options.prepare ?? true;
     this.#topology = options.topology ?? processTopology;
-    this.#breaker = new Breaker('postgresql', this.name, {
-      failureThreshold: 5,
-      cooldown: 1000,
-      maxCooldown: 2000,
-      ...options.breaker,
-    });
+    this.#breaker = new Breaker(
+      'postgresql',
+      this.name,
+      { failureThreshold: 5, cooldown: 1000, maxCooldown: 2000, ...options.breaker },
+      (_from, to) => this.#breakerChanged(to),
+    );
     this.#conns = new Connections({
       name: this.name,
       clientConfig,
@@ -348,11 +353,37 @@ export class PostgresPool implements Database {
    * breaker and fail everything now, rather than let each caller find out at its own timeout.
    */
   #unreachable(silentMs: number): void {
+    const reason = `no answer from ${this.#host}:${this.#port} for ${Math.round(silentMs)} ms, nor to a liveness probe`;
+    this.#openReason = reason;
     this.#breaker.trip();
-    const cause = new Error(
-      `no answer from ${this.#host}:${this.#port} for ${Math.round(silentMs)} ms, nor to a liveness probe`,
-    );
-    this.#conns.reset(cause);
+    this.#conns.reset(new Error(reason));
+  }
+
+  /**
+   * Logs an outage once when it starts and once when it ends — not each refused caller (those
+   * are counted in the stats) nor each probe while it lasts.
+   */
+  #breakerChanged(to: BreakerState): void {
+    const log = this.#logger;
+    const fields = { pool: this.name, host: this.#host, port: this.#port };
+    if (to === 'open' && this.#outage === undefined) {
+      this.#outage = { since: Date.now(), rejectedBefore: this.#stats.acquireRejected };
+      log?.warn(
+        { ...fields, reason: this.#openReason },
+        `database ${this.name} unreachable (${this.#openReason}): breaker open, callers get 503 PRG_DB_UNAVAILABLE at once`,
+      );
+    } else if (to === 'closed' && this.#outage !== undefined) {
+      const outageMs = Date.now() - this.#outage.since;
+      const refused = this.#stats.acquireRejected - this.#outage.rejectedBefore;
+      this.#outage = undefined;
+      log?.info(
+        { ...fields, outageMs, refused },
+        `database ${this.name} answers again after ${(outageMs / 1000).toFixed(1)} s: breaker closed (${refused} callers refused meanwhile)`,
+      );
+    } else {
+      log?.debug({ ...fields, state: to }, `database ${this.name} breaker ${to}`);
+    }
+    this.#openReason = 'connections failed';
   }
 
   #acquireBy(options: QueryOptions | undefined): number {
