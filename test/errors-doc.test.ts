@@ -20,7 +20,7 @@ test('docs/errors.md documents no code that does not exist', () => {
 
 test('docs/errors.md names exactly the expected (sampled) codes', () => {
   const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
-  const paragraph = doc.split('\n\n').find((p) => p.includes('*expected*')) ?? '';
+  const paragraph = doc.split('\n\n').find((p) => p.includes('_expected_')) ?? '';
   const named = [...paragraph.matchAll(/`(PRG_[A-Z0-9_]*[A-Z0-9])`/g)].map((m) => m[1]!);
   const upstream = paragraph.includes('`PRG_UPSTREAM_*`');
   for (const [code, v] of Object.entries(ERROR_CODES)) {

@@ -75,13 +75,10 @@ test('expected failures are logged once, then one line per interval with the cou
   // At the end of the interval: how many more, per code.
   await until(() => lines.length >= 4, 2000, 'the count lines');
   const counts = lines.slice(2).filter((l) => l.level === 'warn');
-  assert.deepEqual(
-    counts.map((l) => [l.fields.code, l.fields.count]).sort(),
-    [
-      ['PRG_DB_BUSY', 19],
-      ['PRG_DB_UNAVAILABLE', 299],
-    ],
-  );
+  assert.deepEqual(counts.map((l) => [l.fields.code, l.fields.count]).sort(), [
+    ['PRG_DB_BUSY', 19],
+    ['PRG_DB_UNAVAILABLE', 299],
+  ]);
   // An interval with none ends the episode silently; the next failure starts a new one.
   const before = lines.length;
   await new Promise((r) => setTimeout(r, 500));
