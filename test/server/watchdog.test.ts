@@ -7,7 +7,7 @@ import { get, loggedAt, startServe, tail } from '../helpers/serve-process.ts';
 const APP = 'test/fixtures/server/app.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('a responder that blocks the event loop: its worker is killed and replaced within --timeout + 1 s, the other keeps serving', async (t) => {
+test('a responder that blocks the event loop: its worker is killed within --timeout + 1 s and replaced, the other keeps serving', async (t) => {
   const release = await acquireLoadLock();
   t.after(release);
   const server = await startServe([APP, '--workers', '2', '--timeout', '2']);
@@ -75,11 +75,10 @@ test('a responder that blocks the event loop: its worker is killed and replaced 
     5000,
     from,
   );
-  const replacedAfter = loggedAt(replaced) - blockedAt;
-  assert.ok(
-    replacedAfter <= 3000,
-    `replacement ready ${replacedAfter} ms after the block began (timeout 2 s)`,
-  );
+  // The kill comes once the loop has stood still for the whole --timeout (no longer up to a
+  // heartbeat interval early), so the replacement's boot is counted from the kill.
+  const bootAfterKill = loggedAt(replaced) - loggedAt(kill);
+  assert.ok(bootAfterKill <= 2000, `replacement ready ${bootAfterKill} ms after the kill`);
   assert.equal(await blocking, 'cut off');
   const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
   assert.equal(health.workers.ready, 2);
