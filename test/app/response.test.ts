@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { App, HTTPPreconditionFailed, type Request, type Response } from '../../src/index.ts';
+import {
+  App,
+  HTTPPreconditionFailed,
+  type Request,
+  Response,
+  responder,
+} from '../../src/index.ts';
+import { Type } from '../../src/schema/index.ts';
 import { TestClient } from '../../src/testing/index.ts';
 
 function client(onGet: (req: Request, resp: Response) => unknown, extra: object = {}) {
@@ -208,5 +215,35 @@ describe('response', () => {
     const r = await c.get('/r');
     assert.equal(r.status, 308);
     assert.equal(r.header('location'), '/new');
+  });
+
+  test('a returned Response is the answer, never serialised as media', async () => {
+    const app = new App({ logger: false });
+    const validated = responder({ query: Type.Object({}) }, (_req, resp) =>
+      resp.redirect('/moved', 302),
+    );
+    app.addRoute('/sync', { onGet: (_req, resp) => resp.redirect('/moved', 301) });
+    app.addRoute('/async', { onGet: async (_req, resp) => resp.redirect('/moved', 307) });
+    app.addRoute('/validated', { onGet: validated });
+    app.addRoute('/chained', { onGet: (_req, resp) => resp.setHeader('x-a', '1') });
+    app.addRoute('/foreign', { onGet: () => new Response() });
+    const c = new TestClient(app);
+    for (const [path, status] of [
+      ['/sync', 301],
+      ['/async', 307],
+      ['/validated', 302],
+    ] as const) {
+      const r = await c.get(path);
+      assert.equal(r.status, status, path);
+      assert.equal(r.header('location'), '/moved', path);
+      assert.equal(r.text, '', path);
+    }
+    const chained = await c.get('/chained');
+    assert.equal(chained.status, 200);
+    assert.equal(chained.header('x-a'), '1');
+    // Someone else's Response is a bug in the App: a 500 that says nothing of the circular JSON.
+    const foreign = await c.get('/foreign');
+    assert.equal(foreign.status, 500);
+    assert.doesNotMatch(foreign.text, /circular/i);
   });
 });
