@@ -3,7 +3,6 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import {
   App,
-  HTTPPreconditionFailed,
   type Request,
   Response,
   responder,
@@ -167,22 +166,40 @@ describe('response', () => {
     });
   });
 
-  test('unsafe methods check preconditions before acting', async () => {
+  test('req.checkPreconditions() stops an unsafe method with 412 before it acts', async () => {
     let writes = 0;
     const app = new App({ logger: false });
     app.addRoute('/doc', {
       onPut(req: Request, resp: Response) {
-        if (req.checkPreconditions({ etag: '"v1"' }) !== 'proceed')
-          throw new HTTPPreconditionFailed();
+        req.checkPreconditions({ etag: '"v1"' });
         writes++;
         resp.status = 204;
       },
+      onDelete(req: Request, resp: Response) {
+        // The non-throwing form: the responder decides.
+        const outcome = req.preconditions({ etag: '"v1"' });
+        resp.media = { outcome };
+      },
+      onGet(req: Request, resp: Response) {
+        resp.media = { outcome: req.checkPreconditions({ etag: '"v1"' }) };
+      },
     });
     const c = new TestClient(app);
-    assert.equal((await c.put('/doc', { headers: { 'if-match': '"v0"' } })).status, 412);
+    const failed = await c.put('/doc', { headers: { 'if-match': '"v0"' } });
+    assert.equal(failed.status, 412);
+    assert.equal(failed.header('content-type'), 'application/problem+json');
+    assert.equal((failed.json as { code: string }).code, 'PRG_PRECONDITION_FAILED');
+    assert.equal(writes, 0);
+    // If-None-Match: * on an existing resource ("create only if absent") fails too.
+    assert.equal((await c.put('/doc', { headers: { 'if-none-match': '*' } })).status, 412);
     assert.equal(writes, 0);
     assert.equal((await c.put('/doc', { headers: { 'if-match': '"v1"' } })).status, 204);
-    assert.equal(writes, 1);
+    assert.equal((await c.put('/doc')).status, 204);
+    assert.equal(writes, 2);
+    const told = await c.delete('/doc', { headers: { 'if-match': '"v0"' } });
+    assert.deepEqual([told.status, told.json], [200, { outcome: 'failed' }]);
+    const current = await c.get('/doc', { headers: { 'if-none-match': '"v1"' } });
+    assert.deepEqual(current.json, { outcome: 'not-modified' });
   });
 
   test('tasks run after the response is sent; their errors never reach the client', async () => {
