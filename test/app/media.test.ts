@@ -140,7 +140,9 @@ describe('media', () => {
 
   test('per-responder body limit: lower and higher than the App limit, over the route limit', async () => {
     const app = new App({ logger: false, limits: { bodyLimit: 50 } });
-    const size = async (req: Request) => ({ size: (await req.bytes()).length });
+    const size = async (req: { bytes(): Promise<Buffer> }) => ({
+      size: (await req.bytes()).length,
+    });
     app.addRoute('/tight', { onPost: responder({ bodyLimit: 16 }, size), onPut: size });
     app.addRoute('/upload', { onPost: responder({ bodyLimit: 10_000 }, size) });
     // The responder's own limit wins over the route's too.
