@@ -68,7 +68,8 @@ export function evaluatePreconditions(
 export function preconditionFailed(): HTTPError {
   return new HTTPPreconditionFailed({
     code: 'PRG_PRECONDITION_FAILED',
-    detail: 'A condition of the request (If-Match, If-None-Match or If-Unmodified-Since) is false for the current resource.',
+    detail:
+      'A condition of the request (If-Match, If-None-Match or If-Unmodified-Since) is false for the current resource.',
   });
 }
 

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { App, RouteInfo } from '../app/app.ts';
 import type { CompiledRoute } from '../app/route.ts';
 import { EXIT } from '../server/exit-codes.ts';
-import { loadApp } from '../server/worker/load-app.ts';
+import { loadApp, loadFailure } from '../server/worker/load-app.ts';
 import { isTypeScript, rerunWithStripTypes, stripsTypes } from './typescript.ts';
 
 const HELP = `Usage: peregrine routes [--json] MODULE[:EXPORT]
@@ -136,7 +136,7 @@ export async function routesCommand(argv: readonly string[]): Promise<number> {
   try {
     app = await loadApp(spec);
   } catch (err) {
-    process.stderr.write(`peregrine routes: cannot load ${spec}: ${(err as Error).stack ?? err}\n`);
+    process.stderr.write(`peregrine routes: ${loadFailure(err)}\n`);
     return EXIT.APP_LOAD_ERROR;
   }
   if (parsed.values.json) {

@@ -2,8 +2,8 @@ import {
   type IncomingMessage,
   type OutgoingHttpHeader,
   type OutgoingHttpHeaders,
-  STATUS_CODES,
   ServerResponse,
+  STATUS_CODES,
 } from 'node:http';
 import { STATUS_PHRASES } from '../app/errors/status.ts';
 

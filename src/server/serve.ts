@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { App } from '../app/app.ts';
 import type { Logger } from '../app/logger.ts';
 import type { RawRequest } from '../app/transport.ts';
+import { BindError } from './bind-error.ts';
 import { type EngineOptions, type EngineResponse, Http1Engine } from './http1/engine.ts';
 import { Rfc9110Response } from './reason-phrase.ts';
 import { type Address, formatAddress } from './settings/setting.ts';
@@ -292,7 +293,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
       // node:http's close also clears the timeout checks started by 'listening'.
       server.close();
       engines.at(-1)?.stop();
-      throw err;
+      throw new BindError('bind', address, err);
     }
     listening.push(front);
     return server;

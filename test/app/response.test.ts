@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import {
-  App,
-  type Request,
-  Response,
-  responder,
-} from '../../src/index.ts';
+import { App, type Request, Response, responder } from '../../src/index.ts';
 import { Type } from '../../src/schema/index.ts';
 import { TestClient } from '../../src/testing/index.ts';
 
