@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { HTTPPreconditionFailed } from './errors/classes.ts';
+import type { HTTPError } from './errors/http-error.ts';
 
 /** The validators of the current representation. */
 export interface Validators {
@@ -60,6 +62,15 @@ export function evaluatePreconditions(
     if (since !== undefined && seconds(validators.lastModified) <= since) return 'not-modified';
   }
   return 'proceed';
+}
+
+/** The 412 a false precondition is answered with (PRG_PRECONDITION_FAILED). */
+export function preconditionFailed(): HTTPError {
+  return new HTTPPreconditionFailed({
+    code: 'PRG_PRECONDITION_FAILED',
+    detail:
+      'A condition of the request (If-Match, If-None-Match or If-Unmodified-Since) is false for the current resource.',
+  });
 }
 
 /** Whether a request carries any conditional header. */

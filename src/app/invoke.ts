@@ -5,10 +5,22 @@ import {
 } from './errors/classes.ts';
 import type { Logger } from './logger.ts';
 import type { Request } from './request.ts';
-import type { Response } from './response.ts';
+import { Response } from './response.ts';
 import type { Endpoint } from './route.ts';
 import type { Params } from './routing/router.ts';
 import type { FieldError } from './validation/schema.ts';
+
+/**
+ * What a responder returned becomes the media, unless a body is set already or it returned a
+ * Response (`return resp.redirect('/moved', 301)`): that is the answer, not something to serialise.
+ */
+function useResult(result: unknown, resp: Response): void {
+  if (result === undefined || resp.bodyKind !== 0 || result === resp) return;
+  if (result instanceof Response) {
+    throw new TypeError('a responder returned a Response other than its own resp');
+  }
+  resp.media = result;
+}
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (
@@ -40,7 +52,7 @@ export function invoke(
     return invokeAsync(endpoint, resource, req, resp, before.length, undefined, logger);
   const result = endpoint.fn.call(resource, req, resp, req.params);
   if (isThenable(result)) return finishAsync(endpoint, resource, req, resp, result);
-  if (result !== undefined && resp.bodyKind === 0) resp.media = result;
+  useResult(result, resp);
   const after = endpoint.after;
   for (let i = 0; i < after.length; i++) {
     const r = after[i]!(req, resp, resource);
@@ -70,7 +82,7 @@ async function invokeAsync(
   }
   if (endpoint.checks !== undefined) await validate(endpoint, req);
   const result = await endpoint.fn.call(resource, req, resp, req.params);
-  if (result !== undefined && resp.bodyKind === 0) resp.media = result;
+  useResult(result, resp);
   for (const hook of endpoint.after) await hook(req, resp, resource);
   checkResponse(endpoint, req, resp, logger);
 }
@@ -83,7 +95,7 @@ async function finishAsync(
   pending: PromiseLike<unknown>,
 ): Promise<void> {
   const result = await pending;
-  if (result !== undefined && resp.bodyKind === 0) resp.media = result;
+  useResult(result, resp);
   for (const hook of endpoint.after) await hook(req, resp, resource);
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from './logger.ts';
 import type { Middleware } from './middleware.ts';
 import type { Request } from './request.ts';
 import type { Response } from './response.ts';
-import type { CompiledRoute } from './route.ts';
+import type { CompiledRoute, Endpoint } from './route.ts';
 import type { RouteMatch } from './routing/router.ts';
 import type { RawResponse } from './transport.ts';
 
@@ -60,6 +60,8 @@ export class Flow {
   #i = 0;
   #ranApp = 0;
   #ranRoute = 0;
+  /** The endpoint of the request's method on the matched route, if it has one. */
+  #endpoint: Endpoint | undefined = undefined;
 
   constructor(
     host: PipelineHost,
@@ -143,7 +145,14 @@ export class Flow {
         this.route = route;
         req.route = match.template;
         req.params = match.params;
-        req.limits = route.limits;
+        const method = req.method;
+        const endpoint =
+          route.endpoints.get(method) ??
+          (method === 'HEAD' ? route.endpoints.get('GET') : undefined);
+        this.#endpoint = endpoint;
+        // The responder's limits (its own bodyLimit over the route's over the App's) hold for
+        // the middleware too: a body read in processResource is bounded the same way.
+        req.limits = endpoint === undefined ? route.limits : endpoint.limits;
         this.#phase = route.middleware.length === 0 ? APP_RESOURCE : ROUTE_REQUEST;
         return undefined;
       }
@@ -179,14 +188,11 @@ export class Flow {
         this.succeeded = true;
         if (resp.complete) return undefined;
         const route = this.route!;
-        const method = req.method;
-        const endpoint =
-          route.endpoints.get(method) ??
-          (method === 'HEAD' ? route.endpoints.get('GET') : undefined);
+        const endpoint = this.#endpoint;
         if (endpoint !== undefined) {
           return invoke(endpoint, route.resource, req, resp, this.#host.logger);
         }
-        if (method === 'OPTIONS') {
+        if (req.method === 'OPTIONS') {
           resp.status = 204;
           resp.setHeader('allow', route.allow);
           return undefined;

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { hasBody, readBody } from './body.ts';
-import { evaluatePreconditions, type PreconditionResult, type Validators } from './conditional.ts';
+import {
+  evaluatePreconditions,
+  type PreconditionResult,
+  preconditionFailed,
+  type Validators,
+} from './conditional.ts';
 import { parseCookies } from './cookies.ts';
 import type { DeadlineLink } from './deadlines.ts';
 import { HTTPBadRequest, HTTPUnsupportedMediaType } from './errors/classes.ts';
@@ -251,11 +256,23 @@ export class Request {
   }
 
   /**
-   * Evaluates If-Match / If-None-Match / If-(Un)Modified-Since against the current validators.
-   * Unsafe methods call this before acting and answer 412 on 'failed'; GET and HEAD responses
-   * with `resp.etag` / `resp.lastModified` are checked automatically.
+   * Checks If-Match / If-None-Match / If-(Un)Modified-Since against the current validators, for
+   * a PUT, PATCH or DELETE to call before it changes anything: a false condition throws a 412
+   * (`PRG_PRECONDITION_FAILED`), so the responder stops there. On GET and HEAD it returns
+   * `'not-modified'` when the client's copy is current (answer with `resp.etag` set and no
+   * work, or use `notModified()`). `req.preconditions()` is the form that does not throw.
    */
-  checkPreconditions(validators: Validators): PreconditionResult {
+  checkPreconditions(validators: Validators): 'proceed' | 'not-modified' {
+    const outcome = evaluatePreconditions(this.method, this.raw.headers, validators);
+    if (outcome === 'failed') throw preconditionFailed();
+    return outcome;
+  }
+
+  /**
+   * The outcome of the conditional headers against the current validators, without acting on
+   * it: `'proceed'`, `'not-modified'` (GET and HEAD only) or `'failed'`.
+   */
+  preconditions(validators: Validators): PreconditionResult {
     return evaluatePreconditions(this.method, this.raw.headers, validators);
   }
 

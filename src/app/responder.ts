@@ -73,7 +73,13 @@ export function responder<const S extends ResponderSpec>(
     params: S['params'] extends Schema ? Infer<S['params']> : Params,
   ) => unknown,
 ): SpecifiedResponder<S> {
-  const wrapped = fn as unknown as SpecifiedResponder<S>;
+  // A wrapper, not the function itself, carries the spec: one handler may serve several
+  // responders (`onPost = responder({ bodyLimit: 16 }, save)`, `onPut = save`) and each keeps
+  // its own spec and hooks.
+  const target = function (this: unknown, req: TypedRequest<S>, resp: Response, params: never) {
+    return fn.call(this, req, resp, params);
+  };
+  const wrapped = target as unknown as SpecifiedResponder<S>;
   Object.defineProperty(wrapped, SPEC, { value: spec, enumerable: false });
   Object.defineProperty(wrapped, 'spec', { value: spec, enumerable: false });
   if (spec.before !== undefined || spec.after !== undefined) {

@@ -114,6 +114,24 @@ export function isStatusMap(
   return keys.length > 0 && keys.every((k) => /^[1-5]\d\d$/.test(k));
 }
 
+/**
+ * The limits of one responder: its own `bodyLimit` wins over the route's, which wins over the
+ * App's. A larger body limit also raises the multipart part size, unless the route set that.
+ */
+function responderLimits(
+  routeLimits: RouteLimits,
+  bodyLimit: number | undefined,
+  options: RouteOptions,
+): RouteLimits {
+  if (bodyLimit === undefined) return routeLimits;
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) {
+    throw new TypeError(`bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
+  }
+  const multipartPartSize =
+    options.limits?.multipartPartSize ?? Math.max(routeLimits.multipartPartSize, bodyLimit);
+  return { ...routeLimits, bodyLimit, multipartPartSize };
+}
+
 /** Finds the responders of a resource and compiles them with their hooks and checks. */
 export function compileRoute(
   parsed: ParsedTemplate,
@@ -152,8 +170,7 @@ export function compileRoute(
       after: [...methodHooks.after, ...classHooks.after, ...(options.after ?? [])],
       spec,
       checks: compileChecks(spec),
-      limits:
-        spec?.bodyLimit === undefined ? routeLimits : { ...routeLimits, bodyLimit: spec.bodyLimit },
+      limits: responderLimits(routeLimits, spec?.bodyLimit, options),
     });
   }
   if (endpoints.size === 0) {

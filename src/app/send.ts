@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { evaluatePreconditions, isConditional } from './conditional.ts';
-import { HTTPNotAcceptable, HTTPPreconditionFailed } from './errors/classes.ts';
+import { evaluatePreconditions, isConditional, preconditionFailed } from './conditional.ts';
+import { HTTPNotAcceptable } from './errors/classes.ts';
 import type { HTTPError } from './errors/http-error.ts';
 import type { Logger } from './logger.ts';
 import type { MediaRegistry } from './media/registry.ts';
@@ -139,7 +139,7 @@ export function send(
       type = undefined;
       if (resp.bodyKind === 4) destroyStream(resp.body as BodyStream);
     } else if (outcome === 'failed') {
-      const err = new HTTPPreconditionFailed({ code: 'PRG_PRECONDITION_FAILED' });
+      const err = preconditionFailed();
       applyProblem(resp, err);
       status = err.status;
       body = JSON.stringify(resp.body);

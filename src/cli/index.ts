@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { didYouMean } from '../server/settings/suggest.ts';
 import { routesCommand } from './routes.ts';
 import { serveCommand } from './serve.ts';
 
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'serve') return serveCommand(argv.slice(1));
   if (command === 'routes') return routesCommand(argv.slice(1));
-  process.stderr.write(`peregrine: unknown command "${command}"\n\n${HELP}`);
+  const hint = didYouMean(command, ['serve', 'routes']);
+  process.stderr.write(`peregrine: unknown command "${command}"${hint}\n\n${HELP}`);
   return 2;
 }

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import type { App, RouteInfo } from '../app/app.ts';
 import type { CompiledRoute } from '../app/route.ts';
 import { EXIT } from '../server/exit-codes.ts';
-import { loadApp } from '../server/worker/load-app.ts';
+import { unknownOptionMessage } from '../server/settings/resolve.ts';
+import { loadApp, loadFailure } from '../server/worker/load-app.ts';
 import { isTypeScript, rerunWithStripTypes, stripsTypes } from './typescript.ts';
 
 const HELP = `Usage: peregrine routes [--json] MODULE[:EXPORT]
@@ -112,14 +113,12 @@ export async function routesCommand(argv: readonly string[]): Promise<number> {
       args: string[];
     }>
   >;
+  const options = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-    });
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true });
   } catch (err) {
-    process.stderr.write(`peregrine routes: ${(err as Error).message}\n\n${HELP}`);
+    const message = unknownOptionMessage(err, options) ?? (err as Error).message;
+    process.stderr.write(`peregrine routes: ${message}\n\n${HELP}`);
     return EXIT.USAGE;
   }
   if (parsed.values.help) {
@@ -136,7 +135,7 @@ export async function routesCommand(argv: readonly string[]): Promise<number> {
   try {
     app = await loadApp(spec);
   } catch (err) {
-    process.stderr.write(`peregrine routes: cannot load ${spec}: ${(err as Error).stack ?? err}\n`);
+    process.stderr.write(`peregrine routes: ${loadFailure(err)}\n`);
     return EXIT.APP_LOAD_ERROR;
   }
   if (parsed.values.json) {

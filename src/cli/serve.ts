@@ -13,7 +13,7 @@ import {
   resolveSettings,
   toConfigObject,
 } from '../server/settings/index.ts';
-import { loadApp } from '../server/worker/load-app.ts';
+import { loadApp, loadFailure } from '../server/worker/load-app.ts';
 import { isTypeScript, rerunWithStripTypes, stripsTypes } from './typescript.ts';
 
 const FLAGS = { help: { short: 'h' }, 'print-config': {}, 'check-config': {} };
@@ -63,7 +63,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       );
       return EXIT.OK;
     } catch (err) {
-      return fail(`cannot load ${app}: ${(err as Error).stack ?? err}`, EXIT.APP_LOAD_ERROR);
+      return fail(loadFailure(err), EXIT.APP_LOAD_ERROR);
     }
   }
   if (settings.reusePort && !supportsReusePort()) {

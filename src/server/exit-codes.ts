@@ -10,10 +10,16 @@ export const EXIT = {
   CRASH: 1,
   /** Bad command line or settings (the master never started). */
   USAGE: 2,
-  /** A worker could not boot: a startup hook threw, it could not listen, or it timed out. */
+  /** A worker could not boot: a startup hook or an extension threw, or it died before ready. */
   BOOT_ERROR: 3,
   /** The application module failed to import, or the export is not an App. */
   APP_LOAD_ERROR: 4,
+  /**
+   * An address could not be bound: the service (`--bind`, in the master or, with
+   * `--reuse-port`, in a worker) or the admin listener (`--admin`). Often temporary (the old
+   * process still holds the port), unlike 3 and 4, so a supervisor may restart on it.
+   */
+  BIND_ERROR: 5,
 } as const;
 
 /** One of the exit codes. */
@@ -21,5 +27,5 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** Whether a worker's exit code says it failed to boot (the master must not retry blindly). */
 export function isBootFailure(code: number | null): boolean {
-  return code === EXIT.BOOT_ERROR || code === EXIT.APP_LOAD_ERROR;
+  return code === EXIT.BOOT_ERROR || code === EXIT.APP_LOAD_ERROR || code === EXIT.BIND_ERROR;
 }

@@ -51,7 +51,7 @@ export interface WorkerMessages {
   heartbeat: Heartbeat;
   /** The App started and the listeners are up. */
   ready: { addresses: string[]; bootMs: number };
-  /** The worker cannot boot; it exits with EXIT.BOOT_ERROR or EXIT.APP_LOAD_ERROR next. */
+  /** The worker cannot boot; it exits with EXIT.BOOT_ERROR, APP_LOAD_ERROR or BIND_ERROR next. */
   'boot-error': BootError;
   /** The worker asks to be replaced (it reached `--max-requests`). */
   retire: { reason: 'max-requests'; requests: number };

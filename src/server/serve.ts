@@ -4,7 +4,9 @@ import { performance } from 'node:perf_hooks';
 import type { App } from '../app/app.ts';
 import type { Logger } from '../app/logger.ts';
 import type { RawRequest } from '../app/transport.ts';
+import { BindError } from './bind-error.ts';
 import { type EngineOptions, type EngineResponse, Http1Engine } from './http1/engine.ts';
+import { Rfc9110Response } from './reason-phrase.ts';
 import { type Address, formatAddress } from './settings/setting.ts';
 import { rejectOverCap, rejectOverloaded } from './worker/rejections.ts';
 import { LoadShedder } from './worker/shedder.ts';
@@ -180,6 +182,29 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     handle(req, res);
   };
 
+  /**
+   * `Expect: 100-continue` (node:http serves it on both engines: the Peregrine engine hands such
+   * requests over). node:http would send `100 Continue` at once; RFC 9110 §10.1.1 lets a server
+   * answer with the final status instead, and a client must not be told to send a body that
+   * will be refused. So `100 Continue` goes out only when something starts reading the body (a
+   * `data` or `readable` listener, or `resume()`); a request answered without reading it — 413
+   * from its Content-Length, 401 from middleware, 404 — gets only its answer, and node:http then
+   * closes the connection, since the client may still send the body.
+   */
+  const continueWhenRead = (req: IncomingMessage, res: ServerResponse): void => {
+    const go = (): void => {
+      req.removeListener('newListener', onListener);
+      req.removeListener('resume', go);
+      if (!res.headersSent && !res.writableEnded) res.writeContinue();
+    };
+    const onListener = (event: string | symbol): void => {
+      if (event === 'data' || event === 'readable') go();
+    };
+    req.on('newListener', onListener);
+    req.once('resume', go);
+    listener(req, res);
+  };
+
   const onConnection = (socket: TrackedSocket): void => {
     // A connection the engine hands to node:http arrives here a second time.
     if (sockets.has(socket)) return;
@@ -221,10 +246,12 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
         maxHeaderSize: limits.maxHeaderSize,
         connectionsCheckingInterval: limits.checkInterval,
         noDelay: true,
+        ServerResponse: Rfc9110Response,
       },
       listener as (req: IncomingMessage, res: ServerResponse) => void,
     );
     server.on('connection', onConnection);
+    server.on('checkContinue', continueWhenRead);
     let front: NetServer = server;
     if (useEngine) {
       const engine = new Http1Engine(listener, server, limits, (err) =>
@@ -266,7 +293,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
       // node:http's close also clears the timeout checks started by 'listening'.
       server.close();
       engines.at(-1)?.stop();
-      throw err;
+      throw new BindError('bind', address, err);
     }
     listening.push(front);
     return server;

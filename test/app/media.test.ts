@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { App, type MultipartForm, type Request, type Response } from '../../src/index.ts';
+import {
+  App,
+  type MultipartForm,
+  type Request,
+  type Response,
+  responder,
+} from '../../src/index.ts';
 import { TestClient } from '../../src/testing/index.ts';
 
 function echoMedia(options: ConstructorParameters<typeof App>[0] = {}) {
@@ -130,5 +136,44 @@ describe('media', () => {
     const c = new TestClient(app);
     assert.equal((await c.post('/small', { body: 'x'.repeat(20) })).status, 413);
     assert.deepEqual((await c.post('/big', { body: 'x'.repeat(20) })).json, { size: 20 });
+  });
+
+  test('per-responder body limit: lower and higher than the App limit, over the route limit', async () => {
+    const app = new App({ logger: false, limits: { bodyLimit: 50 } });
+    const size = async (req: { bytes(): Promise<Buffer> }) => ({
+      size: (await req.bytes()).length,
+    });
+    app.addRoute('/tight', { onPost: responder({ bodyLimit: 16 }, size), onPut: size });
+    app.addRoute('/upload', { onPost: responder({ bodyLimit: 10_000 }, size) });
+    // The responder's own limit wins over the route's too.
+    app.addRoute('/both', { onPost: responder({ bodyLimit: 30 }, size) }, { bodyLimit: 100 });
+    // A body read by middleware before the responder runs is bounded by the responder's limit.
+    const early = new App({ logger: false, limits: { bodyLimit: 50 } });
+    early.use({ processResource: async (req) => void (await req.bytes()) });
+    early.addRoute('/upload', { onPost: responder({ bodyLimit: 10_000 }, size) });
+    const c = new TestClient(app);
+    const tight = await c.post('/tight', { body: 'x'.repeat(72) });
+    assert.equal(tight.status, 413);
+    assert.equal((tight.json as { limit: number }).limit, 16);
+    assert.deepEqual((await c.post('/tight', { body: 'x'.repeat(16) })).json, { size: 16 });
+    // The other method of the same resource keeps the App's limit.
+    assert.deepEqual((await c.put('/tight', { body: 'x'.repeat(40) })).json, { size: 40 });
+    assert.deepEqual((await c.post('/upload', { body: 'x'.repeat(10_000) })).json, {
+      size: 10_000,
+    });
+    assert.equal((await c.post('/upload', { body: 'x'.repeat(10_001) })).status, 413);
+    assert.equal((await c.post('/both', { body: 'x'.repeat(40) })).status, 413);
+    const chunked = await c.post('/tight', { body: 'x'.repeat(72), chunked: true });
+    assert.equal(chunked.status, 413);
+    const viaMiddleware = await new TestClient(early).post('/upload', { body: 'x'.repeat(5000) });
+    assert.deepEqual(viaMiddleware.json, { size: 5000 });
+  });
+
+  test('a bad responder body limit fails when the route is added', () => {
+    const app = new App({ logger: false });
+    assert.throws(
+      () => app.addRoute('/x', { onPost: responder({ bodyLimit: -1 }, () => {}) }),
+      /bodyLimit must be a whole number/,
+    );
   });
 });

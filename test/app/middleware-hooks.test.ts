@@ -187,6 +187,35 @@ describe('hooks', () => {
     ]);
   });
 
+  test("the guide's decorator-free form: withHooks on the class and on one responder", async () => {
+    const seen: string[] = [];
+    const authenticate = (req: Request) => {
+      seen.push(`auth ${req.method}`);
+    };
+    const addCacheHeaders = (_req: Request, resp: Response) => {
+      resp.cacheControl({ maxAge: 60 });
+    };
+    class Orders {
+      onGet(_req: Request, resp: Response) {
+        resp.media = { orders: [] };
+      }
+      onPost(_req: Request, resp: Response) {
+        resp.status = 201;
+      }
+    }
+    withHooks(Orders, { before: [authenticate] });
+    withHooks(Orders.prototype.onGet, { after: [addCacheHeaders] });
+    const app = new App({ logger: false });
+    app.addRoute('/orders', new Orders());
+    const c = new TestClient(app);
+    const got = await c.get('/orders');
+    assert.equal(got.header('cache-control'), 'max-age=60');
+    const posted = await c.post('/orders');
+    assert.equal(posted.status, 201);
+    assert.equal(posted.header('cache-control'), undefined);
+    assert.deepEqual(seen, ['auth GET', 'auth POST']);
+  });
+
   test('TC39 decorator form on a method', async () => {
     const seen: string[] = [];
     const fn = function onGet(_req: Request, resp: Response) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { App, HTTPPreconditionFailed, type Request, type Response } from '../../src/index.ts';
+import { App, type Request, Response, responder } from '../../src/index.ts';
+import { Type } from '../../src/schema/index.ts';
 import { TestClient } from '../../src/testing/index.ts';
 
 function client(onGet: (req: Request, resp: Response) => unknown, extra: object = {}) {
@@ -160,22 +161,40 @@ describe('response', () => {
     });
   });
 
-  test('unsafe methods check preconditions before acting', async () => {
+  test('req.checkPreconditions() stops an unsafe method with 412 before it acts', async () => {
     let writes = 0;
     const app = new App({ logger: false });
     app.addRoute('/doc', {
       onPut(req: Request, resp: Response) {
-        if (req.checkPreconditions({ etag: '"v1"' }) !== 'proceed')
-          throw new HTTPPreconditionFailed();
+        req.checkPreconditions({ etag: '"v1"' });
         writes++;
         resp.status = 204;
       },
+      onDelete(req: Request, resp: Response) {
+        // The non-throwing form: the responder decides.
+        const outcome = req.preconditions({ etag: '"v1"' });
+        resp.media = { outcome };
+      },
+      onGet(req: Request, resp: Response) {
+        resp.media = { outcome: req.checkPreconditions({ etag: '"v1"' }) };
+      },
     });
     const c = new TestClient(app);
-    assert.equal((await c.put('/doc', { headers: { 'if-match': '"v0"' } })).status, 412);
+    const failed = await c.put('/doc', { headers: { 'if-match': '"v0"' } });
+    assert.equal(failed.status, 412);
+    assert.equal(failed.header('content-type'), 'application/problem+json');
+    assert.equal((failed.json as { code: string }).code, 'PRG_PRECONDITION_FAILED');
+    assert.equal(writes, 0);
+    // If-None-Match: * on an existing resource ("create only if absent") fails too.
+    assert.equal((await c.put('/doc', { headers: { 'if-none-match': '*' } })).status, 412);
     assert.equal(writes, 0);
     assert.equal((await c.put('/doc', { headers: { 'if-match': '"v1"' } })).status, 204);
-    assert.equal(writes, 1);
+    assert.equal((await c.put('/doc')).status, 204);
+    assert.equal(writes, 2);
+    const told = await c.delete('/doc', { headers: { 'if-match': '"v0"' } });
+    assert.deepEqual([told.status, told.json], [200, { outcome: 'failed' }]);
+    const current = await c.get('/doc', { headers: { 'if-none-match': '"v1"' } });
+    assert.deepEqual(current.json, { outcome: 'not-modified' });
   });
 
   test('tasks run after the response is sent; their errors never reach the client', async () => {
@@ -208,5 +227,35 @@ describe('response', () => {
     const r = await c.get('/r');
     assert.equal(r.status, 308);
     assert.equal(r.header('location'), '/new');
+  });
+
+  test('a returned Response is the answer, never serialised as media', async () => {
+    const app = new App({ logger: false });
+    const validated = responder({ query: Type.Object({}) }, (_req, resp) =>
+      resp.redirect('/moved', 302),
+    );
+    app.addRoute('/sync', { onGet: (_req, resp) => resp.redirect('/moved', 301) });
+    app.addRoute('/async', { onGet: async (_req, resp) => resp.redirect('/moved', 307) });
+    app.addRoute('/validated', { onGet: validated });
+    app.addRoute('/chained', { onGet: (_req, resp) => resp.setHeader('x-a', '1') });
+    app.addRoute('/foreign', { onGet: () => new Response() });
+    const c = new TestClient(app);
+    for (const [path, status] of [
+      ['/sync', 301],
+      ['/async', 307],
+      ['/validated', 302],
+    ] as const) {
+      const r = await c.get(path);
+      assert.equal(r.status, status, path);
+      assert.equal(r.header('location'), '/moved', path);
+      assert.equal(r.text, '', path);
+    }
+    const chained = await c.get('/chained');
+    assert.equal(chained.status, 200);
+    assert.equal(chained.header('x-a'), '1');
+    // Someone else's Response is a bug in the App: a 500 that says nothing of the circular JSON.
+    const foreign = await c.get('/foreign');
+    assert.equal(foreign.status, 500);
+    assert.doesNotMatch(foreign.text, /circular/i);
   });
 });

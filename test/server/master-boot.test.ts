@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { alive, get, startServe, tail } from '../helpers/serve-process.ts';
+import { pathToFileURL } from 'node:url';
+import { alive, get, type LogLine, startServe, tail } from '../helpers/serve-process.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 
@@ -17,56 +18,145 @@ async function expectHalt(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, ms: at - started, text, server };
 }
 
+const SRC = pathToFileURL(new URL('../../src/index.ts', import.meta.url).pathname).href;
+
 describe('peregrine serve: boot failures halt instead of crash-looping', () => {
   const dir = mkdtempSync(join(tmpdir(), 'peregrine-boot-'));
+  writeFileSync(join(dir, 'no-app.ts'), 'export const notAnApp = 1;\n');
+  writeFileSync(
+    join(dir, 'syntax.ts'),
+    `import { App } from '${SRC}';\n\nconst app = new App(;\nexport default app;\n`,
+  );
+  // The guide's decorator example, in a module the App imports.
+  writeFileSync(
+    join(dir, 'decorated.ts'),
+    `import { before } from '${SRC}';\nconst authenticate = () => {};\n@before(authenticate)\nexport class Orders {\n  onGet() {}\n}\n`,
+  );
+  writeFileSync(
+    join(dir, 'uses-decorated.ts'),
+    `import { App } from '${SRC}';\nimport { Orders } from './decorated.ts';\nexport default new App().addRoute('/orders', new Orders());\n`,
+  );
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a module that throws on import: exit 4 within 5 s, with the error in the log', async () => {
+  /** The lines at warn level or above, and whether any shows a frame of Peregrine itself. */
+  const problems = (logs: LogLine[]) =>
+    logs.filter((l) => l.level === 'error' || l.level === 'fatal' || l.level === 'warn');
+  const ownFrames = /\/(dist|src)\/(server|cli|app)\//;
+
+  test('a module that throws on import: exit 4 within 5 s, said once, with its own frame', async () => {
     const { code, ms, text, server } = await expectHalt([APP, '--workers', '2'], {
       FIXTURE_THROW_ON_IMPORT: '1',
     });
     assert.equal(code, 4, text);
     assert.ok(ms < 5000, `took ${ms} ms`);
-    assert.match(text, /fixture: this module refuses to load/);
-    assert.match(text, /halting/);
+    const said = problems(server.logs);
+    assert.equal(said.length, 1, `one message, not one per worker:\n${text}`);
+    assert.equal(said[0]!.role, 'master');
+    assert.match(String(said[0]!.msg), /^no worker can start: cannot load the App from /);
+    assert.match(String(said[0]!.msg), /fixture: this module refuses to load/);
+    assert.match(String(said[0]!.msg), /test\/fixtures\/server\/app\.ts:7/, 'where it threw');
+    assert.doesNotMatch(text, ownFrames, 'no frames of Peregrine itself');
+    assert.doesNotMatch(text, /draining|graceful stop/);
     for (const pid of server.allWorkerPids()) assert.equal(alive(pid), false);
     // One attempt per worker, not a loop.
     assert.ok(server.allWorkerPids().length <= 2, `spawned ${server.allWorkerPids().length}`);
   });
 
-  test('a startup hook that throws: exit 3 with the error', async () => {
-    const { code, ms, text } = await expectHalt([APP, '--workers', '1'], {
+  test('a startup hook that throws: exit 3 with the error and its stack, said once', async () => {
+    const { code, ms, text, server } = await expectHalt([APP, '--workers', '2'], {
       FIXTURE_FAIL_STARTUP: '1',
     });
     assert.equal(code, 3, text);
     assert.ok(ms < 5000, `took ${ms} ms`);
-    assert.match(text, /fixture: startup hook failed/);
+    const said = problems(server.logs);
+    assert.equal(said.length, 1, text);
+    assert.match(String(said[0]!.msg), /startup failed: fixture: startup hook failed/);
+    assert.match(
+      String(said[0]!.stack),
+      /fixtures\/server\/app\.ts/,
+      "the hook's stack helps here",
+    );
   });
 
-  test('a missing module or export: exit 4 naming what is missing', async () => {
-    const missing = await expectHalt(['test/fixtures/server/nope.ts', '--workers', '1']);
+  test('a missing module or export: exit 4, one message naming what is missing and the fix', async () => {
+    const missing = await expectHalt(['test/fixtures/server/nope.ts', '--workers', '2']);
     assert.equal(missing.code, 4);
-    assert.match(missing.text, /cannot find module/);
+    const said = problems(missing.server.logs);
+    assert.equal(said.length, 1, missing.text);
+    assert.match(
+      String(said[0]!.msg),
+      /cannot find the App module "test\/fixtures\/server\/nope\.ts"/,
+    );
+    assert.match(String(said[0]!.msg), /working directory/);
     const badExport = await expectHalt([`${APP}:nothing`, '--workers', '1']);
     assert.equal(badExport.code, 4);
     assert.ok(
       badExport.server.logs.some((l) => /has no export "nothing"/.test(String(l.msg))),
       badExport.text,
     );
+    const noApp = await expectHalt([join(dir, 'no-app.ts'), '--workers', '1']);
+    assert.equal(noApp.code, 4);
+    assert.match(String(problems(noApp.server.logs)[0]?.msg), /export default app/, noApp.text);
   });
 
-  test('the bind address in use: exit 3 with EADDRINUSE', async (t) => {
+  test('a TypeScript syntax error and a decorator: exit 4, file:line and the fix', async () => {
+    const syntax = await expectHalt([join(dir, 'syntax.ts'), '--workers', '2']);
+    assert.equal(syntax.code, 4);
+    const [one] = problems(syntax.server.logs);
+    assert.equal(problems(syntax.server.logs).length, 1, syntax.text);
+    assert.match(String(one!.msg), new RegExp(`${join(dir, 'syntax.ts')}:3\\n`));
+    assert.doesNotMatch(syntax.text, ownFrames);
+    const deco = await expectHalt([join(dir, 'uses-decorated.ts'), '--workers', '1']);
+    assert.equal(deco.code, 4);
+    const [said] = problems(deco.server.logs);
+    // The decorator is in a module the App imports: that file and line are named.
+    assert.match(String(said!.msg), new RegExp(`${join(dir, 'decorated.ts')}:3\\n`));
+    assert.match(String(said!.msg), /@before\(authenticate\)/);
+    assert.match(String(said!.msg), /Decorators need a build step/);
+    assert.match(String(said!.msg), /withHooks\(Resource, \{ before: \[authenticate\] \}\)/);
+  });
+
+  test('the bind address in use: exit 5, naming --bind', async (t) => {
     const first = await startServe([APP, '--workers', '1']);
     t.after(() => first.stop());
-    const { code, text } = await expectHalt([
+    const { code, text, server } = await expectHalt([
       APP,
       '--workers',
       '1',
       '--bind',
       `127.0.0.1:${first.port}`,
     ]);
-    assert.equal(code, 3, text);
-    assert.match(text, /EADDRINUSE/);
+    assert.equal(code, 5, text);
+    const said = problems(server.logs);
+    assert.equal(said.length, 1, text);
+    assert.match(
+      String(said[0]!.msg),
+      new RegExp(
+        `^cannot serve on 127\\.0\\.0\\.1:${first.port} \\(--bind\\): the address is in use`,
+      ),
+    );
+    assert.doesNotMatch(text, /node:net/);
+  });
+
+  test('the admin address in use (a second service on the machine): exit 5, naming --admin', async (t) => {
+    const first = await startServe([APP, '--workers', '1']);
+    t.after(() => first.stop());
+    const { code, text, server } = await expectHalt([
+      APP,
+      '--workers',
+      '1',
+      '--admin',
+      `127.0.0.1:${first.adminPort}`,
+    ]);
+    assert.equal(code, 5, text);
+    const [said] = problems(server.logs);
+    assert.match(
+      String(said?.msg),
+      /cannot start the admin listener .* \(--admin\): the address is in use/,
+    );
+    assert.match(String(said?.msg), /another peregrine serve/);
+    assert.match(String(said?.msg), /--admin 127\.0\.0\.1:9465/);
+    assert.equal(server.allWorkerPids().length, 0, 'no worker is spawned');
   });
 
   test('a reload whose new workers cannot load keeps the old generation serving', async (t) => {

@@ -191,8 +191,45 @@ describe('settings declared once', () => {
     writeFileSync(bad, JSON.stringify({ wrokers: 2 }));
     await assert.rejects(
       resolveSettings({ env: { PEREGRINE_CONFIG: bad } }),
-      /unknown setting "wrokers"/,
+      /unknown setting "wrokers"; did you mean workers\?/,
     );
+  });
+
+  test('an unknown flag names the closest one; an unknown command too', () => {
+    const typo = cli(['serve', '--wrokers', '2', 'app.ts']);
+    assert.equal(typo.code, 2);
+    assert.equal(
+      typo.stderr,
+      'peregrine serve: unknown option --wrokers; did you mean --workers?\n(see peregrine serve --help)\n',
+    );
+    assert.throws(
+      () => parseCommandLine(['--no-reuse-prot']),
+      /^SettingError: unknown option --no-reuse-prot; did you mean --no-reuse-port\?$/,
+    );
+    assert.throws(
+      () => parseCommandLine(['--graceful-timout=3']),
+      /did you mean --graceful-timeout\?/,
+    );
+    // Nothing close: no guess, and none of parseArgs' advice about positional arguments.
+    assert.throws(() => parseCommandLine(['--zzzzzz']), /^SettingError: unknown option --zzzzzz$/);
+    assert.match(
+      cli(['routes', '--jsno', 'app.ts']).stderr,
+      /unknown option --jsno; did you mean --json\?/,
+    );
+    assert.match(cli(['serv', 'app.ts']).stderr, /unknown command "serv"; did you mean serve\?/);
+  });
+
+  test('--help lists every value of every enum setting (--http-engine: peregrine, node)', () => {
+    const help = renderHelp();
+    const doc = renderSettingsDoc();
+    for (const [, s] of settingList()) {
+      if (s.choices === undefined) continue;
+      const line = help.split('\n').find((l) => l.startsWith(`  --${s.name} `));
+      assert.ok(line, s.name);
+      assert.ok(line.includes(`One of: ${s.choices.join(', ')}.`), line);
+      assert.ok(doc.includes(`one of ${s.choices.map((c) => `\`${c}\``).join(', ')}`), s.name);
+    }
+    assert.match(help, /--http-engine ENGINE .*One of: peregrine, node\./);
   });
 
   test('--print-config prints the resolved settings as a config file', async () => {

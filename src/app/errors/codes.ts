@@ -52,7 +52,7 @@ export const ERROR_CODES = {
   },
   PRG_PRECONDITION_FAILED: {
     status: 412,
-    summary: 'An If-Match or If-Unmodified-Since condition is false.',
+    summary: 'A conditional header is false (If-Match, If-Unmodified-Since…).',
   },
   PRG_CORS_REJECTED: { status: 403, summary: 'A CORS preflight from an origin not allowed.' },
   PRG_INTERNAL: { status: 500, summary: 'An unexpected error; the log has the details.' },

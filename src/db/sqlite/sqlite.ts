@@ -11,6 +11,7 @@ import {
 } from '../../data/diagnostics.ts';
 import type { Database, Queryable, QueryOptions, QueryResult, Row, Statement } from '../db.ts';
 import { DatabaseUnavailableError, PoolBusyError, StatementTimeoutError } from '../errors.ts';
+import { checkNodeApi } from './node-api.ts';
 
 /** Options of an embedded SQLite database. */
 export interface SqliteOptions {
@@ -83,6 +84,7 @@ export class SqliteDatabase implements Database {
   /** Opens the file (creating its folder) and sets WAL, synchronous=NORMAL and the busy timeout. */
   async open(): Promise<void> {
     if (this.#db !== undefined) return;
+    checkNodeApi();
     if (this.path !== ':memory:' && !this.#readonly)
       mkdirSync(dirname(this.path), { recursive: true });
     const db = new BetterSqlite3(this.path, { readonly: this.#readonly });

@@ -1,11 +1,7 @@
-import {
-  type OutgoingHttpHeaders,
-  STATUS_CODES,
-  validateHeaderName,
-  validateHeaderValue,
-} from 'node:http';
+import { type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http';
 import { bodiless } from '../../app/send.ts';
 import type { RawResponse } from '../../app/transport.ts';
+import { reasonPhrase } from '../reason-phrase.ts';
 import type { Connection } from './connection.ts';
 import { LightEmitter } from './emitter.ts';
 import type { EngineRequest } from './request.ts';
@@ -20,7 +16,7 @@ const STATUS_LINE: string[] = [];
 function statusLine(status: number): string {
   let line = STATUS_LINE[status];
   if (line === undefined) {
-    line = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+    line = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
     if (status >= 100 && status < 600) STATUS_LINE[status] = line;
   }
   return line;

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { BindError } from '../bind-error.ts';
+import { Rfc9110Response } from '../reason-phrase.ts';
 import { type Address, formatAddress } from '../settings/setting.ts';
 
 /** Handles one admin request. Throwing (or rejecting) answers 500. */
@@ -111,13 +113,16 @@ export class AdminServer {
     }
   };
 
-  /** Starts listening; resolves to the address (`HOST:PORT`). */
+  /** Starts listening; resolves to the address (`HOST:PORT`). Rejects with a BindError. */
   async listen(address: Address): Promise<string> {
-    const server = createServer({ keepAliveTimeout: 5000, headersTimeout: 10_000 }, this.#handle);
+    const server = createServer(
+      { keepAliveTimeout: 5000, headersTimeout: 10_000, ServerResponse: Rfc9110Response },
+      this.#handle,
+    );
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => reject(new BindError('admin', address, err)));
       server.listen('path' in address ? { path: address.path } : address, () => {
-        server.removeListener('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });

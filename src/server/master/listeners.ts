@@ -1,6 +1,7 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { HTTPServiceUnavailable } from '../../app/errors/classes.ts';
+import { BindError } from '../bind-error.ts';
 import { type Address, formatAddress } from '../settings/setting.ts';
 
 /**
@@ -98,11 +99,11 @@ export class Listeners {
         }),
       );
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        server.once('error', (err) => reject(new BindError('bind', address, err)));
         server.listen(
           'path' in address ? { path: address.path, backlog } : { ...address, backlog },
           () => {
-            server.removeListener('error', reject);
+            server.removeAllListeners('error');
             resolve();
           },
         );

@@ -3,9 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { BindError } from '../bind-error.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { MasterExtension } from '../extensions.ts';
-import { type MasterMessages, MessageRegistry, type WorkerMessages } from '../ipc.ts';
+import {
+  type BootError,
+  type MasterMessages,
+  MessageRegistry,
+  type WorkerMessages,
+} from '../ipc.ts';
 import type { ServerLog } from '../log.ts';
 import { type ServerSettings, settingList } from '../settings/all.ts';
 import { resolveSettings, type SettingsInput } from '../settings/resolve.ts';
@@ -201,8 +207,14 @@ export class Master {
       try {
         await this.#prepare();
       } catch (err) {
-        this.log.error({ err }, `master failed to start: ${(err as Error).message}`);
-        this.#exitCode = EXIT.BOOT_ERROR;
+        if (err instanceof BindError) {
+          // The message names the listener, the address, why, and the flag that moves it.
+          this.#exitCode = EXIT.BIND_ERROR;
+          this.log.error({ exitCode: this.#exitCode, address: err.address }, err.message);
+        } else {
+          this.#exitCode = EXIT.BOOT_ERROR;
+          this.log.error({ err }, `master failed to start: ${(err as Error).message}`);
+        }
         return this.#exitCode;
       }
       this.#state = 'running';
@@ -429,7 +441,9 @@ export class Master {
       uptimeMs: Date.now() - w.spawnedAt,
     };
     if (w.expectExit) {
-      this.log.info({ ...fields, reason: w.stopReason }, 'worker exited');
+      // One that never served (stopped while booting, as when the master halts) is no news.
+      const level = w.readyAt === undefined ? 'debug' : 'info';
+      this.log[level]({ ...fields, reason: w.stopReason }, 'worker exited');
     } else if (w.readyAt === undefined) {
       this.#bootFailed(w, code, signal, fields);
     } else {
@@ -448,29 +462,52 @@ export class Master {
     const e = w.bootError;
     const reason =
       e !== undefined
-        ? `${e.phase} failed: ${e.message}`
-        : `exited (${signal ?? `code ${code}`}) before it was ready`;
-    this.log.error(
-      { ...fields, phase: e?.phase, error: e?.message, stack: e?.stack },
-      `worker failed to boot: ${reason}`,
-    );
-    if (this.#plan.stop !== undefined) return;
+        ? bootFailure(e)
+        : `a worker exited (${signal ?? `code ${code}`}) before it was ready`;
+    // Startup errors are the App's own code failing (a database refusing, a hook throwing): its
+    // frames help. Load and bind errors say where and how in their message.
+    const detail = {
+      ...fields,
+      phase: e?.phase,
+      ...(e?.stack === undefined ? {} : { stack: e.stack }),
+    };
+    if (this.#plan.stop !== undefined) {
+      // Stopping already (after the first failure halted the master, or on a signal): the
+      // reason was logged once; the other workers failing the same way is no news.
+      this.log.debug(detail, `worker failed to boot: ${reason}`);
+      return;
+    }
     if (this.#plan.reload !== undefined && w.generation === this.#plan.reload.generation) {
+      this.log.error(detail, `worker failed to boot: ${reason}`);
       this.#abortReload(reason);
       return;
     }
     const haltCode =
-      code === EXIT.APP_LOAD_ERROR || e?.phase === 'load' ? EXIT.APP_LOAD_ERROR : EXIT.BOOT_ERROR;
+      code === EXIT.APP_LOAD_ERROR || e?.phase === 'load'
+        ? EXIT.APP_LOAD_ERROR
+        : code === EXIT.BIND_ERROR || e?.phase === 'listen'
+          ? EXIT.BIND_ERROR
+          : EXIT.BOOT_ERROR;
     const first = !this.#policy.everReady;
     this.#book.restart('boot-failure');
     const verdict = this.#policy.bootFailed(Date.now());
-    if (verdict.halt) {
-      const why = first
-        ? `the first workers cannot boot: ${reason}`
-        : `${this.#policy.bootFailures} workers in a row failed to boot: ${reason}`;
-      this.log.error({ code: haltCode }, `halting: ${why}`);
+    if (verdict.halt && first) {
+      // Nothing ever booted: the code or the environment is broken, and every worker would fail
+      // the same way. One message, then stop without spawning more.
+      const { phase, stack } = detail;
+      this.log.error({ phase, stack, exitCode: haltCode }, `no worker can start: ${reason}`);
       this.#exitCode = haltCode;
-      this.#beginStop('graceful', 0);
+      this.#beginStop('graceful', 0, true);
+      return;
+    }
+    this.log.error(detail, `worker failed to boot: ${reason}`);
+    if (verdict.halt) {
+      this.log.error(
+        { exitCode: haltCode },
+        `halting: ${this.#policy.bootFailures} workers in a row failed to boot: ${reason}`,
+      );
+      this.#exitCode = haltCode;
+      this.#beginStop('graceful', 0, true);
       return;
     }
     this.log.warn(
@@ -574,7 +611,8 @@ export class Master {
     }
   }
 
-  #beginStop(mode: 'graceful' | 'fast', delaySeconds: number): void {
+  /** Begins a stop; `halt`: the master gives up after a boot failure it already logged. */
+  #beginStop(mode: 'graceful' | 'fast', delaySeconds: number, halt = false): void {
     const now = Date.now();
     if (this.#plan.stop !== undefined) {
       if (mode === 'fast' && this.#plan.stop.mode === 'graceful') {
@@ -589,7 +627,7 @@ export class Master {
       this.log.warn({ generation: this.#plan.reload.generation }, 'reload abandoned: stopping');
       this.#plan.reload = undefined;
     }
-    this.log.info(
+    this.log[halt ? 'debug' : 'info'](
       {
         mode,
         drainDelayMs: delaySeconds * 1000,
@@ -597,5 +635,17 @@ export class Master {
       },
       mode === 'fast' ? 'fast stop' : 'graceful stop: not ready any more; draining after the delay',
     );
+  }
+}
+
+/** A worker's boot failure as one line of the master's log. */
+function bootFailure(e: BootError): string {
+  switch (e.phase) {
+    case 'load':
+    case 'listen':
+      // AppLoadError and BindError messages say what, where and how to fix it.
+      return e.message;
+    default:
+      return `the App's startup failed: ${e.message}`;
   }
 }

@@ -57,6 +57,9 @@ export function renderSettingsDoc(): string {
         `config \`${camelName(s.name)}\``,
         `default ${defaultText(key, s)}`,
       ];
+      if (s.choices !== undefined) {
+        facts.push(`one of ${s.choices.map((c) => `\`${c}\``).join(', ')}`);
+      }
       if (s.masterOnly) facts.push('needs a restart (a reload keeps the old value)');
       out.push(`${facts.join(' · ')}`, '', s.doc, '');
     }
@@ -84,7 +87,9 @@ export function renderHelp(): string {
       const flag = flagText(s);
       const pad = flag.length < 30 ? ' '.repeat(30 - flag.length) : `\n${' '.repeat(32)}`;
       const def = defaultText(key, s).replaceAll('`', '');
-      out.push(`  ${flag}${pad}${firstSentence(s.doc)} [${def}]`);
+      // Every value an enum takes is listed: the doc's first sentence may name only some.
+      const choices = s.choices === undefined ? '' : ` One of: ${s.choices.join(', ')}.`;
+      out.push(`  ${flag}${pad}${firstSentence(s.doc)}${choices} [${def}]`);
     }
     out.push('');
   }

@@ -22,7 +22,7 @@ export const httpSettings = {
     choices: ENGINES,
     default: () => 'peregrine',
     parse: oneOf(ENGINES),
-    doc: '`peregrine`: Peregrine’s HTTP/1.1 engine on node:net serves the requests API clients send (HTTP/1.1, Content-Length or no body) and hands any other connection — chunked uploads, `Expect`, `Upgrade`, HTTP/1.0, malformed heads — to node:http, which serves it from then on. `node`: node:http serves every connection. Same limits and timeouts either way.',
+    doc: 'Which HTTP/1.1 implementation serves the connections. `peregrine`: Peregrine’s HTTP/1.1 engine on node:net serves the requests API clients send (HTTP/1.1, Content-Length or no body) and hands any other connection — chunked uploads, `Expect`, `Upgrade`, HTTP/1.0, malformed heads — to node:http, which serves it from then on. `node`: node:http serves every connection. Same limits and timeouts either way.',
   }),
   keepAlive: setting<number>({
     name: 'keep-alive',

@@ -16,6 +16,7 @@ import {
   SettingError,
   type SettingSource,
 } from './setting.ts';
+import { didYouMean } from './suggest.ts';
 
 /** Raw command-line values: strings (arrays for repeatable flags) and booleans. */
 export type CliValues = Partial<Record<SettingKey, string | string[] | boolean>>;
@@ -78,7 +79,7 @@ export function parseCommandLine(
       strict: true,
     });
   } catch (err) {
-    throw new SettingError((err as Error).message);
+    throw new SettingError(unknownOptionMessage(err, options) ?? (err as Error).message);
   }
   const cli: CliValues = {};
   const flags: Record<string, boolean> = {};
@@ -89,6 +90,30 @@ export function parseCommandLine(
     else flags[name] = value === true;
   }
   return { cli, flags, positionals: parsed.positionals };
+}
+
+/**
+ * `unknown option --wrokers; did you mean --workers?` for parseArgs' unknown-option error (its
+ * own text suggests quoting the word as a positional argument, which is never what was meant).
+ */
+export function unknownOptionMessage(
+  err: unknown,
+  options: ParseArgsOptionsConfig,
+): string | undefined {
+  if ((err as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return undefined;
+  const option = /Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+  if (option === undefined) return undefined;
+  if (!option.startsWith('--')) {
+    const shorts = Object.entries(options).flatMap(([name, o]) =>
+      o.short === undefined ? [] : [`-${o.short} (--${name})`],
+    );
+    return `unknown option ${option} (short options: ${shorts.join(', ')})`;
+  }
+  const word = option.slice(2).split('=')[0]!;
+  const names = Object.entries(options).flatMap(([name, o]) =>
+    o.type === 'boolean' ? [name, `no-${name}`] : [name],
+  );
+  return `unknown option --${word}${didYouMean(word, names, '--')}`;
 }
 
 function fromText(key: string, s: Setting, text: string, origin: string): unknown {
@@ -202,7 +227,11 @@ export async function resolveSettings(input: SettingsInput = {}): Promise<Resolv
       for (const [name, raw] of Object.entries(file)) {
         const found = byName.get(name);
         if (found === undefined) {
-          problems.push(`config file ${configPath}: unknown setting "${name}"`);
+          const hint = didYouMean(
+            name,
+            [...byName.keys()].filter((k) => k === camelName(k)),
+          );
+          problems.push(`config file ${configPath}: unknown setting "${name}"${hint}`);
           continue;
         }
         const [key, s] = found;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../app/app.ts';
 import { setServerDefaults } from '../../app/server-defaults.ts';
 import { topology } from '../../process/topology.ts';
+import { BindError } from '../bind-error.ts';
 import { EXIT } from '../exit-codes.ts';
 import { workerExtensions } from '../extensions.ts';
 import {
@@ -19,7 +20,7 @@ import { LoopClockWriter } from '../loop-clock.ts';
 import { type RunningServer, serve } from '../serve.ts';
 import { telemetryEnvironment } from '../settings/telemetry.ts';
 import type { WorkerConfig } from './config.ts';
-import { loadApp } from './load-app.ts';
+import { AppLoadError, loadApp } from './load-app.ts';
 import { startWatchdogThread, type WatchdogThread } from './watchdog.ts';
 
 // Signals meant for the master reach workers too when they are sent to the process group (a
@@ -37,9 +38,12 @@ const IGNORED_SIGNALS: NodeJS.Signals[] = [
 function errorFields(err: unknown): { message: string; stack?: string; code?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
+    // An App that cannot load and an address that cannot be bound are the user's to fix: the
+    // message says where and how; Peregrine's frames would only bury it.
+    const stack = err instanceof AppLoadError || err instanceof BindError ? undefined : err.stack;
     return {
       message: err.message,
-      ...(err.stack === undefined ? {} : { stack: err.stack }),
+      ...(stack === undefined ? {} : { stack }),
       ...(typeof code === 'string' ? { code } : {}),
     };
   }
@@ -163,8 +167,8 @@ export class WorkerRuntime {
         },
       });
     } catch (err) {
-      const listening = (err as { syscall?: unknown }).syscall === 'listen';
-      return this.#bootFailed(listening ? 'listen' : 'startup', err, EXIT.BOOT_ERROR);
+      if (err instanceof BindError) return this.#bootFailed('listen', err, EXIT.BIND_ERROR);
+      return this.#bootFailed('startup', err, EXIT.BOOT_ERROR);
     }
     // From process start (performance's time origin): what a replacement really costs.
     const bootMs = Math.round(performance.now());
@@ -259,7 +263,9 @@ export class WorkerRuntime {
 
   async #bootFailed(phase: BootError['phase'], err: unknown, code: number): Promise<never> {
     const fields = errorFields(err);
-    this.log.error({ err, phase }, `worker failed to boot (${phase}): ${fields.message}`);
+    // The master logs a boot failure once, for every worker that hits it; this line is for
+    // debugging the worker itself.
+    this.log.debug({ err, phase }, `worker failed to boot (${phase}): ${fields.message}`);
     await this.send('boot-error', { phase, ...fields });
     return this.#exit(code);
   }
@@ -279,7 +285,10 @@ export class WorkerRuntime {
   stop(how: 'drain' | 'quit', gracefulTimeout: number, code: number = EXIT.OK): Promise<never> {
     this.#stopping ??= (async () => {
       const started = performance.now();
-      this.log.info(
+      // A worker stopped before it ever served (the master halts on a boot failure) says so only
+      // at debug: the reason is in the master's log.
+      const level = this.server === undefined ? 'debug' : 'info';
+      this.log[level](
         {
           how,
           connections: this.server?.connections ?? 0,
@@ -309,7 +318,7 @@ export class WorkerRuntime {
         }
       }
       const stats = this.stats();
-      this.log.info(
+      this.log[level](
         { ms: Math.round(performance.now() - started), requests: stats.requests, shed: stats.shed },
         'worker stopped',
       );

@@ -98,7 +98,7 @@ export class TelemetryMasterExtension implements MasterExtension {
   readonly #seen = new Set<string>();
 
   setup(master: Master): void {
-    const hub = new TelemetryHub();
+    const hub = new TelemetryHub({ log: master.log.child({ part: 'otlp-export' }) });
     this.hub = hub;
     const model = new ProcessModelMetrics(hub.registry);
     hub.registry.beforeCollect(() => {

@@ -9,7 +9,12 @@ import {
   renderMetrics,
 } from './exposition.ts';
 import { MASTER_SOURCE, MetricStore } from './metric-store.ts';
-import { exporterOptionsFromEnv, OtlpExporter, type OtlpExporterOptions } from './otlp-exporter.ts';
+import {
+  type ExportLog,
+  exporterOptionsFromEnv,
+  OtlpExporter,
+  type OtlpExporterOptions,
+} from './otlp-exporter.ts';
 import { TraceStore, type TraceStoreOptions } from './trace-store.ts';
 
 /** Options of the master's telemetry hub. */
@@ -18,6 +23,8 @@ export interface HubOptions {
   exporter?: OtlpExporterOptions | false;
   /** Limits of the kept-trace store. */
   traces?: TraceStoreOptions;
+  /** Where failed exports are reported (the master's log). */
+  log?: ExportLog;
 }
 
 /** A rendered scrape. */
@@ -59,6 +66,7 @@ export class TelemetryHub {
       exporterOptions === undefined
         ? undefined
         : new OtlpExporter({
+            ...(options.log === undefined ? {} : { log: options.log }),
             ...exporterOptions,
             onCount: (event, n) => {
               this.#spans.inc([event === 'exported' ? 'exported' : event], n);

@@ -3,6 +3,9 @@ import { Agent, request } from 'undici';
 import { chunkBytes, encodeResource, frameTraceExport, splitChunk } from '../otlp/frame.ts';
 import { encodeWireSpans } from '../otlp/records.ts';
 import type { EncodedSpans, WireAttributeValue, WireSpan } from '../wire.ts';
+import { type ExportLog, FailureReport } from './export-failures.ts';
+
+export type { ExportLog };
 
 /** Options of the OTLP/HTTP span exporter. */
 export interface OtlpExporterOptions {
@@ -22,6 +25,16 @@ export interface OtlpExporterOptions {
   timeout?: number;
   /** Called with counts as they happen (exported / dropped by reason). */
   onCount?: (event: 'exported' | 'queue_full' | 'export_failed', spans: number) => void;
+  /**
+   * Where failed exports are told: the first failure at once, then at most one line per
+   * `logEvery` with what failed since (a dead collector would otherwise go unnoticed, or flood
+   * the log once a second).
+   */
+  log?: ExportLog;
+  /** The least time between two failure lines (ms, default 60 s). */
+  logEvery?: number;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
 /**
@@ -32,8 +45,9 @@ export interface OtlpExporterOptions {
  * framed around them without decoding, and a queued span costs its ~350 bytes, not an object.
  */
 export class OtlpExporter {
-  readonly #options: Required<Omit<OtlpExporterOptions, 'onCount' | 'headers'>> &
-    Pick<OtlpExporterOptions, 'onCount' | 'headers'>;
+  readonly #options: Required<Omit<OtlpExporterOptions, 'onCount' | 'headers' | 'log'>> &
+    Pick<OtlpExporterOptions, 'onCount' | 'headers' | 'log'>;
+  readonly #report: FailureReport;
   #queue: EncodedSpans[] = [];
   /** Spans in the queue. */
   #queued = 0;
@@ -54,8 +68,16 @@ export class OtlpExporter {
       maxBatch: 512,
       interval: 1000,
       timeout: 10_000,
+      logEvery: 60_000,
+      now: Date.now,
       ...options,
     };
+    this.#report = new FailureReport(
+      options.url,
+      options.log,
+      this.#options.logEvery,
+      this.#options.now,
+    );
     this.#resource = encodeResource(options.resource);
     // PERF: undici's request() on a kept-alive connection, not fetch(): fetch's WebIDL checks,
     // body streams and Response object cost ~0.5 ms per batch in the traces100 profile.
@@ -146,7 +168,10 @@ export class OtlpExporter {
   #tick(): void {
     if (this.#inflight !== undefined || this.#queued === 0) return;
     const { chunks, spans, unsendable } = this.#nextBatch();
-    if (unsendable > 0) this.#failed(unsendable);
+    if (unsendable > 0) {
+      this.#failed(unsendable);
+      this.#report.failed('span records that cannot be framed were dropped', unsendable);
+    }
     if (spans === 0) return;
     this.#inflight = this.#send(chunks, spans).finally(() => {
       this.#inflight = undefined;
@@ -169,13 +194,23 @@ export class OtlpExporter {
         dispatcher: this.#agent,
         signal: AbortSignal.timeout(this.#options.timeout),
       });
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        // The collector's own words (an OTLP Status, or text) say why; a little is enough.
+        const said = await res.body.text().catch(() => '');
+        const why = said
+          .replace(/[^\x20-\x7e]+/g, ' ')
+          .trim()
+          .slice(0, 200);
+        throw new Error(`the collector answered ${res.statusCode}${why === '' ? '' : ` (${why})`}`);
+      }
       await res.body.dump().catch(() => undefined);
-      if (res.statusCode < 200 || res.statusCode >= 300)
-        throw new Error(`collector answered ${res.statusCode}`);
       this.exported += spans;
       this.#options.onCount?.('exported', spans);
-    } catch {
+      this.#report.succeeded();
+    } catch (err) {
       this.#failed(spans);
+      const error = err instanceof Error ? err.message : String(err);
+      this.#report.failed(error, spans);
     }
   }
 
