@@ -37,13 +37,13 @@ export function createPeregrineDataPath(options: { url: string; poolSize: number
   const selectCached = db.loader<World>(SELECT_CACHED);
   const world = async (id: number): Promise<World> => {
     await opened;
-    return (await selectWorld([id])).rows[0]!;
+    return (await selectWorld.one([id]))!;
   };
   // A cold cache's misses (up to 20 per request) share batches too, instead of taking a pooled
   // connection each: one by one they overflowed the pool's wait queue while the cache filled.
   const cachedRow = async (id: number): Promise<World> => {
     await opened;
-    return (await selectCached([id])).rows[0]!;
+    return (await selectCached.one([id]))!;
   };
 
   return {

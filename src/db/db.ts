@@ -68,10 +68,35 @@ export interface Queryable {
   ): Promise<QueryResult<R>[]>;
 }
 
+/** Options of `db.loader`. */
+export interface LoaderOptions {
+  /** PostgreSQL: at most this many calls share one pipelined batch (default 64). */
+  maxBatch?: number;
+}
+
+/**
+ * One statement prepared for many callers (`db.loader(text)`): each call passes its own values
+ * and gets its own answer, in the same shapes as `db.one` and `db.query`.
+ */
+export interface Loader<R = Row> {
+  /** Runs the statement with these values; resolves to its first row, or undefined (`db.one`). */
+  one(values?: readonly unknown[], options?: QueryOptions): Promise<R | undefined>;
+  /** Runs the statement with these values; resolves to its rows and row count (`db.query`). */
+  query(values?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
+}
+
 /** A database: PostgreSQL through a pool, or an embedded SQLite file. */
 export interface Database extends Queryable {
   /** The name used in metrics and spans. */
   readonly name: string;
+  /**
+   * A loader of one statement for many callers (`byId.one([id], { req })`). On PostgreSQL the
+   * calls made in one turn of the event loop — from every request read in it — go out pipelined
+   * on one connection, one round trip for all; on SQLite each call runs at once (statements are
+   * synchronous: there is no round trip to save). Either way each caller gets its own answer or
+   * its own error.
+   */
+  loader<R = Row>(text: string, options?: LoaderOptions): Loader<R>;
   /** Runs `fn` in a transaction on one connection: COMMIT if it resolves, ROLLBACK if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: QueryOptions): Promise<T>;
   /** Opens the database (connects, applies pragmas); idempotent. */
@@ -85,6 +110,66 @@ export interface Database extends Queryable {
    * on shutdown after the last request, and adds a readiness check named after the database.
    */
   install(app: App): this;
+}
+
+/** A string shown in a message, cut to 40 characters. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+/** What a wrong argument is, for a message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `a string (${quoted(value)})`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
+
+/**
+ * The TypeError for a statement whose text or values have the wrong type, or undefined. Checked
+ * before a connection is touched, so a programming error is never mistaken for a lost connection
+ * (which would count toward the breaker).
+ */
+export function queryArgumentError(
+  text: unknown,
+  values: unknown,
+  call = 'db.query()',
+): TypeError | undefined {
+  if (typeof text !== 'string') {
+    return new TypeError(`${call} expects the SQL text as a string, got ${describe(text)}.`);
+  }
+  if (values !== undefined && !Array.isArray(values)) {
+    return new TypeError(
+      `${call} expects its values as an array (for $1, $2, …), got ${describe(values)}.`,
+    );
+  }
+  return undefined;
+}
+
+/** The TypeError for a batch that is not an array of `{ text, values? }` statements, or undefined. */
+export function batchArgumentError(statements: unknown): TypeError | undefined {
+  const shape = 'an array of statements: [{ text: string, values?: unknown[] }, …]';
+  if (!Array.isArray(statements)) {
+    return new TypeError(`db.batch() expects ${shape}; got ${describe(statements)}.`);
+  }
+  for (let i = 0; i < statements.length; i++) {
+    const s: unknown = statements[i];
+    if (typeof s === 'string') {
+      return new TypeError(
+        `db.batch() expects ${shape}; item ${i} is a string: write { text: ${quoted(s)} }.`,
+      );
+    }
+    if (typeof s !== 'object' || s === null) {
+      return new TypeError(`db.batch() expects ${shape}; item ${i} is ${describe(s)}.`);
+    }
+    const wrong = queryArgumentError(
+      (s as { text?: unknown }).text,
+      (s as { values?: unknown }).values,
+      `db.batch() item ${i}`,
+    );
+    if (wrong !== undefined) return wrong;
+  }
+  return undefined;
 }
 
 /** A deadline-bounded timeout: the smaller of `timeout` and what is left of the request. */

@@ -8,6 +8,8 @@ export { DataError } from '../data/errors.ts';
 export type {
   Database,
   DeadlineSource,
+  Loader,
+  LoaderOptions,
   Queryable,
   QueryOptions,
   QueryResult,
@@ -20,5 +22,5 @@ export {
   StatementTimeoutError,
 } from './errors.ts';
 export { type DatabaseOptions, openDatabase } from './open.ts';
-export { type Loader, type PostgresOptions, PostgresPool } from './pool/postgres.ts';
+export { type PostgresOptions, PostgresPool } from './pool/postgres.ts';
 export { SqliteDatabase, type SqliteOptions } from './sqlite/sqlite.ts';

@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { App } from '../../src/app/app.ts';
-import { CHANNELS, type DbQueryContext, dataSnapshot } from '../../src/data/diagnostics.ts';
+import {
+  CHANNELS,
+  type DbQueryContext,
+  dataSnapshot,
+  type PoolStats,
+} from '../../src/data/diagnostics.ts';
 import type { Database } from '../../src/db/db.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { PostgresPool } from '../../src/db/pool/postgres.ts';
@@ -152,6 +157,94 @@ for (const backend of backends) {
         assert.ok(db.name in dataSnapshot().pools);
       } finally {
         channel.unsubscribe(handlers);
+        await db.close();
+      }
+    });
+
+    test('db.loader: one answers a row (or undefined), query the rows and their count', async (t) => {
+      const db = await backend.make(t);
+      if (db === undefined) return;
+      await db.open();
+      const table = `conf_loader_${process.pid}`;
+      try {
+        await db.query(`DROP TABLE IF EXISTS ${table}`);
+        await db.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text NOT NULL)`);
+        await db.batch(
+          ['a', 'b', 'c'].map((name, i) => ({
+            text: `INSERT INTO ${table} (id, name) VALUES ($1, $2)`,
+            values: [i + 1, name],
+          })),
+        );
+        const byId = db.loader<{ id: number; name: string }>(
+          `SELECT id, name FROM ${table} WHERE id = $1`,
+        );
+        // Calls of one turn: each caller gets its own row.
+        assert.deepEqual(await Promise.all([3, 1, 99, 2].map((id) => byId.one([id]))), [
+          { id: 3, name: 'c' },
+          { id: 1, name: 'a' },
+          undefined,
+          { id: 2, name: 'b' },
+        ]);
+        const from = db.loader<{ id: number }>(
+          `SELECT id FROM ${table} WHERE id >= $1 ORDER BY id`,
+        );
+        const [two, none] = await Promise.all([from.query([2]), from.query([9])]);
+        assert.deepEqual(two.rows, [{ id: 2 }, { id: 3 }]);
+        assert.equal(two.rowCount, 2);
+        assert.deepEqual([none.rows, none.rowCount], [[], 0]);
+      } finally {
+        await db.query(`DROP TABLE IF EXISTS ${table}`);
+        await db.close();
+      }
+    });
+
+    test('a wrong argument is a TypeError naming the shape, before any connection is used', async (t) => {
+      const db = await backend.make(t);
+      if (db === undefined) return;
+      await db.open();
+      const stats = () => (db as unknown as { stats(): PoolStats }).stats();
+      try {
+        const before = stats();
+        // Past the pool's breaker threshold (5): none of these may count as a lost connection.
+        for (let i = 0; i < 6; i++) {
+          await assert.rejects(db.batch(['SELECT 1'] as never), {
+            name: 'TypeError',
+            message:
+              'db.batch() expects an array of statements: [{ text: string, values?: unknown[] }, …]; item 0 is a string: write { text: "SELECT 1" }.',
+          });
+        }
+        const wrong: Array<[string, () => Promise<unknown>, RegExp]> = [
+          ['batch(string)', () => db.batch('SELECT 1' as never), /db\.batch\(\) expects an array/],
+          ['batch([null])', () => db.batch([null] as never), /item 0 is null/],
+          [
+            'batch values',
+            () => db.batch([{ text: 'SELECT 1', values: 1 as never }]),
+            /db\.batch\(\) item 0 expects its values as an array/,
+          ],
+          ['query(undefined)', () => db.query(undefined as never), /SQL text as a string/],
+          ['query values', () => db.query('SELECT $1', 7 as never), /values as an array/],
+          ['one values', () => db.one('SELECT $1', { id: 1 } as never), /db\.one\(\) .*an object/],
+          ['loader values', () => db.loader('SELECT 1').one(7 as never), /loader\.one\(\)/],
+          [
+            'tx.batch',
+            () => db.transaction((tx) => tx.batch(['SELECT 1'] as never)),
+            /item 0 is a string/,
+          ],
+        ];
+        for (const [what, call, message] of wrong) {
+          await assert.rejects(call(), (err: unknown) => {
+            assert.ok(err instanceof TypeError, `${what}: ${String(err)}`);
+            assert.match(err.message, message, what);
+            return true;
+          });
+        }
+        assert.throws(() => db.loader(42 as never), /db\.loader\(\) expects the SQL text/);
+        const after = stats();
+        assert.equal(after.breaker, 'closed');
+        assert.equal(after.connectionErrors, before.connectionErrors);
+        assert.equal(after.queryErrors, before.queryErrors);
+        assert.deepEqual(await db.one('SELECT 1 AS one'), { one: 1 });
+      } finally {
         await db.close();
       }
     });

@@ -101,7 +101,7 @@ describe('PostgresPool', () => {
       );
       // One turn: ten calls, one of them dividing by zero.
       const settled = await Promise.allSettled(
-        [1, 2, 4, 5, 0, 10, 20, 25, 50, 100].map((d) => divide([d])),
+        [1, 2, 4, 5, 0, 10, 20, 25, 50, 100].map((d) => divide.one([d])),
       );
       const pids = new Set<number>();
       settled.forEach((s, i) => {
@@ -112,16 +112,16 @@ describe('PostgresPool', () => {
           return;
         }
         assert.equal(s.status, 'fulfilled', `call ${i}`);
-        const row = (s as PromiseFulfilledResult<{ rows: Array<{ q: number; pid: number }> }>).value
-          .rows[0]!;
+        const row = (s as PromiseFulfilledResult<{ q: number; pid: number } | undefined>).value!;
         assert.equal(row.q, 100 / [1, 2, 4, 5, 0, 10, 20, 25, 50, 100][i]!);
         pids.add(row.pid);
       });
       assert.equal(pids.size, 1, 'one connection served the whole turn');
       // The failure did not cost the connection, and calls in later turns form their own batches.
-      const a = await divide([4]);
-      const b = await divide([5]);
-      assert.deepEqual([a.rows[0]!.q, b.rows[0]!.q], [25, 20]);
+      // `query` answers like db.query: the rows and their count.
+      const a = await divide.query([4]);
+      const b = await divide.query([5]);
+      assert.deepEqual([a.rows[0]!.q, b.rows[0]!.q, a.rowCount], [25, 20, 1]);
       // maxBatch splits a turn; an aborted caller is answered at once, the others are not held up.
       const small = pool.loader<{ n: number; pid: number }>(
         'SELECT $1::int AS n, pg_backend_pid() AS pid',
@@ -129,16 +129,16 @@ describe('PostgresPool', () => {
       );
       const gone = new AbortController();
       const calls = [1, 2, 3, 4, 5, 6, 7].map((n) =>
-        small([n], n === 2 ? { signal: gone.signal } : undefined),
+        small.one([n], n === 2 ? { signal: gone.signal } : undefined),
       );
       gone.abort(new Error('client went away'));
       const results = await Promise.allSettled(calls);
       assert.equal(results[1]!.status, 'rejected');
-      const ns = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.rows[0]!.n] : []));
+      const ns = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value!.n] : []));
       assert.deepEqual(ns, [1, 3, 4, 5, 6, 7]);
       // An expired deadline among the callers bounds the batch: a fast 503, no statement sent.
       await assert.rejects(
-        divide([1], { req: { deadline: Date.now() - 1 } }),
+        divide.one([1], { req: { deadline: Date.now() - 1 } }),
         /deadline|timeout|time/i,
       );
       assert.equal(pool.stats().breaker, 'closed');

@@ -184,9 +184,11 @@ test('loader calls of one turn from two requests: each a db span in its own requ
     // Two requests in one turn, each with its server span as the active context.
     const inRequest = async (n: number) => {
       const server = startServerSpan(tracing, 'GET', undefined, Date.now());
-      const rows = await contextManager.storage.run(new SpanOnlyContext(server), () => select([n]));
+      const row = await contextManager.storage.run(new SpanOnlyContext(server), () =>
+        select.one([n]),
+      );
       server.end();
-      return { server, n: rows.rows[0]!.n };
+      return { server, n: row!.n };
     };
     const [a, b] = await Promise.all([inRequest(1), inRequest(2)]);
     assert.deepEqual([a.n, b.n], [1, 2]);

@@ -1,11 +1,5 @@
-import type { QueryOptions, QueryResult, Row } from '../db.ts';
+import type { QueryOptions } from '../db.ts';
 import type { PgResult } from './statements.ts';
-
-/** Runs a loader's statement with these values (see `PostgresPool.loader`). */
-export type Loader<R = Row> = (
-  values?: readonly unknown[],
-  options?: QueryOptions,
-) => Promise<QueryResult<R>>;
 
 /** One call waiting for its loader batch. */
 export interface LoaderCall {

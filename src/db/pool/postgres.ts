@@ -12,18 +12,22 @@ import {
 } from '../../data/diagnostics.ts';
 import { topology as processTopology, type Topology } from '../../process/topology.ts';
 import {
+  batchArgumentError,
   boundedTimeout,
   type Database,
+  type Loader,
+  type LoaderOptions,
   type Queryable,
   type QueryOptions,
   type QueryResult,
+  queryArgumentError,
   type Row,
   type Statement,
 } from '../db.ts';
 import { StatementTimeoutError } from '../errors.ts';
 import { type Conn, Connections } from './connections.ts';
 import { LivenessWatch } from './liveness.ts';
-import { type Loader, type LoaderCall, liveCalls, turnBatches } from './loader.ts';
+import { type LoaderCall, liveCalls, turnBatches } from './loader.ts';
 import type { PostgresOptions } from './options.ts';
 import { probeServer } from './probe.ts';
 import {
@@ -34,7 +38,6 @@ import {
   runStatementsEach,
 } from './statements.ts';
 
-export type { Loader } from './loader.ts';
 export type { PostgresOptions } from './options.ts';
 
 /** Rows returned or affected by a statement. */
@@ -240,6 +243,8 @@ export class PostgresPool implements Database {
     values?: readonly unknown[],
     options?: QueryOptions,
   ): Promise<QueryResult<R>> {
+    const wrong = queryArgumentError(text, values);
+    if (wrong !== undefined) throw wrong;
     const results = await this.#execute([{ text, values }], options, undefined);
     return results[0] as unknown as QueryResult<R>;
   }
@@ -250,6 +255,8 @@ export class PostgresPool implements Database {
     values?: readonly unknown[],
     options?: QueryOptions,
   ): Promise<R | undefined> {
+    const wrong = queryArgumentError(text, values, 'db.one()');
+    if (wrong !== undefined) throw wrong;
     return (await this.query<R>(text, values, options)).rows[0];
   }
 
@@ -258,6 +265,8 @@ export class PostgresPool implements Database {
     statements: readonly Statement[],
     options?: QueryOptions,
   ): Promise<QueryResult<R>[]> {
+    const wrong = batchArgumentError(statements);
+    if (wrong !== undefined) return Promise.reject(wrong);
     return this.#execute(statements, options, undefined) as unknown as Promise<QueryResult<R>[]>;
   }
 
@@ -265,20 +274,33 @@ export class PostgresPool implements Database {
    * A loader of one statement for many callers, the way a request-per-row API reads: the calls
    * made in one turn of the event loop (every request read in that turn) go out together,
    * pipelined on one pooled connection — one write and one round trip instead of one each — and
-   * every caller gets its own result or its own error. A batch holds at most `maxBatch` calls
-   * (default 64); it is bounded by its most pressing caller (the earliest deadline, the shortest
-   * timeout). A caller whose signal fires is answered at once. Telemetry sees one statement per
-   * call, in the caller's trace, timed from the call (the wait for its batch included).
+   * every caller gets its own row (`one`) or rows (`query`), or its own error. A batch holds at
+   * most `maxBatch` calls (default 64); it is bounded by its most pressing caller (the earliest
+   * deadline, the shortest timeout). A caller whose signal fires is answered at once. Telemetry
+   * sees one statement per call, in the caller's trace, timed from the call (the wait for its
+   * batch included).
    */
-  loader<R = Row>(text: string, options: { maxBatch?: number } = {}): Loader<R> {
+  loader<R = Row>(text: string, options: LoaderOptions = {}): Loader<R> {
+    const wrong = queryArgumentError(text, undefined, 'db.loader()');
+    if (wrong !== undefined) throw wrong;
     const enqueue = turnBatches(Math.max(1, options.maxBatch ?? 64), (calls) => {
       void this.#runLoaded(text, calls);
     });
-    return (values, o) => {
+    const run = (
+      values: readonly unknown[] | undefined,
+      o: QueryOptions | undefined,
+      call: string,
+    ): Promise<QueryResult<R>> => {
+      if (values !== undefined && !Array.isArray(values))
+        return Promise.reject(queryArgumentError(text, values, call));
       if (!dbQueryChannel.hasSubscribers) return enqueue(values, o) as Promise<QueryResult<R>>;
       return this.#traced(this.#context(text), () => enqueue(values, o), rowsOf) as Promise<
         QueryResult<R>
       >;
+    };
+    return {
+      query: (values, o) => run(values, o, 'loader.query()'),
+      one: (values, o) => run(values, o, 'loader.one()').then((r) => r.rows[0]),
     };
   }
 
@@ -310,15 +332,28 @@ export class PostgresPool implements Database {
     const conn = await this.#conns.acquire(this.#acquireBy(options));
     const tx: Queryable = {
       dialect: 'postgresql',
-      query: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) =>
-        (
+      query: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) => {
+        const wrong = queryArgumentError(text, values, 'tx.query()');
+        if (wrong !== undefined) throw wrong;
+        return (
           await this.#execute([{ text, values }], o ?? options, conn)
-        )[0] as unknown as QueryResult<R>,
-      one: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) =>
-        ((await this.#execute([{ text, values }], o ?? options, conn))[0]?.rows[0] as R) ??
-        undefined,
-      batch: <R = Row>(statements: readonly Statement[], o?: QueryOptions) =>
-        this.#execute(statements, o ?? options, conn) as unknown as Promise<QueryResult<R>[]>,
+        )[0] as unknown as QueryResult<R>;
+      },
+      one: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) => {
+        const wrong = queryArgumentError(text, values, 'tx.one()');
+        if (wrong !== undefined) throw wrong;
+        return (
+          ((await this.#execute([{ text, values }], o ?? options, conn))[0]?.rows[0] as R) ??
+          undefined
+        );
+      },
+      batch: <R = Row>(statements: readonly Statement[], o?: QueryOptions) => {
+        const wrong = batchArgumentError(statements);
+        if (wrong !== undefined) return Promise.reject(wrong);
+        return this.#execute(statements, o ?? options, conn) as unknown as Promise<
+          QueryResult<R>[]
+        >;
+      },
     };
     try {
       await this.#execute([{ text: 'BEGIN' }], options, conn);

@@ -9,7 +9,17 @@ import {
   type PoolStats,
   register,
 } from '../../data/diagnostics.ts';
-import type { Database, Queryable, QueryOptions, QueryResult, Row, Statement } from '../db.ts';
+import {
+  batchArgumentError,
+  type Database,
+  type Loader,
+  type Queryable,
+  type QueryOptions,
+  type QueryResult,
+  queryArgumentError,
+  type Row,
+  type Statement,
+} from '../db.ts';
 import { DatabaseUnavailableError, PoolBusyError, StatementTimeoutError } from '../errors.ts';
 import { checkNodeApi } from './node-api.ts';
 
@@ -159,6 +169,8 @@ export class SqliteDatabase implements Database {
     values?: readonly unknown[],
     options?: QueryOptions,
   ): Promise<QueryResult<R>> {
+    const wrong = queryArgumentError(text, values);
+    if (wrong !== undefined) throw wrong;
     while (this.#gate !== undefined) await this.#gate;
     return this.#traced(text, options, () => this.#exec(text, values)) as QueryResult<R>;
   }
@@ -169,7 +181,32 @@ export class SqliteDatabase implements Database {
     values?: readonly unknown[],
     options?: QueryOptions,
   ): Promise<R | undefined> {
+    const wrong = queryArgumentError(text, values, 'db.one()');
+    if (wrong !== undefined) throw wrong;
     return (await this.query<R>(text, values, options)).rows[0];
+  }
+
+  /**
+   * A loader of one statement (the shared interface with the pool): each call runs at once, as
+   * statements are synchronous here and there is no round trip to save by batching.
+   */
+  loader<R = Row>(text: string): Loader<R> {
+    const wrong = queryArgumentError(text, undefined, 'db.loader()');
+    if (wrong !== undefined) throw wrong;
+    const checked = (values: readonly unknown[] | undefined, call: string) => {
+      const bad = queryArgumentError(text, values, call);
+      if (bad !== undefined) throw bad;
+    };
+    return {
+      query: async (values, o) => {
+        checked(values, 'loader.query()');
+        return this.query<R>(text, values, o);
+      },
+      one: async (values, o) => {
+        checked(values, 'loader.one()');
+        return this.one<R>(text, values, o);
+      },
+    };
   }
 
   /** Runs statements back to back. */
@@ -177,6 +214,8 @@ export class SqliteDatabase implements Database {
     statements: readonly Statement[],
     options?: QueryOptions,
   ): Promise<QueryResult<R>[]> {
+    const wrong = batchArgumentError(statements);
+    if (wrong !== undefined) throw wrong;
     while (this.#gate !== undefined) await this.#gate;
     const text = statements.map((s) => s.text).join(';\n');
     return this.#traced(text, options, () =>
@@ -196,14 +235,23 @@ export class SqliteDatabase implements Database {
     });
     const run = (text: string, values?: readonly unknown[], o?: QueryOptions) =>
       this.#traced(text, o ?? options, () => this.#exec(text, values));
+    const checked = (wrong: TypeError | undefined) => {
+      if (wrong !== undefined) throw wrong;
+    };
     const tx: Queryable = {
       dialect: 'sqlite',
-      query: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) =>
-        run(text, values, o) as QueryResult<R>,
-      one: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) =>
-        run(text, values, o).rows[0] as R | undefined,
-      batch: async <R = Row>(statements: readonly Statement[], o?: QueryOptions) =>
-        statements.map((st) => run(st.text, st.values, o)) as QueryResult<R>[],
+      query: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) => {
+        checked(queryArgumentError(text, values, 'tx.query()'));
+        return run(text, values, o) as QueryResult<R>;
+      },
+      one: async <R = Row>(text: string, values?: readonly unknown[], o?: QueryOptions) => {
+        checked(queryArgumentError(text, values, 'tx.one()'));
+        return run(text, values, o).rows[0] as R | undefined;
+      },
+      batch: async <R = Row>(statements: readonly Statement[], o?: QueryOptions) => {
+        checked(batchArgumentError(statements));
+        return statements.map((st) => run(st.text, st.values, o)) as QueryResult<R>[];
+      },
     };
     try {
       run('BEGIN IMMEDIATE');
