@@ -123,6 +123,8 @@ export class App {
   readonly #startup: Array<() => MaybePromise<void>> = [];
   readonly #shutdown: Array<() => MaybePromise<void>> = [];
   readonly #readiness = new Map<string, ReadinessCheck>();
+  /** The startup run, from the first `startup()` until `shutdown()`. */
+  #started: Promise<void> | undefined;
   readonly #limits: RouteLimits;
   readonly #env: RequestEnv & SendEnv;
   readonly #timeout: number;
@@ -225,13 +227,25 @@ export class App {
     return this;
   }
 
-  /** Runs the startup functions in order. */
-  async startup(): Promise<void> {
-    for (const fn of this.#startup) await fn();
+  /**
+   * Runs the startup functions in order, once: a later call gets the same run (a server and a
+   * TestClient may both ask) until `shutdown` makes the App startable again.
+   */
+  startup(): Promise<void> {
+    this.#started ??= (async () => {
+      for (const fn of this.#startup) await fn();
+    })();
+    return this.#started;
+  }
+
+  /** Whether `startup` has been called (and `shutdown` not since). */
+  get started(): boolean {
+    return this.#started !== undefined;
   }
 
   /** Runs the shutdown functions in reverse order; every one runs even if another fails. */
   async shutdown(): Promise<void> {
+    this.#started = undefined;
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     const errors: unknown[] = [];

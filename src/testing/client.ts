@@ -112,8 +112,12 @@ export function simulate(app: App, options: SimulateOptions = {}): Promise<Simul
 
 type MethodOptions = Omit<SimulateOptions, 'method' | 'path'>;
 
-/** A client bound to an App, with one method per HTTP method (Falcon's TestClient). */
-export class TestClient {
+/**
+ * A client bound to an App, with one method per HTTP method (Falcon's TestClient). Like a server,
+ * it runs the App's startup hooks before the first request (so `openDatabase().install(app)`
+ * opens the database); `close()` — or `await using` — runs its shutdown hooks.
+ */
+export class TestClient implements AsyncDisposable {
   /** The App under test. */
   readonly app: App;
   /** Options applied to every request. */
@@ -123,13 +127,24 @@ export class TestClient {
     this.defaults = defaults;
   }
 
-  /** Simulates any request. */
-  simulate(options: SimulateOptions): Promise<SimulatedResult> {
+  /** Simulates any request, after the App's startup hooks (run once, on first use). */
+  async simulate(options: SimulateOptions): Promise<SimulatedResult> {
+    await this.app.startup();
     return simulate(this.app, {
       ...this.defaults,
       ...options,
       headers: { ...this.defaults.headers, ...options.headers },
     });
+  }
+
+  /** Runs the App's shutdown hooks (closing what startup opened), if it was started. */
+  async close(): Promise<void> {
+    if (this.app.started) await this.app.shutdown();
+  }
+
+  /** `await using client = new TestClient(app)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   get(path: string, options: MethodOptions = {}) {
