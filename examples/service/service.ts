@@ -14,8 +14,13 @@ interface Item {
 export interface ServiceOptions {
   /** `postgres://…` for PostgreSQL, else a SQLite file (default `$DATABASE_URL`, else SQLite). */
   databaseUrl?: string;
-  /** Redis for the shared cache tier and cross-worker invalidation (default `$REDIS_URL`). */
+  /**
+   * Redis for the shared cache tier and invalidation across nodes (default `$REDIS_URL`). The
+   * workers of one node invalidate each other without it.
+   */
   redisUrl?: string;
+  /** Prefix of the cache's Redis keys, for services sharing one Redis (default `$CACHE_PREFIX`). */
+  cachePrefix?: string;
   /** A pricing service to call for `/items/{id}/price` (default `$PRICING_URL`). */
   pricingUrl?: string;
 }
@@ -23,8 +28,8 @@ export interface ServiceOptions {
 /**
  * A small catalogue service on the data path: SQLite by default and PostgreSQL + Redis when
  * `DATABASE_URL` / `REDIS_URL` are set. Reads go through the tiered cache and answer conditional
- * GETs with 304; writes invalidate the cache in every worker; a downstream is called with the
- * request's deadline.
+ * GETs with 304; writes invalidate the cache in every worker (through the master, and through
+ * Redis for other nodes); a downstream is called with the request's deadline.
  */
 export function createService(options: ServiceOptions = {}): App {
   const app = new App({ requestTimeout: 5000 });
@@ -35,7 +40,13 @@ export function createService(options: ServiceOptions = {}): App {
     },
   ).install(app);
   const redis = 'redisUrl' in options ? options.redisUrl : process.env.REDIS_URL;
-  const items = new Cache<Item, number>({ name: 'items', ttl: 30_000, staleTtl: 30_000, redis });
+  const items = new Cache<Item, number>({
+    name: 'items',
+    ttl: 30_000,
+    staleTtl: 30_000,
+    redis,
+    prefix: options.cachePrefix ?? process.env.CACHE_PREFIX,
+  });
   app.onShutdown(() => items.close());
   const pricingUrl = options.pricingUrl ?? process.env.PRICING_URL;
   const pricing =

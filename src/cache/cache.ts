@@ -9,6 +9,7 @@ import {
   cacheLookupChannel,
   register,
 } from '../data/diagnostics.ts';
+import { type NodeSubscription, nodeBus } from '../process/node-bus.ts';
 import { decodeEntry, type Entry, encodeEntry, jsonSerializer, type Serializer } from './entry.ts';
 import { type CacheKey, KeyForms } from './keys.ts';
 import { LocalStore } from './local-store.ts';
@@ -98,7 +99,8 @@ interface Flight<V> {
  * `get(key, loader)` answers from the local tier, then Redis, then the loader — with one loader
  * call per key per worker at a time (single-flight), or one per cluster with `lock`. A stale entry
  * is served at once while one caller refreshes it; "not found" is cached briefly; each value may
- * carry its own TTL. `delete` and `set` reach every worker and node through Redis pub/sub. When
+ * carry its own TTL. `delete` and `set` reach every worker of the node through the master (no
+ * Redis needed) and every other node through Redis pub/sub. When
  * Redis is slow or down, every command is bounded and a breaker skips it: the cache degrades to
  * the local tier and the loader, and no error reaches the caller.
  */
@@ -118,6 +120,8 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   readonly #serializer: Serializer<V>;
   readonly #lock: { ttl: number; wait: number } | undefined;
   readonly #redis: RedisTier | undefined;
+  /** Invalidations among the caches of this name on this node (workers of one master). */
+  readonly #node: NodeSubscription;
   readonly #unregister: () => void;
   #stats = {
     hits: 0,
@@ -142,10 +146,15 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
       const l = typeof options.lock === 'object' ? options.lock : {};
       this.#lock = { ttl: l.ttl ?? 5000, wait: l.wait ?? l.ttl ?? 5000 };
     }
+    const channel = `${this.#prefix}~invalidate`;
+    this.#node = nodeBus.subscribe(channel, (keys) => {
+      if (Array.isArray(keys)) this.#dropRemote(keys as string[]);
+    });
     if (options.redis !== undefined) {
-      this.#redis = new RedisTier(options.redis, options.name, `${this.#prefix}~invalidate`, {
+      this.#redis = new RedisTier(options.redis, options.name, channel, {
         timeout: options.redisTimeout ?? 100,
         breaker: options.breaker,
+        nodeId: () => nodeBus.nodeId,
         onInvalidate: (keys) => this.#dropRemote(keys),
         // Invalidations sent while we were not listening are lost: forget what we hold.
         onResubscribe: () => this.#local.clear(),
@@ -230,32 +239,44 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     if (other !== undefined) this.#local.delete(other as K);
     this.#forms.held(key);
     this.#local.set(key, entry.value, entry.fresh, entry.stale);
+    const names = [String(key)];
     if (this.#redis !== undefined) {
       await this.#redis.set(
         this.#prefix + key,
         encodeEntry(entry, this.#serializer),
         entry.stale - Date.now(),
       );
-      await this.#redis.invalidate([], [String(key)]);
+      await this.#redis.invalidate([], names);
     }
+    await this.#node.publish(names);
   }
 
-  /** Removes keys from every tier, in every worker and node. */
+  /**
+   * Removes keys from every tier, in every worker and node. Resolves once every worker of this
+   * node has dropped them (bounded: a worker that does not answer within a second is not waited
+   * for), so a request answered after a write never reads the old value from another worker of
+   * the node; other nodes drop them when Redis's message reaches them.
+   */
   async delete(...keys: K[]): Promise<void> {
     if (keys.length === 0) return;
     this.#markInvalidated(keys);
     this.#dropLocal(keys);
+    const names = keys.map(String);
+    // Redis first: a worker that drops its copy on the node's message must not then read the
+    // old value back from Redis.
     if (this.#redis !== undefined) {
       await this.#redis.invalidate(
         keys.map((k) => this.#prefix + k),
-        keys.map(String),
+        names,
       );
     }
+    await this.#node.publish(names);
   }
 
-  /** Closes the Redis connections this cache opened. */
+  /** Stops receiving invalidations and closes the Redis connections this cache opened. */
   async close(): Promise<void> {
     this.#unregister();
+    this.#node.close();
     await this.#redis?.close();
   }
 

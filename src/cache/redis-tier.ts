@@ -11,7 +11,12 @@ export interface RedisTierOptions {
   timeout: number;
   /** The breaker that skips Redis while it keeps failing. */
   breaker?: BreakerOptions;
-  /** Called when an invalidation from another worker or node arrives. */
+  /**
+   * This process's node (`nodeBus.nodeId`): invalidations carry it, and those from this node
+   * are ignored because the node bus delivered them already.
+   */
+  nodeId(): string;
+  /** Called when an invalidation from another node arrives. */
   onInvalidate(keys: string[]): void;
   /** Called when the subscription (re)connects after a loss: invalidations may have been missed. */
   onResubscribe(): void;
@@ -94,8 +99,9 @@ export class RedisTier {
     });
     sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
       try {
-        const msg = JSON.parse(message.toString('utf8')) as { o: string; k: string[] };
-        if (msg.o !== this.id && Array.isArray(msg.k)) this.#options.onInvalidate(msg.k);
+        const msg = JSON.parse(message.toString('utf8')) as { o: string; n?: string; k: string[] };
+        if (msg.o !== this.id && msg.n !== this.#options.nodeId() && Array.isArray(msg.k))
+          this.#options.onInvalidate(msg.k);
       } catch {
         // Not one of ours: ignore.
       }
@@ -155,9 +161,9 @@ export class RedisTier {
     return r === 'OK';
   }
 
-  /** DEL keys and tell every other worker and node to drop them. */
+  /** DEL keys and tell every other node to drop them. */
   async invalidate(keys: string[], localKeys: string[]): Promise<boolean> {
-    const msg = JSON.stringify({ o: this.id, k: localKeys });
+    const msg = JSON.stringify({ o: this.id, n: this.#options.nodeId(), k: localKeys });
     const r = await this.#call(() => {
       const tx = this.#client.multi();
       if (keys.length > 0) tx.del(...keys);

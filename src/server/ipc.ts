@@ -67,6 +67,10 @@ export interface WorkerMessages {
   drained: Heartbeat;
   /** The worker took (or, once stopped, declined) a connection the master handed over. */
   accepted: { seq: number; taken: boolean };
+  /** A node-bus message for the other workers (src/process/node-bus.ts); the master relays it. */
+  'node-publish': { id: number; channel: string; payload: unknown };
+  /** This worker handled node-bus message `id` of worker `to`; the master tells that worker. */
+  'node-handled': { to: number; id: number };
 }
 
 /** Messages from the master to a worker, by type. */
@@ -89,6 +93,12 @@ export interface MasterMessages {
    * worker that exits before acknowledging it: the client hangs. Waiting for this closes that gap.)
    */
   release: Record<string, never>;
+  /** A node-bus message another worker published; answer `node-handled`. */
+  'node-message': { from: number; id: number; channel: string; payload: unknown };
+  /** To the publisher: how many workers its message `id` went to (each answers once). */
+  'node-relayed': { id: number; count: number };
+  /** To the publisher: one more worker handled its message `id`. */
+  'node-handled': { id: number };
 }
 
 /** A message on the wire. */

@@ -168,6 +168,38 @@ describe('Cache, local tier', () => {
   });
 });
 
+describe('Cache, invalidation without Redis', () => {
+  test("caches of one name in one process drop each other's copies; other names keep theirs", async () => {
+    const name = unique();
+    const a = new Cache<{ n: number }, number>({ name });
+    const b = new Cache<{ n: number }, number>({ name });
+    const other = new Cache<{ n: number }, number>({ name: unique() });
+    try {
+      for (const c of [a, b, other]) await c.get(7, (id) => ({ n: id }));
+      const heard = once(b, 'invalidate');
+      // Outside `peregrine serve` there is no other worker to wait for: it resolves at once.
+      await a.delete(7);
+      assert.deepEqual((await heard)[0], ['7']);
+      assert.equal(a.peek(7), undefined);
+      assert.equal(b.peek(7), undefined);
+      assert.deepEqual(other.peek(7), { n: 7 });
+      assert.equal(b.stats().remoteInvalidations, 1);
+      // set: the others drop their copy (and load the new value themselves).
+      await b.get(7, () => ({ n: 1 }));
+      await a.set(7, { n: 2 });
+      assert.equal(b.peek(7), undefined);
+      assert.deepEqual(a.peek(7), { n: 2 });
+      // A closed cache hears nothing more.
+      await b.close();
+      await b.get(8, () => ({ n: 8 }));
+      await a.delete(8);
+      assert.deepEqual(b.peek(8), { n: 8 });
+    } finally {
+      await Promise.all([a.close(), b.close(), other.close()]);
+    }
+  });
+});
+
 describe('Cache, Redis tier', () => {
   test('number keys: one Redis entry per key; an invalidation from another cache drops it', async (t) => {
     const redis = await requireService(t, 'redis');

@@ -19,6 +19,7 @@ import type { Address } from '../settings/setting.ts';
 import { AdminServer, sendJSON } from './admin.ts';
 import { EventQueue } from './event-queue.ts';
 import { Listeners } from './listeners.ts';
+import { relayNodeMessages } from './node-relay.ts';
 import { removePidFile, writePidFile } from './pid-file.ts';
 import { type WorkerEvent, WorkerPool } from './pool.ts';
 import { answerReadiness, type ReadinessAnswer, ReadinessProbes } from './readiness.ts';
@@ -115,6 +116,7 @@ export class Master {
       runDir: () => this.#runDir,
       enqueue: (event) => this.#queue.push(event),
     });
+    relayNodeMessages(this);
     this.admin = new AdminServer(this.log);
     this.admin.route('GET', '/healthz', (_req, res) => sendJSON(res, 200, this.#health()));
     this.admin.route('GET', '/readyz', async (_req, res) => {

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -56,6 +56,8 @@ export function heartbeatInterval(timeoutSeconds: number): number {
  * watchdog over their heartbeats. Decisions about how many there should be are the master's.
  */
 export class WorkerPool {
+  /** Identifies the node to its workers, for the node bus (src/process/node-bus.ts). */
+  readonly nodeId = randomUUID();
   readonly #ctx: PoolContext;
   readonly #workers = new Map<number, WorkerRecord>();
   #lastId = 0;
@@ -119,6 +121,7 @@ export class WorkerPool {
       app: this.#ctx.app,
       modules: [...this.#ctx.modules],
       cwd: this.#ctx.cwd,
+      nodeId: this.nodeId,
       settings: s,
       listen: this.#ctx.listen(),
       external: this.#ctx.external(),

@@ -15,6 +15,8 @@ export interface WorkerConfig {
   modules: string[];
   /** Where relative module paths resolve. */
   cwd: string;
+  /** The node's id, the same in every worker of the master (the node bus). */
+  nodeId: string;
   /** The resolved settings. */
   settings: ServerSettings;
   /** The addresses served (`--bind`, with port 0 resolved). */

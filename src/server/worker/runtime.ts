@@ -21,6 +21,7 @@ import { type RunningServer, serve } from '../serve.ts';
 import { telemetryEnvironment } from '../settings/telemetry.ts';
 import type { WorkerConfig } from './config.ts';
 import { AppLoadError, loadApp } from './load-app.ts';
+import { linkNodeBus } from './node-link.ts';
 import { startWatchdogThread, type WatchdogThread } from './watchdog.ts';
 
 // Signals meant for the master reach workers too when they are sent to the process group (a
@@ -188,6 +189,7 @@ export class WorkerRuntime {
     this.messages.on('drain', ({ gracefulTimeout }) => void this.stop('drain', gracefulTimeout));
     this.messages.on('quit', () => void this.stop('quit', 0));
     this.messages.on('topology', ({ workerCount }) => topology.update({ workerCount }));
+    linkNodeBus(this, this.config.nodeId);
     this.messages.on('reopen-logs', () => this.#serverLog.reopen());
     this.messages.on('readiness-probe', ({ id, timeout }) => {
       const app = this.app;
