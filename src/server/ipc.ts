@@ -67,8 +67,11 @@ export interface WorkerMessages {
   drained: Heartbeat;
   /** The worker took (or, once stopped, declined) a connection the master handed over. */
   accepted: { seq: number; taken: boolean };
-  /** A node-bus message for the other workers (src/process/node-bus.ts); the master relays it. */
-  'node-publish': { id: number; channel: string; payload: unknown };
+  /**
+   * The node-bus messages published in one turn of this worker's event loop, as `[channel,
+   * payload]` pairs (src/process/node-bus.ts); the master relays them to the other workers.
+   */
+  'node-publish': { id: number; messages: Array<[channel: string, payload: unknown]> };
   /** This worker handled node-bus message `id` of worker `to`; the master tells that worker. */
   'node-handled': { to: number; id: number };
 }
@@ -93,9 +96,13 @@ export interface MasterMessages {
    * worker that exits before acknowledging it: the client hangs. Waiting for this closes that gap.)
    */
   release: Record<string, never>;
-  /** A node-bus message another worker published; answer `node-handled`. */
-  'node-message': { from: number; id: number; channel: string; payload: unknown };
-  /** To the publisher: how many workers its message `id` went to (each answers once). */
+  /** Node-bus messages another worker published; answer `node-handled`. */
+  'node-message': {
+    from: number;
+    id: number;
+    messages: Array<[channel: string, payload: unknown]>;
+  };
+  /** To the publisher: how many workers its messages `id` went to (each answers once). */
   'node-relayed': { id: number; count: number };
   /** To the publisher: one more worker handled its message `id`. */
   'node-handled': { id: number };

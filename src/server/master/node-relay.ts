@@ -19,11 +19,11 @@ export interface RelayHost {
  * the number of workers the master reports having sent the message to.
  */
 export function relayNodeMessages(host: RelayHost): void {
-  host.messages.on('node-publish', ({ id, channel, payload }, from) => {
+  host.messages.on('node-publish', ({ id, messages }, from) => {
     let count = 0;
     for (const w of host.workers()) {
       if (w === from || w.state === 'exited' || !w.process.isConnected()) continue;
-      host.send(w, 'node-message', { from: from.id, id, channel, payload });
+      host.send(w, 'node-message', { from: from.id, id, messages });
       count++;
     }
     host.send(from, 'node-relayed', { id, count });

@@ -7,65 +7,92 @@ export interface LinkHost {
   send<K extends keyof WorkerMessages>(type: K, data: WorkerMessages[K]): Promise<void>;
 }
 
-interface Waiting {
-  /** Workers the master sent the message to (unknown until it says). */
+/** A publisher waiting for the node to handle its message. */
+interface Publisher {
+  resolve(): void;
+  timer: NodeJS.Timeout;
+}
+
+/** The messages of one turn, sent to the master as one. */
+interface Batch {
+  messages: Array<[channel: string, payload: unknown]>;
+  publishers: Publisher[];
+  /** The longest wait a publisher asked for: after it the batch is forgotten. */
+  timeoutMs: number;
+  /** Workers the master relayed the batch to (unknown until it says). */
   expected: number | undefined;
   handled: number;
-  done(): void;
+}
+
+/** Answers the publishers of a batch (those whose wait ran out were answered already). */
+function release(batch: Batch): void {
+  for (const p of batch.publishers) {
+    clearTimeout(p.timer);
+    p.resolve();
+  }
 }
 
 /**
- * Connects this worker's node bus to the other workers through the master: what a subscriber
- * publishes goes to the master, which relays it; each worker hands it to its own subscribers and
- * acknowledges, and the publisher resolves once every worker the master reached has done so.
+ * Connects this worker's node bus to the other workers through the master. What subscribers
+ * publish in one turn of the event loop goes to the master as one message (so IPC grows with
+ * the turns that publish, not with every write), which relays it; each worker hands the payloads
+ * to its own subscribers and acknowledges, and the publishers resolve once every worker the
+ * master reached has done so — or when their own wait runs out.
  */
 export function linkNodeBus(host: LinkHost, nodeId: string): void {
   let next = 0;
-  const waiting = new Map<number, Waiting>();
-  const settle = (id: number, w: Waiting) => {
-    if (w.expected !== undefined && w.handled >= w.expected) {
-      waiting.delete(id);
-      w.done();
+  let open: Batch | undefined;
+  const sent = new Map<number, Batch>();
+  const settle = (id: number, batch: Batch) => {
+    if (batch.expected !== undefined && batch.handled >= batch.expected) {
+      sent.delete(id);
+      release(batch);
     }
   };
-  host.messages.on('node-message', ({ from, id, channel, payload }) => {
-    nodeBus.deliver(channel, payload);
+  const flush = () => {
+    const batch = open!;
+    open = undefined;
+    const id = ++next;
+    sent.set(id, batch);
+    // Acknowledgements that never come (a worker died after the relay) must not be waited for.
+    setTimeout(() => {
+      if (sent.delete(id)) release(batch);
+    }, batch.timeoutMs).unref();
+    void host.send('node-publish', { id, messages: batch.messages });
+  };
+  host.messages.on('node-message', ({ from, id, messages }) => {
+    for (const [channel, payload] of messages) nodeBus.deliver(channel, payload);
     void host.send('node-handled', { to: from, id });
   });
   host.messages.on('node-relayed', ({ id, count }) => {
-    const w = waiting.get(id);
-    if (w === undefined) return;
-    w.expected = count;
-    settle(id, w);
+    const batch = sent.get(id);
+    if (batch === undefined) return;
+    batch.expected = count;
+    settle(id, batch);
   });
   host.messages.on('node-handled', ({ id }) => {
-    const w = waiting.get(id);
-    if (w === undefined) return;
-    w.handled++;
-    settle(id, w);
+    const batch = sent.get(id);
+    if (batch === undefined) return;
+    batch.handled++;
+    settle(id, batch);
   });
   nodeBus.connect(
     {
       publish(channel, payload, timeoutMs) {
         if (!process.connected) return Promise.resolve();
         return new Promise<void>((resolve) => {
-          const id = ++next;
+          if (open === undefined) {
+            open = { messages: [], publishers: [], timeoutMs, expected: undefined, handled: 0 };
+            // After this turn's I/O callbacks: the writes of every request read in it share one.
+            setImmediate(flush);
+          }
           // A worker that does not answer (stuck, dying) must not hold the publisher up for long;
           // the message still reaches it when its event loop turns.
-          const timer = setTimeout(() => {
-            waiting.delete(id);
-            resolve();
-          }, timeoutMs);
+          const timer = setTimeout(resolve, timeoutMs);
           timer.unref();
-          waiting.set(id, {
-            expected: undefined,
-            handled: 0,
-            done: () => {
-              clearTimeout(timer);
-              resolve();
-            },
-          });
-          void host.send('node-publish', { id, channel, payload });
+          open.timeoutMs = Math.max(open.timeoutMs, timeoutMs);
+          open.messages.push([channel, payload]);
+          open.publishers.push({ resolve, timer });
         });
       },
     },
