@@ -19,7 +19,6 @@ import { FakeSocket } from '../helpers/fake-socket.ts';
 import { describeConn, get, RawConnection } from '../helpers/raw-http.ts';
 
 const ENGINES = ['peregrine', 'node'] as const;
-type Engine = (typeof ENGINES)[number];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function buildApp(): App {
