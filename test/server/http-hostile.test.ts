@@ -39,8 +39,23 @@ function buildApp(): App {
     },
     { bodyLimit: 1024 },
   );
+  app.addRoute('/echo', {
+    async onPost(req: Request, resp: Response) {
+      resp.data = await req.bytes();
+    },
+  });
+  app.addRoute('/big', {
+    onGet(_req: Request, resp: Response) {
+      served.big++;
+      resp.data = BIG;
+    },
+  });
   return app;
 }
+
+const BIG = Buffer.alloc(64 * 1024, 0x63);
+/** Requests the App answered, by route. */
+const served = { big: 0 };
 
 /** Descriptors this process holds. */
 function fds(): number {
@@ -137,6 +152,21 @@ for (const engine of ENGINES) {
         rs.every((r) => r.status === 200 && r.body.toString() === 'waited'),
         describeConn(c),
       );
+    });
+
+    test('2b. a hand-off in the middle of 1,500 pipelined requests keeps every one, in order', async () => {
+      const one = get(
+        '/wait',
+        `Accept: */*\r\nUser-Agent: hostile-test\r\nX-Pad: ${'p'.repeat(22)}\r\n`,
+      );
+      const chunked =
+        'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n';
+      const c = await connect();
+      await c.send(one.repeat(1000) + chunked + one.repeat(499));
+      const rs = await c.waitFor(1500, 8000);
+      assert.equal(rs.length, 1500, `answers: ${rs.length}, last ${rs.at(-1)?.status}`);
+      assert.equal(rs[1000]?.body.toString(), 'hello');
+      assert.ok(rs.every((r, i) => i === 1000 || r.body.toString() === 'waited'));
     });
 
     test('3a. 100 clients that get Connection: close and never close hold no server descriptor', async () => {
@@ -269,6 +299,15 @@ for (const engine of ENGINES) {
       }
     });
 
+    test("5c. a head cut short by the client's FIN gets a 400", async () => {
+      const c = await connect();
+      await c.send('GET /json HTTP/1.1\r\nHost: x\r\nAccept: ');
+      c.socket.end();
+      const [r] = await c.waitFor(1, 1500);
+      assert.equal(r?.status, 400, describeConn(c));
+      assert.equal(await c.closedWithin(1000), true);
+    });
+
     test('7. a malformed request behind a handed-off one gets its 400 after the first answer', async () => {
       // HTTP/1.0 goes to node:http (with either engine); the second head has a bad name.
       const c = await connect();
@@ -298,6 +337,49 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('bounds only the engine has', () => {
+  let server: RunningServer;
+  const open: RawConnection[] = [];
+  before(async () => {
+    server = await serve(buildApp(), {
+      port: 0,
+      shedDelay: 0,
+      sendTimeout: 1000,
+      connectionsCheckingInterval: 250,
+    });
+  });
+  after(async () => {
+    for (const c of open) c.destroy();
+    await server.close(500);
+  });
+
+  test('8. a client that pipelines and never reads: reading stops, then --send-timeout closes', async () => {
+    const c = await RawConnection.open(server.address.port);
+    open.push(c);
+    c.socket.pause();
+    const before = served.big;
+    // 1,000 answers of 64 KiB (64 MiB) asked for; the kernel's buffers take a few MiB at most.
+    await c.send(get('/big').repeat(1000));
+    const closed = await eventually(() => server.connections === 0, 5000);
+    const answered = served.big - before;
+    assert.ok(closed, `still open, ${answered} answered`);
+    assert.ok(answered < 300, `${answered} answers of 64 KiB made for a client that reads none`);
+  });
+
+  test('9. an answer that leaves over 256 KiB of body unread closes the connection', async () => {
+    const c = await RawConnection.open(server.address.port);
+    open.push(c);
+    await c.send(
+      `POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`,
+      'first bytes',
+    );
+    const [r] = await c.waitFor(1);
+    assert.equal(r?.status, 404, describeConn(c));
+    assert.ok(r.headers.get('connection')?.includes('close'), describeConn(c));
+    assert.equal(await c.closedWithin(1000), true);
+  });
+});
 
 describe('the work a head costs', () => {
   /** Counts the bytes Buffer operations touch while `run` goes (copies, searches, decodes). */
