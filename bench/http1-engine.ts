@@ -3,9 +3,10 @@
  * network: a fake socket feeds request bytes to a connection, a listener answers at once, and the
  * response bytes are counted and dropped. It measures what the engine adds (head parsing,
  * dispatch, response head writing) apart from the App and the kernel, in ns per request, and
- * the young-generation collections per 100k requests (what a request allocates). Shapes: one
- * small GET per read (keep-alive), 16 pipelined GETs per read, and a head split over two reads.
- * Takes about 20 s; run it under the load lock on a quiet machine.
+ * what a request allocates: the npm script fixes the young generation at 16 MiB, so each
+ * scavenge stands for 16 MiB allocated. Shapes: one small GET per read (keep-alive), 16
+ * pipelined GETs per read, and a head split over two reads. Takes about 20 s; run it under the
+ * load lock on a quiet machine.
  *
  *   flock /tmp/peregrine-load.lock npm run bench:http1 [-- --rounds 5 --requests 300000]
  */
@@ -142,9 +143,16 @@ for (let r = 0; r < rounds; r++) {
 }
 observer.disconnect();
 engine.stop();
+/** The young generation's size when the npm script fixed it (MiB), else unknown. */
+const semiSpace = Number(
+  /--max-semi-space-size=(\d+)/.exec(process.execArgv.join(' '))?.[1] ?? Number.NaN,
+);
 console.log(`node ${process.version}, ${rounds} rounds of ${perRound} requests (median)`);
 for (const [name, { ns, gc }] of results) {
+  const bytes = Number.isNaN(semiSpace)
+    ? ''
+    : `  ~${Math.round((median(gc) * semiSpace * 1024 * 1024) / 100_000)} B/request allocated`;
   console.log(
-    `${name.padEnd(30)} ${median(ns).toFixed(0).padStart(6)} ns/request  ${median(gc).toFixed(1).padStart(6)} scavenges/100k`,
+    `${name.padEnd(30)} ${median(ns).toFixed(0).padStart(6)} ns/request  ${median(gc).toFixed(1).padStart(5)} scavenges/100k${bytes}`,
   );
 }
