@@ -248,16 +248,16 @@ for (const engine of ENGINES) {
         MALFORMED.map(async ([name, bytes]) => {
           const c = await connect();
           await c.send(bytes);
-          // The headers timeout is 1 s here (20 s by default): the answer must come well before.
-          const [r] = await c.waitFor(1, 700);
+          // The headers timeout is 1 s here (20 s by default): a 408 instead of the 400 fails.
+          const [r] = await c.waitFor(1, 1500);
           assert.equal(r?.status, 400, `${name}: ${describeConn(c)}`);
           assert.equal(r.headers.get('content-type'), 'application/problem+json', name);
           assert.equal(JSON.parse(r.body.toString()).code, 'PRG_REQUEST_MALFORMED', name);
           assert.ok(r.headers.get('connection')?.includes('close'), name);
-          assert.equal(await c.closedWithin(700), true, `${name}: closed`);
+          assert.equal(await c.closedWithin(1500), true, `${name}: closed`);
         }),
       );
-      assert.ok(Date.now() - started < 1000, `all refused within ${Date.now() - started} ms`);
+      assert.ok(Date.now() - started < 2500, `all refused within ${Date.now() - started} ms`);
     });
 
     test('5a. the headers timeout never fires early (408 at >= 1 s, checked every 250 ms)', async () => {
@@ -275,7 +275,7 @@ for (const engine of ENGINES) {
       for (const { ms, got408 } of results) {
         assert.ok(got408, `a 408: ${JSON.stringify(results)}`);
         assert.ok(ms >= 1000, `408 after ${ms} ms, before the 1000 ms allowed`);
-        assert.ok(ms <= 1000 + 250 + 400, `408 after ${ms} ms, long after the check interval`);
+        assert.ok(ms <= 1000 + 250 + 1000, `408 after ${ms} ms, long after the check interval`);
       }
     });
 
@@ -295,7 +295,7 @@ for (const engine of ENGINES) {
       for (const { ms, got408 } of results) {
         assert.ok(got408, `a 408: ${JSON.stringify(results)}`);
         assert.ok(ms >= 1500, `408 after ${ms} ms, before the 1500 ms allowed`);
-        assert.ok(ms <= 1500 + 250 + 400, `408 after ${ms} ms, long after the check interval`);
+        assert.ok(ms <= 1500 + 250 + 1000, `408 after ${ms} ms, long after the check interval`);
       }
     });
 

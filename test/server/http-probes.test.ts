@@ -133,7 +133,7 @@ describe('hostile-client probes against a worker', () => {
     latencies.sort((a, b) => a - b);
     const info = `p50 ${latencies[25]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms; worker +${rss.toFixed(1)} MiB RSS with 2,000 slow heads`;
     t.diagnostic(info);
-    assert.ok(latencies[25]! < 50 && latencies.at(-1)! < 500, info);
+    assert.ok(latencies[25]! < 50 && latencies.at(-1)! < 1000, info);
     assert.ok(rss < 96, info);
     for (const s of slow) s.destroy();
     await backToBaseline('after the slow heads');
