@@ -136,7 +136,9 @@ export class Http1Engine {
     for (const c of this.connections) {
       switch (c.state) {
         case IDLE:
-          if (c.idleTick === tick) c.idleSince = now;
+          // Idle counts from when the last answer has left (a slow reader is the send
+          // timeout's business), and from a check that saw it, never from before.
+          if (c.idleTick === tick || c.socket.writableLength > 0) c.idleSince = now;
           else if (
             keepAliveTimeout > 0 &&
             now - c.idleSince >= keepAliveTimeout + KEEP_ALIVE_MARGIN
