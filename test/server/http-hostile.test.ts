@@ -86,9 +86,9 @@ for (const engine of ENGINES) {
         port: 0,
         httpEngine: engine,
         shedDelay: 0,
-        headersTimeout: 1000,
-        requestTimeout: 1500,
-        connectionsCheckingInterval: 250,
+        headersTimeout: 700,
+        requestTimeout: 1000,
+        connectionsCheckingInterval: 150,
       });
       port = server.address.port;
     });
@@ -249,7 +249,7 @@ for (const engine of ENGINES) {
         MALFORMED.map(async ([name, bytes]) => {
           const c = await connect();
           await c.send(bytes);
-          // The headers timeout is 1 s here (20 s by default): a 408 instead of the 400 fails.
+          // The headers timeout is 0.7 s here (20 s by default): a 408 instead of the 400 fails.
           const [r] = await c.waitFor(1, 1500);
           assert.equal(r?.status, 400, `${name}: ${describeConn(c)}`);
           assert.equal(r.headers.get('content-type'), 'application/problem+json', name);
@@ -261,10 +261,10 @@ for (const engine of ENGINES) {
       assert.ok(Date.now() - started < 2500, `all refused within ${Date.now() - started} ms`);
     });
 
-    test('5a. the headers timeout never fires early (408 at >= 1 s, checked every 250 ms)', async () => {
-      // Five clients started 60 ms apart cover every phase of the 250 ms check interval.
+    test('5a. the headers timeout never fires early (408 at >= 0.7 s, checked every 150 ms)', async () => {
+      // Five clients started 35 ms apart cover every phase of the 150 ms check interval.
       const results = await Promise.all(
-        [0, 60, 120, 180, 240].map(async (delay) => {
+        [0, 35, 70, 105, 140].map(async (delay) => {
           await sleep(delay);
           const t0 = Date.now();
           const c = await connect();
@@ -275,14 +275,14 @@ for (const engine of ENGINES) {
       );
       for (const { ms, got408 } of results) {
         assert.ok(got408, `a 408: ${JSON.stringify(results)}`);
-        assert.ok(ms >= 1000, `408 after ${ms} ms, before the 1000 ms allowed`);
-        assert.ok(ms <= 1000 + 250 + 1000, `408 after ${ms} ms, long after the check interval`);
+        assert.ok(ms >= 700, `408 after ${ms} ms, before the 700 ms allowed`);
+        assert.ok(ms <= 700 + 150 + 1000, `408 after ${ms} ms, long after the check interval`);
       }
     });
 
-    test('5b. the receive timeout never fires early (408 at >= 1.5 s, checked every 250 ms)', async () => {
+    test('5b. the receive timeout never fires early (408 at >= 1 s, checked every 150 ms)', async () => {
       const results = await Promise.all(
-        [0, 60, 120, 180, 240].map(async (delay) => {
+        [0, 35, 70, 105, 140].map(async (delay) => {
           await sleep(delay);
           const c = await connect();
           const t0 = Date.now();
@@ -295,8 +295,8 @@ for (const engine of ENGINES) {
       );
       for (const { ms, got408 } of results) {
         assert.ok(got408, `a 408: ${JSON.stringify(results)}`);
-        assert.ok(ms >= 1500, `408 after ${ms} ms, before the 1500 ms allowed`);
-        assert.ok(ms <= 1500 + 250 + 1000, `408 after ${ms} ms, long after the check interval`);
+        assert.ok(ms >= 1000, `408 after ${ms} ms, before the 1000 ms allowed`);
+        assert.ok(ms <= 1000 + 150 + 1000, `408 after ${ms} ms, long after the check interval`);
       }
     });
 
