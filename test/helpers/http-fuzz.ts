@@ -2,7 +2,7 @@
  * Differential fuzzing of Peregrine's HTTP/1.1 engine against node:http. Each case is a byte
  * stream (one or more requests, valid ones mutated) written in parts; the same parts go over
  * real sockets to the engine (with its node:http fallback) and to a plain node:http server, both
- * set up as `serve()` sets them up, and each server's request listener records what it was
+ * with `serve()`'s limits and its clientError handler, and each server's request listener records what it was
  * given. The two must agree on:
  *
  * - where each request ends and the next begins: the requests dispatched, in order, with their
