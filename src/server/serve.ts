@@ -6,6 +6,7 @@ import type { Logger } from '../app/logger.ts';
 import type { RawRequest } from '../app/transport.ts';
 import { BindError } from './bind-error.ts';
 import { type EngineOptions, type EngineResponse, Http1Engine } from './http1/engine.ts';
+import { answerClientError } from './http1/refusals.ts';
 import { Rfc9110Response } from './reason-phrase.ts';
 import { type Address, formatAddress } from './settings/setting.ts';
 import { rejectOverCap, rejectOverloaded } from './worker/rejections.ts';
@@ -27,6 +28,11 @@ export interface ServeOptions {
   headersTimeout?: number;
   /** Time allowed to receive the whole request (default 60 s; 0 = none). */
   requestTimeout?: number;
+  /**
+   * Time a response may go without the client taking any of its bytes before the connection is
+   * closed (default 60 s; 0 = none). Peregrine's engine only; node:http has no such bound.
+   */
+  sendTimeout?: number;
   /** Largest request head (default 16 KiB). */
   maxHeaderSize?: number;
   /** Most concurrent connections; a connection over it gets one 503 and is closed (default: no cap). */
@@ -225,6 +231,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
     headersTimeout: options.headersTimeout ?? 20_000,
     requestTimeout: options.requestTimeout ?? 60_000,
+    sendTimeout: options.sendTimeout ?? 60_000,
     maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
     checkInterval: options.connectionsCheckingInterval ?? 1000,
   };
@@ -252,11 +259,15 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Runni
     );
     server.on('connection', onConnection);
     server.on('checkContinue', continueWhenRead);
+    // Refusals from node:http's parser: problem+json like the engine's, and written after the
+    // answers still due on the connection (node:http's default may drop one or the other).
+    server.on('clientError', answerClientError);
     let front: NetServer = server;
     if (useEngine) {
-      const engine = new Http1Engine(listener, server, limits, (err) =>
-        process.stderr.write(`peregrine: request listener threw: ${String(err)}\n`),
-      );
+      const engine = new Http1Engine(listener, server, limits, {
+        onError: (err) =>
+          process.stderr.write(`peregrine: request listener threw: ${String(err)}\n`),
+      });
       engine.start();
       engines.push(engine);
       // node:http starts its header/request timeout checks (for handed-off connections) when it

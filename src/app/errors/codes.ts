@@ -60,6 +60,18 @@ export const ERROR_CODES = {
     status: 500,
     summary: 'The responder produced a body that fails its response schema.',
   },
+  PRG_REQUEST_MALFORMED: {
+    status: 400,
+    summary: 'The request is not valid HTTP/1.1; the connection closes.',
+  },
+  PRG_REQUEST_TIMEOUT: {
+    status: 408,
+    summary: 'The head or body did not arrive in time; the connection closes.',
+  },
+  PRG_HEADERS_TOO_LARGE: {
+    status: 431,
+    summary: 'The request head is over `--max-header-size`; the connection closes.',
+  },
   PRG_DEADLINE_EXCEEDED: {
     status: 503,
     summary: 'The request deadline passed before the responder finished.',

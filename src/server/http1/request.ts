@@ -3,10 +3,16 @@ import type { Socket } from 'node:net';
 import type { RawRequest } from '../../app/transport.ts';
 import type { Connection } from './connection.ts';
 import { LightEmitter } from './emitter.ts';
-import type { ParsedHead } from './parse.ts';
+import type { ParsedHead } from './scan.ts';
 
 /** Bytes buffered (a body nobody reads yet, pipelined requests) before the socket is paused. */
 export const HIGH_WATER = 64 * 1024;
+
+/**
+ * Unread body above which an answer closes the connection rather than read and drop the rest
+ * (Go's net/http draws the same line at 256 KiB).
+ */
+export const DISCARD_LIMIT = 256 * 1024;
 
 /** A request read by the engine: what the App reads (RawRequest), with its body streamed in. */
 export class EngineRequest extends LightEmitter implements RawRequest {
@@ -24,6 +30,7 @@ export class EngineRequest extends LightEmitter implements RawRequest {
   #queuedBytes = 0;
   #flowing = false;
   #ended = false;
+  #aborted = false;
   readonly #conn: Connection;
 
   constructor(conn: Connection, head: ParsedHead, ownCallback: boolean) {
@@ -91,6 +98,8 @@ export class EngineRequest extends LightEmitter implements RawRequest {
 
   /** @internal The connection went away before the body was read. */
   abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
     if (!this.complete) this.emit('aborted');
     this.emit('close');
   }

@@ -4,7 +4,7 @@ import type { RawResponse } from '../../app/transport.ts';
 import { reasonPhrase } from '../reason-phrase.ts';
 import type { Connection } from './connection.ts';
 import { LightEmitter } from './emitter.ts';
-import type { EngineRequest } from './request.ts';
+import { DISCARD_LIMIT, type EngineRequest } from './request.ts';
 
 /** What the engine hands the request listener for a response (ServerResponse has the same). */
 export interface EngineResponse extends RawResponse {
@@ -151,7 +151,12 @@ export class EngineResponseImpl extends LightEmitter implements EngineResponse {
   /** The head's closing lines: connection management, framing. */
   #finishHead(length: number): string {
     let head = this.#head;
-    const keepAlive = this.shouldKeepAlive && !this.#closeAfter && !this.#conn.draining;
+    const keepAlive =
+      this.shouldKeepAlive &&
+      !this.#closeAfter &&
+      !this.#conn.draining &&
+      // An answer that ends with much of the body unread closes rather than drop the rest.
+      !(this.writableEnded && this.req.remaining > DISCARD_LIMIT);
     if (!keepAlive) this.#closeAfter = true;
     if (!this.#hasConnectionHeader) {
       head += keepAlive ? this.#conn.keepAliveLines : 'Connection: close\r\n';

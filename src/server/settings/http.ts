@@ -42,7 +42,7 @@ export const httpSettings = {
     default: () => 20,
     parse: parseSeconds,
     validate: range(0.1, 3600),
-    doc: 'Time allowed to receive the request line and headers (a slowloris guard); 408 after it. Checked every second.',
+    doc: 'Time allowed to receive the request line and headers (a slowloris guard), from the first byte of the head (or from the connection’s accept for its first head); 408 at or after it, never before (checked every second).',
   }),
   receiveTimeout: setting<number>({
     name: 'receive-timeout',
@@ -53,6 +53,16 @@ export const httpSettings = {
     parse: parseSeconds,
     validate: range(0, 86_400),
     doc: 'Time allowed to receive a whole request, headers and body (Node’s `server.requestTimeout`); 408 after it. 0 turns it off.',
+  }),
+  sendTimeout: setting<number>({
+    name: 'send-timeout',
+    section: 'HTTP',
+    kind: 'seconds',
+    meta: 'SECONDS',
+    default: () => 60,
+    parse: parseSeconds,
+    validate: range(0, 86_400),
+    doc: 'How long a response may wait without the client taking any of its bytes (a client that stops reading, or pipelines requests and never reads the answers) before the connection is closed. Applies to connections Peregrine’s engine serves; node:http has no such bound. 0 turns it off.',
   }),
   requestTimeout: setting<number>({
     name: 'request-timeout',

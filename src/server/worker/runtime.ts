@@ -153,6 +153,7 @@ export class WorkerRuntime {
         keepAliveTimeout: s.keepAlive * 1000,
         headersTimeout: s.headersTimeout * 1000,
         requestTimeout: s.receiveTimeout * 1000,
+        sendTimeout: s.sendTimeout * 1000,
         maxHeaderSize: s.maxHeaderSize,
         maxConnections: s.maxConnections,
         shedDelay: s.shedDelay * 1000,
