@@ -1,4 +1,23 @@
 #!/usr/bin/env node
 // The command is a thin launcher: the CLI lives in the package (src/cli) and is built to dist/cli.
-const { main } = await import('peregrine/cli');
-process.exitCode = await main(process.argv.slice(2));
+// This file stays plain JavaScript with nothing imported before the Node version check, so an
+// unsupported Node gets a clear refusal rather than a syntax error or a crash-looping worker.
+import { readFileSync } from 'node:fs';
+import { REFUSED, refusal } from './node-version.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const refused = refusal(process.versions.node, pkg.engines.node, {
+  args: process.argv.slice(2),
+  execPath: process.execPath,
+  version: pkg.version,
+});
+if (refused !== null) {
+  process.stderr.write(refused);
+  process.exitCode = REFUSED;
+} else {
+  import('peregrine/cli')
+    .then(({ main }) => main(process.argv.slice(2)))
+    .then((code) => {
+      process.exitCode = code;
+    });
+}
