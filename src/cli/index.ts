@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { didYouMean } from '../server/settings/suggest.ts';
+import { devCommand } from './dev.ts';
+import { newCommand } from './new.ts';
 import { routesCommand } from './routes.ts';
 import { serveCommand } from './serve.ts';
 
@@ -16,6 +18,8 @@ const HELP = `Usage: peregrine <command> [options]
 Commands:
   serve MODULE[:EXPORT]   serve the App a module exports (pre-fork server)
   routes MODULE[:EXPORT]  print the App's routes, responders and middleware
+  dev MODULE[:EXPORT]     serve with one worker and pretty logs; reload when a file changes
+  new NAME                create a service in the folder NAME (app, test, package.json)
 
 Options:
   -h, --help     show this help
@@ -35,7 +39,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'serve') return serveCommand(argv.slice(1));
   if (command === 'routes') return routesCommand(argv.slice(1));
-  const hint = didYouMean(command, ['serve', 'routes']);
+  if (command === 'dev') return devCommand(argv.slice(1));
+  if (command === 'new') return newCommand(argv.slice(1));
+  const hint = didYouMean(command, ['serve', 'routes', 'dev', 'new']);
   process.stderr.write(`peregrine: unknown command "${command}"${hint}\n\n${HELP}`);
   return 2;
 }

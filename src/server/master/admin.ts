@@ -49,6 +49,7 @@ export class AdminServer {
   readonly #prefixes: Array<[method: string, prefix: string, handler: AdminHandler]> = [];
   readonly #log: Logger;
   #server: Server | undefined;
+  #address: string | undefined;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -128,9 +129,16 @@ export class AdminServer {
     });
     this.#server = server;
     const a = server.address();
-    return typeof a === 'string' || a === null
-      ? `unix:${a}`
-      : formatAddress({ host: (a as AddressInfo).address, port: (a as AddressInfo).port });
+    this.#address =
+      typeof a === 'string' || a === null
+        ? `unix:${a}`
+        : formatAddress({ host: (a as AddressInfo).address, port: (a as AddressInfo).port });
+    return this.#address;
+  }
+
+  /** Where it listens (`HOST:PORT`, port 0 resolved), once it does. */
+  get address(): string | undefined {
+    return this.#address;
   }
 
   /** Stops listening and drops its connections. */
