@@ -85,11 +85,8 @@ class DevExtension implements MasterExtension {
   /** Whether a master that stopped with `code` may start once a file changes. */
   fixable(code: number): boolean {
     if (code === EXIT.APP_LOAD_ERROR) return true;
-    return (
-      code === EXIT.BOOT_ERROR &&
-      this.#bootError?.phase !== 'listen' &&
-      this.#bootError !== undefined
-    );
+    // A startup hook that threw is the App's doing; a bind that failed is not (phase 'listen').
+    return code === EXIT.BOOT_ERROR && this.#bootError?.phase === 'startup';
   }
 }
 

@@ -174,6 +174,16 @@ describe('peregrine dev', () => {
     t.after(() => dev.proc.kill('SIGKILL'));
     await dev.waitFor('stdout', /the App cannot start \(see above\); save a fix/);
     assert.match(dev.stderr(), /is not a Peregrine App \(it is number\)/);
+    // Now it loads, but a startup hook (a migration, say) throws: the App's doing too.
+    writeFileSync(
+      join(dir, 'app.ts'),
+      appSource('x').replace(
+        'export default app;',
+        "app.onStartup(() => { throw new Error('bad migration'); });\nexport default app;",
+      ),
+    );
+    await dev.waitFor('stdout', /(the App cannot start[\s\S]*){2}/);
+    assert.match(dev.stderr(), /bad migration/);
     writeFileSync(join(dir, 'app.ts'), appSource('fixed'));
     const banner = await dev.waitFor('stdout', /serves on http:\/\/127\.0\.0\.1:(\d+)/);
     assert.equal((await get(Number(banner[1]), '/')).body, 'fixed');
