@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { type Manifest, offlineLock } from './helpers/offline-lock.ts';
-import { get } from './helpers/serve-process.ts';
+import { alive, get } from './helpers/serve-process.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const LOCK = join(ROOT, 'package-lock.json');
@@ -39,13 +39,16 @@ const SHIPPED = new Set([
 
 /**
  * The environment of the commands run in the temporary projects: no npm_* variables from the
- * `npm test` around us, no node --test context, this repository's node_modules/.bin off the PATH
- * (the service must bring its own Node), and npm offline.
+ * `npm test` around us, no node --test context, no DATABASE_URL (the service must use its SQLite
+ * default, not the suite's PostgreSQL), this repository's node_modules/.bin off the PATH (the
+ * service must bring its own Node), and npm offline.
  */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('npm_') || k.startsWith('NODE_TEST') || k === 'NODE_OPTIONS') continue;
+    // The suite's services and settings are not the new service's: it runs on its defaults.
+    if (/^(DATABASE_URL|REDIS_URL|PORT|PEREGRINE_.*|OTEL_.*)$/.test(k)) continue;
     env[k] = v;
   }
   env.PATH = (process.env.PATH ?? '')
@@ -228,8 +231,7 @@ test('the packed tarball installs offline, scaffolds a service that passes its t
     step('tsc of every subpath');
   });
 
-  await t.test('npm start serves the service; TERM stops it cleanly', async () => {
-    const pidFile = join(work, 'master.pid');
+  await t.test('npm start serves the service; TERM stops it cleanly', async (st) => {
     const proc = spawn(
       'npm',
       [
@@ -243,8 +245,6 @@ test('the packed tarball installs offline, scaffolds a service that passes its t
         '1',
         '--log-format',
         'json',
-        '--pid',
-        pidFile,
       ],
       { cwd: svc, env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -257,9 +257,14 @@ test('the packed tarball installs offline, scaffolds a service that passes its t
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
     const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
-    t.after(() => {
-      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    let master = 0;
+    // Whatever happens, nothing outlives the test: the master (npm does not pass SIGKILL on),
+    // npm, and the pipes a leftover process would keep open.
+    st.after(() => {
+      if (master !== 0 && alive(master)) process.kill(master, 'SIGKILL');
       proc.kill('SIGKILL');
+      proc.stdout!.destroy();
+      proc.stderr!.destroy();
     });
     const logLine = (msg: string) =>
       new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -281,6 +286,7 @@ test('the packed tarball installs offline, scaffolds a service that passes its t
         check();
       });
     const admin = await logLine('admin listening');
+    master = Number(admin.pid);
     const listening = await logLine('listening');
     const port = Number(
       String((listening.addresses as string[])[0])
@@ -302,7 +308,6 @@ test('the packed tarball installs offline, scaffolds a service that passes its t
     assert.equal((await get(adminPort, '/readyz')).status, 200);
     assert.ok(existsSync(join(svc, 'data', 'app.db')), 'the embedded SQLite default is used');
 
-    const master = Number(readFileSync(pidFile, 'utf8'));
     process.kill(master, 'SIGTERM');
     const code = await exited;
     assert.equal(code, 0, output);
