@@ -115,7 +115,7 @@ export function projectPackage(name: string, spec: string): Record<string, unkno
     version: '0.1.0',
     private: true,
     type: 'module',
-    engines: { node: own.engines?.node ?? '>=22.12' },
+    engines: { node: own.engines?.node ?? '^22.14.0 || >=23.6.0' },
     scripts: {
       start: 'peregrine serve app.ts',
       dev: 'peregrine dev app.ts',

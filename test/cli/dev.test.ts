@@ -5,6 +5,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { EXIT } from '../../src/server/exit-codes.ts';
 import { get } from '../helpers/serve-process.ts';
 
 const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
@@ -199,9 +200,8 @@ describe('peregrine dev', () => {
     t.after(() => taken.close());
     const dev = startDev(dir, `127.0.0.1:${(taken.address() as AddressInfo).port}`);
     t.after(() => dev.proc.kill('SIGKILL'));
-    const code = await dev.exited;
-    assert.notEqual(code, 0, dev.stderr());
-    assert.match(dev.stderr(), /EADDRINUSE/);
+    assert.equal(await dev.exited, EXIT.BIND_ERROR, dev.stderr());
+    assert.match(dev.stderr(), /the address is in use/);
     assert.doesNotMatch(dev.stdout(), /save a fix/);
   });
 });
