@@ -287,6 +287,8 @@ test('the packed tarball installs offline, scaffolds a service that passes its t
       });
     const admin = await logLine('admin listening');
     master = Number(admin.pid);
+    // Started by npm with the system Node first on PATH: the service's own Node 24 runs it.
+    assert.match(String((await logLine('master starting')).node), /^v24\./);
     const listening = await logLine('listening');
     const port = Number(
       String((listening.addresses as string[])[0])
