@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { didYouMean } from '../server/settings/suggest.ts';
-import { devCommand } from './dev.ts';
-import { newCommand } from './new.ts';
 import { routesCommand } from './routes.ts';
 import { serveCommand } from './serve.ts';
 
@@ -39,8 +37,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'serve') return serveCommand(argv.slice(1));
   if (command === 'routes') return routesCommand(argv.slice(1));
-  if (command === 'dev') return devCommand(argv.slice(1));
-  if (command === 'new') return newCommand(argv.slice(1));
+  // Loaded on demand, so `serve` and `routes` start no slower for them.
+  if (command === 'dev') return (await import('./dev.ts')).devCommand(argv.slice(1));
+  if (command === 'new') return (await import('./new.ts')).newCommand(argv.slice(1));
   const hint = didYouMean(command, ['serve', 'routes', 'dev', 'new']);
   process.stderr.write(`peregrine: unknown command "${command}"${hint}\n\n${HELP}`);
   return 2;
