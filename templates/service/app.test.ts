@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { TestClient } from 'peregrine/testing';
 import { createApp } from './app.ts';
 
-// A fresh in-memory database per run: the tests never touch ./data.
-const app = createApp({ database: ':memory:' });
-const client = new TestClient(app);
-
-// Startup hooks open the database and run the migrations; shutdown hooks close it.
-before(() => app.startup());
-after(() => app.shutdown());
+// A fresh in-memory database per run: the tests never touch ./data. Like a server, the client
+// runs the App's startup hooks (open the database, migrate) before its first request.
+const client = new TestClient(createApp({ database: ':memory:' }));
+after(() => client.close()); // the shutdown hooks: the database closes
 
 test('a note is created, listed, read and deleted', async () => {
   const created = await client.post('/notes', { json: { text: 'hello' } });
