@@ -22,7 +22,7 @@ const OWN = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Mani
   [field: string]: unknown;
 };
 
-/** What the tarball may weigh: 308 KiB packed and 1.0 MiB unpacked at the time of writing. */
+/** What the tarball may weigh: 369 KiB packed and 1.2 MiB unpacked at the time of writing. */
 const MAX_PACKED = 512 * 1024;
 const MAX_UNPACKED = 2 * 1024 * 1024;
 
