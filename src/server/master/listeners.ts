@@ -17,7 +17,7 @@ interface Handoff {
   socket: Socket;
   bind: number;
   worker: number | undefined;
-  /** When the master accepted it (performance.now()). */
+  /** When the master accepted it (on the listeners' clock). */
   since: number;
 }
 
@@ -71,6 +71,7 @@ export class Listeners {
   #handedOver = 0;
   #shed = 0;
   readonly #shedAfter: number;
+  readonly #now: () => number;
   #sweeper: NodeJS.Timeout | undefined;
 
   /**
@@ -78,10 +79,12 @@ export class Listeners {
    * answered 503 by the master. (Node passes sockets to a process one at a time, each confirmed
    * by its event loop, so a saturated worker takes new connections only as fast as it serves
    * them: the queue builds here, where the worker's own load shedding cannot see it.)
+   * `now` is the clock waits are measured with (ms, monotonic).
    */
-  constructor(send: SendConnection, shedAfter = 0) {
+  constructor(send: SendConnection, shedAfter = 0, now: () => number = () => performance.now()) {
     this.#send = send;
     this.#shedAfter = shedAfter;
+    this.#now = now;
   }
 
   /** Binds every address; resolves to them as bound (port 0 resolved). */
@@ -95,7 +98,7 @@ export class Listeners {
           socket,
           bind: index,
           worker: undefined,
-          since: performance.now(),
+          since: this.#now(),
         }),
       );
       await new Promise<void>((resolve, reject) => {
@@ -204,7 +207,7 @@ export class Listeners {
    */
   #shedLate(): void {
     if (this.#accepting.length === 0) return;
-    const limit = performance.now() - this.#shedAfter;
+    const limit = this.#now() - this.#shedAfter;
     while (this.#waiting.length > 0 && this.#waiting[0]!.since < limit) {
       const { socket } = this.#waiting.shift()!;
       this.#shed++;

@@ -1,4 +1,4 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -44,6 +44,10 @@ export interface PoolContext {
   runDir(): string | undefined;
   /** Hands a worker event to the master's queue (the only thing the handlers do). */
   enqueue(event: WorkerEvent): void;
+  /** Starts a worker process (default: `cluster.fork`); unit tests start none. */
+  fork?(env: NodeJS.ProcessEnv): ClusterWorker;
+  /** The clock, ms since epoch (default: `Date.now`). */
+  now?(): number;
 }
 
 /** Heartbeat interval for a watchdog timeout: a quarter of it, between 0.1 and 1 s. */
@@ -59,12 +63,14 @@ export class WorkerPool {
   /** Identifies the node to its workers, for the node bus (src/process/node-bus.ts). */
   readonly nodeId = randomUUID();
   readonly #ctx: PoolContext;
+  readonly #now: () => number;
   readonly #workers = new Map<number, WorkerRecord>();
   #lastId = 0;
   #lastTopology = 0;
 
   constructor(context: PoolContext) {
     this.#ctx = context;
+    this.#now = context.now ?? Date.now;
   }
 
   /** Live workers (not yet reaped). */
@@ -136,14 +142,15 @@ export class WorkerPool {
       stackFile: stackDir === undefined ? null : join(stackDir, `${id}.json`),
       stackAfterMs: Math.max(timeoutMs / 2, timeoutMs - 1000),
     };
-    const child = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
+    const env = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
+    const child = this.#ctx.fork?.(env) ?? cluster.fork(env);
     const w: WorkerRecord = {
       id,
       generation,
       process: child,
       pid: child.process.pid ?? 0,
       state: 'booting',
-      spawnedAt: Date.now(),
+      spawnedAt: this.#now(),
       readyAt: undefined,
       lastBeatAt: undefined,
       heartbeat: undefined,
@@ -218,7 +225,7 @@ export class WorkerPool {
     graceMs: number,
   ): void {
     w.state = state;
-    w.stopSince = Date.now();
+    w.stopSince = this.#now();
     w.stopGrace = graceMs;
     w.stopReason = reason;
     w.expectExit = true;
@@ -256,12 +263,10 @@ export class WorkerPool {
   /** Sends SIGKILL. */
   kill(w: WorkerRecord): void {
     if (w.state !== 'draining') w.state = 'stopping';
-    w.killedAt = Date.now();
-    try {
-      process.kill(w.pid, 'SIGKILL');
-    } catch {
-      // Already gone; its exit event is on its way.
-    }
+    w.killedAt = this.#now();
+    // Through the child's handle, not the pid: a child already gone is a no-op (its exit event is
+    // on its way), and a reused pid is never hit.
+    w.process.process.kill('SIGKILL');
   }
 
   /**

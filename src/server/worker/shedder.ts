@@ -6,6 +6,29 @@ export interface ShedderOptions {
   delay: number;
   /** Shed while the event-loop utilisation of the last window exceeds this ratio (0 = off). */
   utilization: number;
+  /** What it reads of the process (default: this process's clock and event loop). */
+  loop?: LoopMeter;
+}
+
+/** What the shedder reads of its process; unit tests drive it by hand. */
+export interface LoopMeter {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  /** The event loop's utilisation (0 to 1) since the previous call (or since it was made). */
+  utilization(): number;
+}
+
+/** This process's clock and event loop. */
+export function processLoop(): LoopMeter {
+  let since = performance.eventLoopUtilization();
+  return {
+    now: () => performance.now(),
+    utilization() {
+      const window = performance.eventLoopUtilization(since);
+      since = performance.eventLoopUtilization();
+      return window.utilization;
+    },
+  };
 }
 
 /**
@@ -20,9 +43,9 @@ export class LoadShedder {
   readonly #delay: number;
   readonly #utilization: number;
   readonly #interval: number;
+  readonly #loop: LoopMeter;
   #due = 0;
   #timer: NodeJS.Timeout | undefined;
-  #elu = performance.eventLoopUtilization();
   #busy = false;
   /** The largest lag seen by the sampler since the last `takeMaxLag()`, in ms. */
   #maxLag = 0;
@@ -30,6 +53,7 @@ export class LoadShedder {
   constructor(options: ShedderOptions) {
     this.#delay = options.delay;
     this.#utilization = options.utilization;
+    this.#loop = options.loop ?? processLoop();
     // Sample often enough that a lag of `delay` is noticed well within `delay`.
     this.#interval = Math.max(5, Math.min(100, options.delay > 0 ? options.delay / 4 : 100));
   }
@@ -53,19 +77,15 @@ export class LoadShedder {
   }
 
   #arm(): void {
-    this.#due = performance.now() + this.#interval;
+    this.#due = this.#loop.now() + this.#interval;
     this.#timer = setTimeout(this.#sample, this.#interval);
     this.#timer.unref();
   }
 
   readonly #sample = (): void => {
-    const lag = performance.now() - this.#due;
+    const lag = this.#loop.now() - this.#due;
     if (lag > this.#maxLag) this.#maxLag = lag;
-    if (this.#utilization > 0) {
-      const window = performance.eventLoopUtilization(this.#elu);
-      this.#elu = performance.eventLoopUtilization();
-      this.#busy = window.utilization > this.#utilization;
-    }
+    if (this.#utilization > 0) this.#busy = this.#loop.utilization() > this.#utilization;
     this.#arm();
   };
 
@@ -73,7 +93,7 @@ export class LoadShedder {
   overloaded(): boolean {
     if (this.#timer === undefined) return false;
     if (this.#busy) return true;
-    return this.#delay > 0 && performance.now() - this.#due > this.#delay;
+    return this.#delay > 0 && this.#loop.now() - this.#due > this.#delay;
   }
 
   /** The largest event-loop lag seen since the last call, in ms (for heartbeats). */
