@@ -42,9 +42,10 @@ export function renderSettingsDoc(): string {
     '3. an environment variable `PEREGRINE_<NAME>`;',
     '4. the command-line flag.',
     '',
-    'Durations are in seconds (`0.5`, `500ms` and `2m` also work), sizes in bytes (`16k`,',
-    '`1MiB` also work), booleans accept `true/false`, `1/0`, `yes/no`, `on/off`. Lists are',
-    'comma-separated, or the flag is repeated. `peregrine serve --print-config` prints the',
+    'Durations are in seconds (`0.5`, `500ms` and `2m` also work), except where the value is',
+    'shown as `MS`: those take a whole number of milliseconds, without a unit. Sizes are in bytes',
+    '(`16k`, `1MiB` also work), booleans accept `true/false`, `1/0`, `yes/no`, `on/off`. Lists',
+    'are comma-separated, or the flag is repeated. `peregrine serve --print-config` prints the',
     'resolved settings as a config file; `--check-config` validates them and loads the App.',
     '',
   ];

@@ -21,6 +21,6 @@ export const protectionSettings = {
     defaultDoc: '0 (off)',
     parse: parseNumber,
     validate: range(0, 1),
-    doc: 'Also shed while the event-loop utilisation over the last 100 ms window exceeds this ratio (0…1). Coarser than `--shed-delay`: a worker can be fully busy and still answer in time. 0 turns it off.',
+    doc: 'Also shed while the event-loop utilisation of the last sampling window exceeds this ratio (0…1). The window is a quarter of `--shed-delay`, between 5 and 100 ms (62.5 ms at the default; 100 ms when `--shed-delay` is 0). Coarser than `--shed-delay`: a worker can be fully busy and still answer in time. 0 turns it off.',
   }),
 } as const;

@@ -30,7 +30,7 @@ export const telemetrySettings = {
     default: () => 1000,
     parse: parseInteger,
     validate: range(1),
-    doc: 'Keep the trace of every request at least this slow, whatever the sampler decided.',
+    doc: 'Keep the trace of every request at least this slow (whole milliseconds), whatever the sampler decided.',
   }),
   tracesKeepErrors: setting<boolean>({
     name: 'traces-keep-errors',
@@ -48,7 +48,7 @@ export const telemetrySettings = {
     default: () => 1000,
     parse: parseInteger,
     validate: range(100),
-    doc: 'How often each worker sends its metric deltas and kept spans to the master.',
+    doc: 'How often each worker sends its metric deltas and kept spans to the master, in whole milliseconds (at least 100).',
   }),
 } as const;
 
