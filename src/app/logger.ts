@@ -22,7 +22,7 @@ export const silentLogger: Logger = {
 };
 
 /** The registered telemetry's fields for a log line (none without telemetry); a new object. */
-function logFields(): Record<string, unknown> {
+export function logFields(): Record<string, unknown> {
   return instrumentationProvider()?.logFields() ?? {};
 }
 

@@ -15,6 +15,8 @@ export interface LogOptions {
   bindings: Record<string, unknown>;
   /** Write synchronously (the master: its lines must survive a crash; volume is low). */
   sync?: boolean;
+  /** Fields computed for each line when it is written (a worker's: the active trace's ids). */
+  mixin?: () => Record<string, unknown>;
 }
 
 /** A process's log: the pino logger and the destination under it. */
@@ -69,6 +71,7 @@ export function createLog(options: LogOptions): ServerLog {
       // Numeric levels are pino's default; collectors read names more easily.
       formatters: format === 'json' ? { level: (label) => ({ level: label }) } : {},
       timestamp: pino.stdTimeFunctions.isoTime,
+      ...(options.mixin === undefined ? {} : { mixin: options.mixin }),
     },
     stream,
   ).child(options.bindings);

@@ -41,6 +41,21 @@ describe('peregrine serve: more of the process model', () => {
     assert.equal(typeof line.duration_ms, 'number');
     assert.match(String(line.trace_id), /^[0-9a-f]{32}$/);
     assert.equal(line.role, 'worker');
+
+    // The App's own lines inside a request carry the request's trace, before and after an await.
+    await get(server.port, '/log');
+    const access = await server.waitForLog((l) => l.msg === 'request' && l.path === '/log');
+    const inside = server.logs.filter((l) =>
+      /^fixture: (before|after) an await$/.test(l.msg ?? ''),
+    );
+    assert.equal(inside.length, 2);
+    for (const l of inside) {
+      assert.equal(l.trace_id, access.trace_id, JSON.stringify(l));
+      assert.equal(l.span_id, access.span_id, JSON.stringify(l));
+    }
+    const outside = server.logs.find((l) => l.msg === 'fixture: started');
+    assert.equal(outside?.role, 'worker');
+    assert.equal(outside?.trace_id, undefined, 'a line outside a request has no trace');
   });
 
   test('--log-format pretty writes readable lines', async (t) => {

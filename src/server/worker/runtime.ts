@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { App } from '../../app/app.ts';
+import { logFields } from '../../app/logger.ts';
 import { setServerDefaults } from '../../app/server-defaults.ts';
 import { topology } from '../../process/topology.ts';
 import { BindError } from '../bind-error.ts';
@@ -80,6 +81,8 @@ export class WorkerRuntime {
       format: config.logFormat,
       file: config.settings.logFile,
       bindings: { role: 'worker', worker: config.id, generation: config.generation },
+      // Like the default logger's: inside a traced request a line carries its ids.
+      mixin: logFields,
     });
     this.log = this.#serverLog.logger;
   }
