@@ -11,9 +11,8 @@ import { attributes, I64, spanAttributes, VARINT, Writer } from './writer.ts';
 
 /**
  * Spans per chunk of a worker's records. PERF: 128 server spans are ~45 KB, ~60 KB as base64 in
- * an IPC message: within a 64 KB pipe buffer, so the worker's write completes at once. Chunks of
- * 512 (~240 KB messages) left libuv queueing the rest of each write: 18.5 against 22.2 µs of CPU
- * per response with every trace exported under `peregrine serve` (5 interleaved rounds).
+ * an IPC message: within a 64 KB pipe buffer, so the worker's write completes at once; a larger
+ * message leaves libuv queueing the rest of each write (bench/results/history.md has the runs).
  */
 const CHUNK_SPANS = 128;
 /** A chunk's first buffer; it doubles as needed (128 server spans are ~45 KB). */

@@ -7,11 +7,11 @@ import type { WireAttributeValue } from '../wire.ts';
  * the `ExportTraceServiceRequest` of opentelemetry-proto `collector/trace/v1` around them), and
  * attribute encoding with its cache of repeated span attributes.
  *
- * PERF: `@opentelemetry/otlp-transformer` serializes the SDK's ReadableSpan: every wire span
- * first became one (closures, hrtime pairs, status and scope objects), then was measured in one
- * pass and written in a second. Here each span is written once into a growing buffer; a nested
- * message reserves one byte for its length and moves its body only when it is 128 bytes or
- * more. `npm run bench:otlp` measures both on the same spans.
+ * PERF: each span is written once into a growing buffer, with no intermediate span object and no
+ * measuring pass (`@opentelemetry/otlp-transformer` makes an SDK ReadableSpan of each span, then
+ * measures it and writes it in two passes); a nested message reserves one byte for its length and
+ * moves its body only when it is 128 bytes or more. `npm run bench:otlp` measures both on the
+ * same spans; bench/results/history.md has the numbers.
  *
  * Fields at their proto3 default (0, empty) are left out, as the protobuf spec allows.
  */
@@ -44,7 +44,7 @@ export class Writer {
   /** Raw bytes (an encoded field). */
   bytes(b: Uint8Array): void {
     // PERF: TypedArray#set (a memcpy) even for a 20-byte attribute: a JS loop of element
-    // stores into the Buffer was ~25% slower for the whole span.
+    // stores into the Buffer makes the whole span measurably slower.
     this.ensure(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
@@ -309,8 +309,8 @@ const lastCaches: KeyCache[] = [];
 /**
  * Span attributes, each pair that was seen before copied as its encoded bytes.
  * PERF: most attributes of a server span repeat from span to span (method, scheme, route,
- * address, status, protocol version); writing one was ~25% of the encoder's time. The last
- * pair of each key is checked first, by value, without hashing the value.
+ * address, status, protocol version), and writing them is a large share of the encoder's time.
+ * The last pair of each key is checked first, by value, without hashing the value.
  */
 export function spanAttributes(w: Writer, attrs: Record<string, WireAttributeValue>): void {
   let i = -1;
