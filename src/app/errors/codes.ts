@@ -13,7 +13,6 @@ export const ERROR_CODES = {
   },
   PRG_PATH_INVALID: { status: 400, summary: 'The request path has invalid percent-encoding.' },
   PRG_QUERY_INVALID: { status: 400, summary: 'A query parameter is missing or has a bad value.' },
-  PRG_HEADER_INVALID: { status: 400, summary: 'A request header is missing or has a bad value.' },
   PRG_BODY_MISSING: { status: 400, summary: 'The responder needs a body and none was sent.' },
   PRG_BODY_TOO_LARGE: { status: 413, summary: 'The body is larger than the route allows.' },
   PRG_BODY_INCOMPLETE: {

@@ -1,4 +1,5 @@
 import { type SettingKey, settingList } from './all.ts';
+import { ENVIRONMENT_VARIABLES } from './environment.ts';
 import { describeValue } from './resolve.ts';
 import { camelName, envName, type Setting } from './setting.ts';
 
@@ -64,6 +65,16 @@ export function renderSettingsDoc(): string {
       if (s.masterOnly) facts.push('needs a restart (a reload keeps the old value)');
       out.push(`${facts.join(' · ')}`, '', s.doc, '');
     }
+  }
+  out.push(
+    '## Environment only',
+    '',
+    'Read from the environment of `peregrine serve` and of a process that calls `serve()`; they',
+    'have no flag or config key. The `OTEL_*` ones mean what the OpenTelemetry specification says.',
+    '',
+  );
+  for (const v of ENVIRONMENT_VARIABLES) {
+    out.push(`### \`${v.name}\``, '', `default ${v.defaultDoc}`, '', v.doc, '');
   }
   return `${out.join('\n').trimEnd()}\n`;
 }
