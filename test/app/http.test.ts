@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { App, type Request, type Response } from '../../src/index.ts';
 import { type RunningServer, serve } from '../../src/server/index.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /** Sends raw bytes and collects everything the server answers until it closes or `ms` pass. */
 function rawExchange(port: number, chunks: string[], ms = 2000): Promise<string> {
@@ -88,9 +89,9 @@ describe('an App over node:http', () => {
   });
 
   test('the signal fires when the client disconnects mid-request', async () => {
+    // The client hangs up 50 ms into the 300 ms responder.
     await rawExchange(server.address.port, ['GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'], 50);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(aborted, true);
+    await eventually(() => aborted, 250, 'the signal fired before the responder finished');
   });
 
   test('malformed HTTP never takes the process down', async () => {
@@ -105,7 +106,7 @@ describe('an App over node:http', () => {
   test('graceful close: an in-flight request completes with Connection: close', async () => {
     const own = await serve(app, { port: 0 });
     const pending = fetch(`http://127.0.0.1:${own.address.port}/slow`);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => own.inflight === 1, 5000, 'the request is in flight');
     const closing = own.close(5000);
     const res = await pending;
     assert.equal(res.status, 200);

@@ -151,14 +151,14 @@ describe('request', () => {
             aborted = (req.signal.reason as DOMException).name;
             resolve();
           });
+          // The client goes away while the responder waits.
+          controller.abort();
         });
         resp.text = 'never seen';
       },
     });
     const controller = new AbortController();
-    const done = simulate(app, { path: '/slow', signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
-    await done;
+    await simulate(app, { path: '/slow', signal: controller.signal });
     assert.equal(aborted, 'AbortError');
   });
 

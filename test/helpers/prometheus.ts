@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from './wait.ts';
 
 /** A free loopback port (bound and released). */
 export async function freePort(): Promise<number> {
@@ -40,17 +41,20 @@ export async function startPrometheus(target: string): Promise<{
     log = (log + c.toString()).slice(-20_000);
   });
   const base = `http://127.0.0.1:${port}`;
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`${base}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > until || proc.exitCode !== null)
-      throw new Error(`prometheus did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await eventually(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`prometheus exited:\n${log}`);
+      return fetch(`${base}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    30_000,
+    'prometheus is ready',
+    200,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${log}`);
+  });
   const api = async (path: string): Promise<unknown> => {
     const r = await fetch(`${base}${path}`);
     const body = (await r.json()) as { status: string; data: unknown; error?: string };

@@ -2,7 +2,7 @@ import { setTimeout } from 'node:timers/promises';
 
 /**
  * Waits `ms`. For simulating work or pacing a client; never to wait for something to happen
- * (use `eventually`, or the event itself).
+ * (wait for the event itself, or use `eventually`).
  */
 export function sleep(ms: number): Promise<void> {
   return setTimeout(ms);
@@ -10,8 +10,9 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * Polls `check` (every 10 ms, or `every`) until it returns something other than `false` or
- * `undefined`, and returns that. Fails after `timeoutMs` with `what`, and the last error `check`
- * threw, if any. For states that announce themselves with no event a test can await.
+ * `undefined`, and returns that; fails with `what` after `timeoutMs`. An error `check` throws
+ * ends the wait at once (catch it inside `check` if it means "not yet"). For states that
+ * announce themselves with no event a test can await.
  */
 export async function eventually<T>(
   check: () => T | false | undefined | Promise<T | false | undefined>,
@@ -20,17 +21,10 @@ export async function eventually<T>(
   every = 10,
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
-  let last: unknown;
   for (;;) {
-    try {
-      const value = await check();
-      if (value !== false && value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= end) break;
+    const value = await check();
+    if (value !== false && value !== undefined) return value;
+    if (Date.now() >= end) throw new Error(`not within ${timeoutMs} ms: ${what}`);
     await setTimeout(every);
   }
-  const cause = last === undefined ? '' : `; last error: ${(last as Error).message ?? last}`;
-  throw new Error(`not within ${timeoutMs} ms: ${what}${cause}`);
 }

@@ -3,26 +3,33 @@ import { test } from 'node:test';
 import { acquireLoadLock } from '../helpers/load-lock.ts';
 import { get, loggedAt, startServe, tail } from '../helpers/serve-process.ts';
 import { closedLoop, non2xx, okCount, describe as summary } from '../helpers/server-load.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 
 const APP = 'test/fixtures/server/app.ts';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('SIGKILL of a worker under load: replacement ready within 1 s, failures bounded by its in-flight requests, master survives', async (t) => {
+test('SIGKILL of a worker under load: replaced at once, failures bounded by its in-flight requests, master survives', async (t) => {
   const release = await acquireLoadLock();
   t.after(release);
   const server = await startServe([APP, '--workers', '2']);
   t.after(() => server.stop());
   await server.waitForReady(2);
+  const boots = server.logs.filter((l) => l.msg === 'worker ready').map((l) => Number(l.bootMs));
 
   // Moderate load: the point is requests in flight on the victim, not saturation.
   const load = closedLoop({
     port: server.port,
     path: '/slow?ms=20',
     connections: 32,
-    durationMs: 6000,
+    durationMs: 30_000,
   });
-  await sleep(2000);
+  t.after(() => load.stop());
   const victim = server.workerPids()[0]!;
+  // Every connection has been answered once, and some wait on the victim now.
+  await eventually(
+    () => !load.connectionsByPid().has(0) && (load.inflightByPid().get(victim) ?? 0) > 0,
+    10_000,
+    'the load reaches both workers',
+  );
   const inflight = load.inflightByPid().get(victim) ?? 0;
   const from = server.logs.length;
   process.kill(victim, 'SIGKILL');
@@ -33,14 +40,31 @@ test('SIGKILL of a worker under load: replacement ready within 1 s, failures bou
     5000,
     from,
   );
-  const ready = await server.waitForLog((l) => l.msg === 'worker ready', 5000, from);
-  const result = await load.done;
+  const ready = await server.waitForLog((l) => l.msg === 'worker ready', 10_000, from);
+  const replacement = Number(ready.workerPid);
+  // Under the load (whose keep-alive connections stay on the survivor), new connections reach it.
+  await eventually(
+    async () =>
+      (await get(server.port, '/pid', { headers: { connection: 'close' } })).pid === replacement,
+    10_000,
+    'the replacement serves new connections',
+  );
+  const result = await load.stop();
 
   assert.equal(died.signal, 'SIGKILL');
+  // Ready within 1 s of the kill on a quiet machine. A busy one slows the new process's boot,
+  // so the boot is held to the first workers' boot in this run and the rest, the master's part
+  // (noticing the exit, spawning at once: no backoff for a first crash), to 500 ms.
   const readyAfter = loggedAt(ready) - killedAt;
+  const bootMs = Number(ready.bootMs);
+  t.diagnostic(`replacement ready ${readyAfter} ms after the kill, ${bootMs} ms of it booting`);
   assert.ok(
-    readyAfter <= 1000,
-    `replacement ready ${readyAfter} ms after the kill\n${tail(server.logs)}`,
+    readyAfter - bootMs <= 500,
+    `replacement ready ${readyAfter} ms after the kill, of which ${bootMs} ms its boot\n${tail(server.logs)}`,
+  );
+  assert.ok(
+    bootMs <= Math.max(1000, 2 * Math.max(...boots)),
+    `the replacement booted in ${bootMs} ms, the first workers in ${boots.join(' and ')} ms`,
   );
   assert.ok(inflight > 0, 'the victim had requests in flight');
   assert.ok(
@@ -49,7 +73,7 @@ test('SIGKILL of a worker under load: replacement ready within 1 s, failures bou
   );
   for (const e of result.errors) assert.equal(e.pid, victim, 'only requests on the victim failed');
   assert.equal(non2xx(result), 0, summary(result));
-  assert.ok(okCount(result) > 1000, summary(result));
+  assert.ok(okCount(result) > 100, summary(result));
 
   // The master survives and serves with two workers.
   const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
@@ -75,14 +99,23 @@ test('a lone worker killed: new connections wait in the master for the replaceme
         (err: Error) => ({ status: 0, error: err.message, pid: 0 }),
       );
       outcomes.push(reply);
+      // A client pacing its requests.
       await sleep(20);
     }
   })();
-  await sleep(500);
+  await eventually(
+    () => outcomes.filter((o) => o.status === 200).length >= 5,
+    10_000,
+    'the client is served',
+  );
   const from = server.logs.length;
   process.kill(victim!, 'SIGKILL');
-  await server.waitForLog((l) => l.msg === 'worker ready', 5000, from);
-  await sleep(500);
+  await server.waitForLog((l) => l.msg === 'worker ready', 10_000, from);
+  await eventually(
+    () => outcomes.filter((o) => o.pid !== victim && o.status === 200).length >= 5,
+    10_000,
+    'the replacement serves the client',
+  );
   sending = false;
   await client;
   const failed = outcomes.filter((o) => o.status !== 200);

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { alive, eventually, get, type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { alive, get, type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 

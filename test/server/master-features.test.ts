@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { alive, eventually, get, startServe } from '../helpers/serve-process.ts';
+import { alive, get, startServe } from '../helpers/serve-process.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 const ROOT = new URL('../..', import.meta.url).pathname;

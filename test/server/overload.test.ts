@@ -9,11 +9,12 @@ import {
   percentile,
   describe as summary,
 } from '../helpers/server-load.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 const WORK = '/work?ms=4';
 
-test('offered twice its capacity (open loop), a worker sheds: bounded p99 for accepted requests, fast 503s, normal service within 5 s', async (t) => {
+test('offered 2.5 times its measured capacity (open loop), a worker sheds: bounded p99 for accepted requests, fast 503s, normal service within 5 s', async (t) => {
   const release = await acquireLoadLock();
   t.after(release);
   const server = await startServe([APP, '--workers', '1', '--shed-delay', '0.1']);
@@ -35,7 +36,9 @@ test('offered twice its capacity (open loop), a worker sheds: bounded p99 for ac
   const result = await openLoop({
     port: server.port,
     path: WORK,
-    rate: Math.round(capacity * 2),
+    // 2.5x: the probe can underestimate a busy machine's capacity by a third, and the test is
+    // about overload, which 2x of a low estimate may not be.
+    rate: Math.round(capacity * 2.5),
     durationMs: 8000,
     prewarm: 256,
     maxSockets: 256,
@@ -52,17 +55,12 @@ test('offered twice its capacity (open loop), a worker sheds: bounded p99 for ac
   assert.ok(percentile(shed, 50) < 500, `503s come fast: ${info}`);
 
   // Once the load drops, normal service within 5 s.
-  const dropped = Date.now();
-  let recovered = 0;
-  while (Date.now() - dropped < 5000) {
-    const reply = await get(server.port, WORK);
-    if (reply.status === 200) {
-      recovered = Date.now() - dropped;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(recovered > 0 || (await get(server.port, WORK)).status === 200, 'service recovers');
+  await eventually(
+    async () => (await get(server.port, WORK)).status === 200,
+    5000,
+    'service recovers',
+    100,
+  );
   const after = await openLoop({
     port: server.port,
     path: WORK,

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { acquireLoadLock } from '../helpers/load-lock.ts';
-import { eventually, get, loggedAt, startServe, tail } from '../helpers/serve-process.ts';
+import { get, loggedAt, startServe, tail } from '../helpers/serve-process.ts';
 import { closedLoop, non2xx, okCount, describe as summary } from '../helpers/server-load.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const APP = 'test/fixtures/server/app.ts';
 

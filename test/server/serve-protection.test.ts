@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import { App } from '../../src/index.ts';
 import { serve } from '../../src/server/index.ts';
 import { LoadShedder } from '../../src/server/worker/shedder.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function spin(ms: number): void {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -31,6 +31,19 @@ async function open(
   return { socket, text: () => data, closed };
 }
 
+/** The last response a connection got, once it is complete (the bodies here are JSON). */
+async function lastResponse(conn: { text: () => string }, n = 1): Promise<string> {
+  return eventually(
+    () => {
+      const text = conn.text();
+      const count = text.split('HTTP/1.1 ').length - 1;
+      return count >= n && text.endsWith('}') && text.slice(text.lastIndexOf('HTTP/1.1 '));
+    },
+    5000,
+    `response ${n}`,
+  );
+}
+
 function app(): App {
   const a = new App({ logger: false });
   a.addRoute('/json', { onGet: () => ({ ok: true }) });
@@ -38,15 +51,15 @@ function app(): App {
 }
 
 describe('the serve function protects a worker', () => {
+  // The decisions are unit-tested on a hand-driven clock (test/server/shedder.test.ts); these
+  // two check them on this process's real clock and event loop.
   test('the event-loop lag detector: overdue sampler means overloaded', async () => {
     const shedder = new LoadShedder({ delay: 50, utilization: 0 });
     shedder.start();
-    await sleep(20);
     assert.equal(shedder.overloaded(), false);
     spin(120);
     assert.equal(shedder.overloaded(), true, 'a loop 120 ms behind sheds at a 50 ms threshold');
-    await sleep(30);
-    assert.equal(shedder.overloaded(), false, 'recovers as soon as the loop turns');
+    await eventually(() => !shedder.overloaded(), 1000, 'recovers once the loop turns');
     assert.ok(shedder.takeMaxLag() >= 50);
     shedder.stop();
     const off = new LoadShedder({ delay: 0, utilization: 0 });
@@ -58,15 +71,14 @@ describe('the serve function protects a worker', () => {
   test('the utilisation trigger sheds while the loop is saturated', async () => {
     const shedder = new LoadShedder({ delay: 0, utilization: 0.5 });
     shedder.start();
-    // Saturate a few sampling windows (100 ms each), yielding just enough for the sampler to run.
-    const end = Date.now() + 450;
-    while (Date.now() < end) {
+    // Saturate the loop, yielding just enough for the sampler (every 100 ms) to run.
+    const saturate = async () => {
       spin(40);
       await new Promise((r) => setImmediate(r));
-    }
-    assert.equal(shedder.overloaded(), true);
-    await sleep(250);
-    assert.equal(shedder.overloaded(), false);
+      return shedder.overloaded();
+    };
+    await eventually(saturate, 2000, 'sheds while saturated', 0);
+    await eventually(() => !shedder.overloaded(), 1000, 'stops once the loop idles');
     shedder.stop();
   });
 
@@ -82,12 +94,13 @@ describe('the serve function protects a worker', () => {
     try {
       const slow = await open(server.address.port);
       const c = await open(server.address.port);
-      await sleep(20);
+      await eventually(() => server.connections === 2, 5000, 'both connections accepted');
       // Both requests reach the kernel together; the server reads the slow one first, and the
       // second is read 150 ms late in the same turn of the loop.
       slow.socket.write('GET /spin HTTP/1.1\r\nHost: x\r\n\r\n');
       c.socket.write('GET /json HTTP/1.1\r\nHost: x\r\n\r\n');
-      await sleep(300);
+      await lastResponse(slow);
+      await lastResponse(c);
       assert.match(slow.text(), /^HTTP\/1.1 200 /);
       assert.match(c.text(), /^HTTP\/1.1 503 /);
       assert.match(c.text(), /retry-after: 1/i);
@@ -96,8 +109,7 @@ describe('the serve function protects a worker', () => {
       assert.equal(server.stats.shed, 1);
       // The connection stays usable and the next request is served.
       c.socket.write('GET /json HTTP/1.1\r\nHost: x\r\n\r\n');
-      await sleep(50);
-      assert.match(c.text().slice(c.text().lastIndexOf('HTTP/1.1')), /^HTTP\/1.1 200 /);
+      assert.match(await lastResponse(c, 2), /^HTTP\/1.1 200 /);
       slow.socket.destroy();
       c.socket.destroy();
     } finally {
@@ -111,24 +123,22 @@ describe('the serve function protects a worker', () => {
       const a = await open(server.address.port);
       const b = await open(server.address.port);
       const c = await open(server.address.port);
-      await sleep(30);
+      await eventually(() => server.connections === 3, 5000, 'all three accepted');
       for (const x of [a, b, c]) x.socket.write('GET /json HTTP/1.1\r\nHost: x\r\n\r\n');
       await c.closed;
       assert.match(c.text(), /^HTTP\/1.1 503 /);
       assert.match(c.text(), /connection: close/i);
       assert.match(c.text(), /"code":"PRG_TOO_MANY_CONNECTIONS"/);
-      await sleep(30);
-      assert.match(a.text(), /^HTTP\/1.1 200 /);
-      assert.match(b.text(), /^HTTP\/1.1 200 /);
+      assert.match(await lastResponse(a), /^HTTP\/1.1 200 /);
+      assert.match(await lastResponse(b), /^HTTP\/1.1 200 /);
       assert.equal(server.stats.overCap, 1);
       // A slot freed is a slot for the next connection.
       a.socket.destroy();
       await a.closed;
-      await sleep(20);
+      await eventually(() => server.connections === 1, 5000, 'the server saw both closes');
       const d = await open(server.address.port);
       d.socket.write('GET /json HTTP/1.1\r\nHost: x\r\n\r\n');
-      await sleep(50);
-      assert.match(d.text(), /^HTTP\/1.1 200 /);
+      assert.match(await lastResponse(d), /^HTTP\/1.1 200 /);
       b.socket.destroy();
       d.socket.destroy();
     } finally {
@@ -141,11 +151,13 @@ describe('the serve function protects a worker', () => {
     const busy = await open(server.address.port);
     const idle = await open(server.address.port);
     for (const x of [busy, idle]) x.socket.write('GET /json HTTP/1.1\r\nHost: x\r\n\r\n');
-    await sleep(50);
+    await lastResponse(busy);
+    await lastResponse(idle);
     const started = Date.now();
     const closing = server.close(5000);
+    // A client that sends its next request 100 ms into the drain, within the grace: served, with
+    // Connection: close.
     await sleep(100);
-    // Within the grace: served, with Connection: close.
     busy.socket.write('GET /json HTTP/1.1\r\nHost: x\r\n\r\n');
     await busy.closed;
     const second = busy.text().slice(busy.text().lastIndexOf('HTTP/1.1'));

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { describe, test } from 'node:test';
 import { alive, get, type Reply, startServe } from '../helpers/serve-process.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const APP = 'test/fixtures/server/app.ts';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const inFlight = (l: { msg?: string }) => l.msg === 'fixture: slow request started';
 
 describe('TERM: readiness 503 at once, serve through the drain delay, drain, exit', () => {
   test('a 3 s request in flight completes with 200 and Connection: close', async (t) => {
@@ -22,7 +23,7 @@ describe('TERM: readiness 503 at once, serve through the drain delay, drain, exi
     const workers = server.workerPids();
 
     const slow = get(server.port, '/slow?ms=3000');
-    await sleep(300);
+    await server.waitForLog(inFlight);
 
     // Poll readiness over a warm keep-alive connection, every 10 ms.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -33,15 +34,17 @@ describe('TERM: readiness 503 at once, serve through the drain delay, drain, exi
       while (polling) {
         const reply = await get(server.adminPort, '/readyz', { agent }).catch(() => undefined);
         if (reply?.status === 503 && notReadyAt === 0) notReadyAt = Date.now();
+        // A load balancer's health check, every 10 ms.
         await sleep(10);
       }
     })();
 
+    const from = server.logs.length;
     const signalledAt = Date.now();
     server.signal('SIGTERM');
 
-    // During the drain delay new connections are still served.
-    await sleep(300);
+    // During the drain delay (1 s) new connections are still served.
+    await server.waitForLog((l) => /^graceful stop/.test(l.msg ?? ''), 5000, from);
     const during = await get(server.port, '/json', { headers: { connection: 'close' } });
     assert.equal(during.status, 200, 'served during the drain delay');
 
@@ -90,7 +93,7 @@ describe('TERM: readiness 503 at once, serve through the drain delay, drain, exi
       () => 'answered',
       () => 'cut off',
     );
-    await sleep(200);
+    await server.waitForLog(inFlight);
     const signalledAt = Date.now();
     server.signal('SIGTERM');
     const { code, at } = await server.exited;

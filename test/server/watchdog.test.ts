@@ -3,9 +3,9 @@ import { Agent } from 'node:http';
 import { test } from 'node:test';
 import { acquireLoadLock } from '../helpers/load-lock.ts';
 import { get, loggedAt, startServe, tail } from '../helpers/serve-process.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const APP = 'test/fixtures/server/app.ts';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a responder that blocks the event loop: its worker is killed within --timeout + 1 s and replaced, the other keeps serving', async (t) => {
   const release = await acquireLoadLock();
@@ -13,6 +13,7 @@ test('a responder that blocks the event loop: its worker is killed within --time
   const server = await startServe([APP, '--workers', '2', '--timeout', '2']);
   t.after(() => server.stop());
   await server.waitForReady(2);
+  const boots = server.logs.filter((l) => l.msg === 'worker ready').map((l) => Number(l.bootMs));
 
   // Two keep-alive connections pinned to different workers.
   const agents = [0, 1].map(() => new Agent({ keepAlive: true, maxSockets: 1 }));
@@ -39,11 +40,13 @@ test('a responder that blocks the event loop: its worker is killed within --time
     () => 'cut off',
   );
 
-  // The healthy worker answers every 50 ms throughout.
-  let served = 0;
+  // The healthy worker answers every 50 ms throughout, until the blocked one is replaced.
+  const servedAt: number[] = [];
   const failures: string[] = [];
-  const deadline = Date.now() + 4000;
-  while (Date.now() < deadline) {
+  const replacedYet = () =>
+    server.logs.slice(from).some((l) => l.msg === 'worker ready' && l.workerPid !== blocked);
+  const deadline = Date.now() + 15_000;
+  while (!replacedYet() && Date.now() < deadline) {
     const reply = await get(server.port, '/json', { agent: agents[1]!, timeoutMs: 1000 }).catch(
       (err: Error) => {
         failures.push(err.message);
@@ -53,12 +56,16 @@ test('a responder that blocks the event loop: its worker is killed within --time
     if (reply !== undefined) {
       assert.equal(reply.status, 200);
       assert.equal(reply.pid, healthy);
-      served++;
+      servedAt.push(Date.now());
     }
+    // A client pacing its requests.
     await sleep(50);
   }
   assert.deepEqual(failures, [], 'the other worker kept serving');
-  assert.ok(served >= 30, `served ${served}`);
+  // No stall through --timeout (2 s) and the replacement's boot.
+  const gaps = servedAt.map((at, i) => at - (i === 0 ? blockedAt : servedAt[i - 1]!));
+  assert.ok(servedAt.length >= 10, `served ${servedAt.length}`);
+  assert.ok(Math.max(...gaps) <= 1000, `longest wait between answers ${Math.max(...gaps)} ms`);
 
   const kill = await server.waitForLog((l) => /^watchdog:/.test(l.msg ?? ''), 5000, from);
   assert.equal(kill.workerPid, blocked, 'the blocked worker is the one killed');
@@ -76,9 +83,20 @@ test('a responder that blocks the event loop: its worker is killed within --time
     from,
   );
   // The kill comes once the loop has stood still for the whole --timeout (no longer up to a
-  // heartbeat interval early), so the replacement's boot is counted from the kill.
-  const bootAfterKill = loggedAt(replaced) - loggedAt(kill);
-  assert.ok(bootAfterKill <= 2000, `replacement ready ${bootAfterKill} ms after the kill`);
+  // heartbeat interval early), so the replacement is counted from the kill. Its boot, which a
+  // busy machine slows, is held to the first workers' boot in this run; the rest (spawning at
+  // once) to 500 ms.
+  const readyAfterKill = loggedAt(replaced) - loggedAt(kill);
+  const bootMs = Number(replaced.bootMs);
+  t.diagnostic(`replacement ready ${readyAfterKill} ms after the kill, ${bootMs} ms booting`);
+  assert.ok(
+    readyAfterKill - bootMs <= 500,
+    `replacement ready ${readyAfterKill} ms after the kill, ${bootMs} ms of it booting`,
+  );
+  assert.ok(
+    bootMs <= Math.max(1000, 2 * Math.max(...boots)),
+    `the replacement booted in ${bootMs} ms, the first workers in ${boots.join(' and ')} ms`,
+  );
   assert.equal(await blocking, 'cut off');
   const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
   assert.equal(health.workers.ready, 2);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
 import { App } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/app/logger.ts';
@@ -9,6 +8,7 @@ import { serve } from '../../src/server/serve.ts';
 import { configFromEnv } from '../../src/telemetry/config.ts';
 import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
 import { Recorder } from '../../src/telemetry/worker/recorder.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 
 const activeTrace = (): string => trace.getActiveSpan()?.spanContext().traceId ?? 'none';
 const traceOf = (i: number): string => `${i.toString(16).padStart(2, '0')}${'ab'.repeat(15)}`;
@@ -63,7 +63,11 @@ test('pipelined requests on the engine each see their own trace context, sync an
     });
     socket.write(paths.map(head).join(''));
     const bodies = async (n: number) => {
-      for (let t = 0; t < 200 && (text.match(/\r\n\r\n\{/g) ?? []).length < n; t++) await sleep(10);
+      await eventually(
+        () => (text.match(/\r\n\r\n\{[^}]*\}/g) ?? []).length >= n,
+        2000,
+        `${n} responses`,
+      );
       return [...text.matchAll(/\r\n\r\n(\{[^}]*\})/g)].map(
         (m) => JSON.parse(m[1]!) as { before: string; after: string },
       );
@@ -74,7 +78,7 @@ test('pipelined requests on the engine each see their own trace context, sync an
       assert.equal(b.before, traceOf(i + 1), `${paths[i]} (#${i + 1}) before`);
       assert.equal(b.after, traceOf(i + 1), `${paths[i]} (#${i + 1}) after its await`);
     });
-    for (let t = 0; t < 100 && tasks.size < paths.length; t++) await sleep(10);
+    await eventually(() => tasks.size >= paths.length, 1000, 'every scheduled task ran');
     paths.forEach((path, i) => {
       // The next request is dispatched when this one's response finishes: the task scheduled
       // after that must still run in this request's context.

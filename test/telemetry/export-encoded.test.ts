@@ -21,6 +21,7 @@ import { Recorder } from '../../src/telemetry/worker/recorder.ts';
 import { simulate } from '../../src/testing/index.ts';
 import { decodeTraceRequest, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { startServe } from '../helpers/serve-process.ts';
+import { eventually } from '../helpers/wait.ts';
 
 interface DecodedSpan {
   spanId: string;
@@ -278,9 +279,9 @@ test('peregrine serve: every kept span of 2 workers reaches the collector throug
       }
     }),
   );
-  const deadline = Date.now() + 15_000;
   const fast = () => receiver.spans.filter((s) => s.name === 'GET /fast');
-  while (fast().length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // On a timeout the assertions below say what did arrive.
+  await eventually(() => fast().length >= n, 15_000, 'the spans', 100).catch(() => {});
   const spans = fast();
   assert.equal(spans.length, n);
   assert.equal(new Set(spans.map((s) => s.spanId)).size, n, 'each once');

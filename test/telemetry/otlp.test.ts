@@ -10,14 +10,7 @@ import { TelemetryHub } from '../../src/telemetry/master/hub.ts';
 import { HttpInstrumentation } from '../../src/telemetry/worker/http-instrumentation.ts';
 import { Recorder } from '../../src/telemetry/worker/recorder.ts';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.ts';
-
-async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { eventually } from '../helpers/wait.ts';
 
 /** A service: its own recorder (worker side) and hub (master side) exporting to `url`. */
 function service(name: string, url: string, env: Record<string, string> = {}) {
@@ -55,7 +48,7 @@ test('a request through two services shares one trace id with correct parent/chi
   try {
     const res = await fetch(`http://127.0.0.1:${sa.address.port}/checkout/7`);
     assert.equal(res.status, 200);
-    await waitFor(() => receiver.spans.length >= 2);
+    await eventually(() => receiver.spans.length >= 2, 10_000, 'both spans reach the collector');
     const gw = receiver.spans.find((s) => s.service === 'gateway')!;
     const orders = receiver.spans.find((s) => s.service === 'orders')!;
     assert.equal(gw.name, 'GET /checkout/{id}');
@@ -106,8 +99,10 @@ test('exporter at a dead port under load: no failed request, drops counted', asy
     const elapsed = Date.now() - started;
     assert.equal(failed, 0);
     svc.rec.flushNow();
-    await waitFor(
+    await eventually(
       () => svc.hub.exporter!.droppedFailed + svc.hub.exporter!.droppedQueueFull >= total,
+      10_000,
+      'every span is counted as dropped',
     );
     const scrape = svc.hub.render('prometheus').body;
     const dropped = [

@@ -3,15 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { startPrometheus } from '../helpers/prometheus.ts';
 import { startServe } from '../helpers/serve-process.ts';
+import { eventually } from '../helpers/wait.ts';
 
-async function until<T>(fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Polls Prometheus (every 250 ms: it evaluates on its scrape interval) until `fn` has a value. */
+function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
+  return eventually(() => fn().catch(() => undefined), 20_000, what, 250);
 }
 
 test('a real Prometheus scrapes /metrics of a 2-worker server: exact counts across a reload', async (t) => {
@@ -36,8 +32,9 @@ test('a real Prometheus scrapes /metrics of a 2-worker server: exact counts acro
   await send('/missing', 1);
   const fastCount =
     'sum(http_server_request_duration_seconds_count{http_route="/fast",http_response_status_code="200"})';
-  await until(async () =>
-    (await prom.query(fastCount))[0]?.value[1] === '300' ? true : undefined,
+  await until(
+    async () => ((await prom.query(fastCount))[0]?.value[1] === '300' ? true : undefined),
+    'Prometheus counts the 300 /fast requests',
   );
 
   // A reload replaces both workers: the old ones flush their last delta as they drain.
@@ -49,8 +46,9 @@ test('a real Prometheus scrapes /metrics of a 2-worker server: exact counts acro
     mark,
   );
   await send('/fast', 100);
-  await until(async () =>
-    (await prom.query(fastCount))[0]?.value[1] === '400' ? true : undefined,
+  await until(
+    async () => ((await prom.query(fastCount))[0]?.value[1] === '400' ? true : undefined),
+    'Prometheus counts 400 /fast requests across the reload',
   );
   const resets = await prom.query(
     'sum(resets(http_server_request_duration_seconds_count{http_route="/fast"}[5m]))',
@@ -73,7 +71,7 @@ test('a real Prometheus scrapes /metrics of a 2-worker server: exact counts acro
   const elu = await until(async () => {
     const r = await prom.query('nodejs_eventloop_utilization');
     return r.length === 2 ? r : undefined;
-  });
+  }, 'two workers of event-loop utilisation');
   assert.equal(new Set(elu.map((s) => s.metric.worker)).size, 2);
   // the process model
   const ready = await prom.query('peregrine_workers{state="ready"}');
@@ -81,7 +79,7 @@ test('a real Prometheus scrapes /metrics of a 2-worker server: exact counts acro
   const reloads = await until(async () => {
     const r = await prom.query('peregrine_reloads_total{outcome="succeeded"}');
     return r[0]?.value[1] === '1' ? r : undefined;
-  });
+  }, 'one successful reload');
   assert.ok(reloads);
   // Prometheus negotiated OpenMetrics and stored exemplars pointing at traces the master kept
   const now = Date.now() / 1000;
