@@ -10,7 +10,9 @@ const APP = 'test/fixtures/server/app.ts';
 test('three HUP reloads under 64 keep-alive connections: no failed request, no non-2xx', async (t) => {
   const release = await acquireLoadLock();
   t.after(release);
-  const server = await startServe([APP, '--workers', '2']);
+  // Shedding off: on a busy machine the shedder rightly answers some requests 503, which is
+  // overload.test.ts's subject, not this test's; every failure left is the process model's.
+  const server = await startServe([APP, '--workers', '2', '--shed-delay', '0']);
   t.after(() => server.stop());
   await server.waitForReady(2);
 
