@@ -60,6 +60,11 @@ export interface CacheOptions<V> {
   lock?: boolean | { ttl?: number; wait?: number };
   /** Turns values into bytes for Redis (default JSON). */
   serializer?: Serializer<V>;
+  /**
+   * The clock of freshness and expiry, ms since epoch (default: the real one). Entries in Redis
+   * carry its times, so every process sharing a Redis tier must use the same clock.
+   */
+  clock?: () => number;
 }
 
 /** Per-call options of `get`. */
@@ -123,6 +128,9 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   /** Invalidations among the caches of this name on this node (workers of one master). */
   readonly #node: NodeSubscription;
   readonly #unregister: () => void;
+  /** The clock; `#turnNow` is the one lookups read (the real clock: once per synchronous run). */
+  readonly #now: () => number;
+  readonly #turnNow: () => number;
   #stats = {
     hits: 0,
     staleHits: 0,
@@ -141,6 +149,8 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     this.#negativeTtl = options.negativeTtl ?? 5000;
     this.#prefix = `${options.prefix ?? 'prg:cache:'}${options.name}:`;
     this.#serializer = options.serializer ?? (jsonSerializer as Serializer<V>);
+    this.#now = options.clock ?? Date.now;
+    this.#turnNow = options.clock ?? turnNow;
     this.#local = new LocalStore<K, V>(options.max ?? 10_000);
     if (options.lock) {
       const l = typeof options.lock === 'object' ? options.lock : {};
@@ -183,7 +193,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     const local = this.#local;
     const slot = local.find(key);
     if (slot !== -1) {
-      const now = turnNow();
+      const now = this.#turnNow();
       if (now < local.freshUntil(slot)) {
         const value = local.use(slot);
         this.#count(value === undefined ? 'negative' : 'hit', 'local');
@@ -224,7 +234,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
 
   /** The locally cached value, if fresh (no Redis, no loader, no counting). */
   peek(key: K): V | undefined {
-    return this.#local.freshValue(key, turnNow());
+    return this.#local.freshValue(key, this.#turnNow());
   }
 
   /** Stores a value in both tiers and tells other workers and nodes to drop their copies. */
@@ -244,7 +254,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
       await this.#redis.set(
         this.#prefix + key,
         encodeEntry(entry, this.#serializer),
-        entry.stale - Date.now(),
+        entry.stale - this.#now(),
       );
       await this.#redis.invalidate([], names);
     }
@@ -291,7 +301,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   }
 
   #entry(value: V | undefined, ttl: number, staleTtl: number): Entry<V> {
-    const now = Date.now();
+    const now = this.#now();
     if (value === undefined) {
       return {
         value: undefined,
@@ -304,7 +314,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   }
 
   #remember(key: K, entry: Entry<V>, flight: Flight<V>): void {
-    if (entry.stale <= Date.now() || flight.invalidated) return;
+    if (entry.stale <= this.#now() || flight.invalidated) return;
     this.#forms.held(key);
     this.#local.set(key, entry.value, entry.fresh, entry.stale);
   }
@@ -334,7 +344,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     this.#markInvalidated(keys);
     this.#dropLocal(keys);
     this.#stats.remoteInvalidations += keys.length;
-    this.emit('invalidate', keys, Date.now());
+    this.emit('invalidate', keys, this.#now());
   }
 
   /** Refreshes a stale entry in the background, once per key at a time. */
@@ -377,9 +387,9 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
       const shared = await this.#readShared(redisKey);
       if (
         shared !== undefined &&
-        (Date.now() < shared.fresh || (!background && Date.now() < shared.stale))
+        (this.#now() < shared.fresh || (!background && this.#now() < shared.stale))
       ) {
-        const fresh = Date.now() < shared.fresh;
+        const fresh = this.#now() < shared.fresh;
         this.#count(shared.negative ? 'negative' : fresh ? 'hit' : 'stale', 'redis');
         this.#remember(key, shared, flight);
         if (!fresh) setImmediate(() => this.#refresh(key, loader, options));
@@ -429,7 +439,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
       await sleep(pause);
       pause = Math.min(100, pause * 1.5);
       const e = await this.#readShared(redisKey);
-      if (e !== undefined && Date.now() < e.stale) return e;
+      if (e !== undefined && this.#now() < e.stale) return e;
       // Redis is failing (breaker open): stop waiting on it.
       if (this.#redis!.breaker.state === 'open') return undefined;
       // The holder gave up without a value (it failed): take our own turn.
@@ -480,7 +490,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
       const write = this.#redis.set(
         this.#prefix + key,
         encodeEntry(entry, this.#serializer),
-        entry.stale - Date.now(),
+        entry.stale - this.#now(),
       );
       // Under the lock, waiters poll for this value: it must be there before the lock goes.
       // Otherwise the caller need not wait for Redis (a slow Redis must not slow the answer).

@@ -8,6 +8,8 @@ export interface BreakerOptions {
   cooldown?: number;
   /** Longest cooldown after repeated failed probes, in ms (default 10 × cooldown). */
   maxCooldown?: number;
+  /** The clock cooldowns are measured on, ms (default: the real one). */
+  clock?: () => number;
 }
 
 /**
@@ -23,6 +25,7 @@ export class Breaker {
   readonly #threshold: number;
   readonly #cooldown: number;
   readonly #maxCooldown: number;
+  readonly #now: () => number;
   #state: BreakerState = 'closed';
   #failures = 0;
   #openedAt = 0;
@@ -45,11 +48,12 @@ export class Breaker {
     this.#cooldown = Math.max(1, options.cooldown ?? 1000);
     this.#maxCooldown = Math.max(this.#cooldown, options.maxCooldown ?? this.#cooldown * 10);
     this.#currentCooldown = this.#cooldown;
+    this.#now = options.clock ?? Date.now;
   }
 
   /** The state now (an open breaker past its cooldown reads as half-open). */
   get state(): BreakerState {
-    if (this.#state === 'open' && Date.now() - this.#openedAt >= this.#currentCooldown) {
+    if (this.#state === 'open' && this.#now() - this.#openedAt >= this.#currentCooldown) {
       return 'half-open';
     }
     return this.#state;
@@ -58,7 +62,7 @@ export class Breaker {
   /** Milliseconds until an open breaker lets a probe through (0 when closed). */
   get retryAfterMs(): number {
     if (this.#state !== 'open') return 0;
-    return Math.max(0, this.#openedAt + this.#currentCooldown - Date.now());
+    return Math.max(0, this.#openedAt + this.#currentCooldown - this.#now());
   }
 
   /**
@@ -69,7 +73,7 @@ export class Breaker {
     if (this.#state === 'closed') return true;
     if (this.#probing) return false;
     if (this.#state === 'open') {
-      if (Date.now() - this.#openedAt < this.#currentCooldown) return false;
+      if (this.#now() - this.#openedAt < this.#currentCooldown) return false;
       this.#set('half-open');
     }
     this.#probing = true;
@@ -119,7 +123,7 @@ export class Breaker {
   }
 
   #open(): void {
-    this.#openedAt = Date.now();
+    this.#openedAt = this.#now();
     this.#set('open');
   }
 

@@ -3,25 +3,38 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { App } from '../../src/app/app.ts';
 import { Cache } from '../../src/cache/cache.ts';
 import { serve } from '../../src/server/serve.ts';
+import { manualClock } from '../helpers/clock.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { loop, percentile } from '../helpers/load.ts';
 import { requireService } from '../helpers/services.ts';
+import { eventually, sleep } from '../helpers/wait.ts';
 
 const unique = () => `t${process.pid}-${randomUUID().slice(0, 8)}`;
 
+/** A promise the test opens when it chooses: a loader held mid-flight. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
 describe('Cache, local tier', () => {
-  test('read-through: miss loads, hit does not; TTL expires', async () => {
-    const cache = new Cache<number>({ name: unique(), ttl: 80 });
+  test('read-through: miss loads, hit does not; the entry expires at its TTL', async () => {
+    const clock = manualClock();
+    const cache = new Cache<number>({ name: unique(), ttl: 80, clock: clock.now });
     let calls = 0;
     const loader = () => ++calls;
     assert.equal(await cache.get('a', loader), 1);
+    clock.advance(79);
     assert.equal(await cache.get('a', loader), 1);
     assert.equal(calls, 1);
-    await sleep(120);
+    clock.advance(1);
     assert.equal(await cache.get('a', loader), 2);
     const s = cache.stats();
     assert.equal(s.misses, 2);
@@ -32,75 +45,90 @@ describe('Cache, local tier', () => {
 
   test('single-flight: 500 concurrent misses on one key make one loader call', async () => {
     const cache = new Cache<string>({ name: unique() });
+    const load = gate();
     let calls = 0;
-    const values = await Promise.all(
+    const all = Promise.all(
       Array.from({ length: 500 }, () =>
         cache.get('k', async () => {
           calls++;
-          await sleep(50);
+          await load.opened;
           return 'v';
         }),
       ),
     );
+    load.open();
+    const values = await all;
     assert.equal(calls, 1);
     assert.ok(values.every((v) => v === 'v'));
     await cache.close();
   });
 
   test('stale-while-revalidate: the stale value is served at once and refreshed once', async () => {
-    const cache = new Cache<number>({ name: unique(), ttl: 150, staleTtl: 5000 });
+    const clock = manualClock();
+    const cache = new Cache<number>({
+      name: unique(),
+      ttl: 150,
+      staleTtl: 5000,
+      clock: clock.now,
+    });
     let calls = 0;
+    const refresh = gate();
     const loader = async () => {
       calls++;
-      await sleep(30);
+      if (calls > 1) await refresh.opened;
       return calls;
     };
     assert.equal(await cache.get('k', loader), 1);
-    await sleep(200);
-    const t0 = performance.now();
+    clock.advance(150);
+    // The refresh is held until the 20 answers are in: they did not wait for it.
     const served = await Promise.all(Array.from({ length: 20 }, () => cache.get('k', loader)));
-    assert.ok(performance.now() - t0 < 25, 'stale answers do not wait for the loader');
     assert.ok(served.every((v) => v === 1));
-    await sleep(60);
-    assert.equal(calls, 2);
+    assert.equal(calls, 2, 'one refresh');
+    refresh.open();
+    await eventually(() => cache.peek('k') === 2, 1000, 'the refreshed value is stored');
     assert.equal(await cache.get('k', loader), 2);
     assert.equal(cache.stats().staleHits, 20);
     await cache.close();
   });
 
   test('a failed refresh keeps serving the stale value; a failed load is not cached', async () => {
-    const cache = new Cache<string>({ name: unique(), ttl: 30, staleTtl: 5000 });
+    const clock = manualClock();
+    const cache = new Cache<string>({ name: unique(), ttl: 30, staleTtl: 5000, clock: clock.now });
     assert.equal(await cache.get('k', () => 'old'), 'old');
-    await sleep(50);
+    clock.advance(30);
     const failing = () => Promise.reject(new Error('db down'));
     assert.equal(await cache.get('k', failing), 'old');
-    await sleep(20);
+    await eventually(() => cache.stats().loadErrors === 1, 1000, 'the refresh failed');
     assert.equal(await cache.get('k', failing), 'old');
+    await eventually(() => cache.stats().loadErrors === 2, 1000, 'the next refresh failed');
     await assert.rejects(cache.get('other', failing), /db down/);
     assert.equal(await cache.get('other', () => 'fine'), 'fine');
-    assert.ok(cache.stats().loadErrors >= 2);
+    assert.equal(cache.stats().loadErrors, 3);
     await cache.close();
   });
 
   test('negative caching: "not found" is remembered for negativeTtl', async () => {
-    const cache = new Cache<string>({ name: unique(), negativeTtl: 80 });
+    const clock = manualClock();
+    const cache = new Cache<string>({ name: unique(), negativeTtl: 80, clock: clock.now });
     let calls = 0;
     const loader = () => {
       calls++;
       return undefined;
     };
     assert.equal(await cache.get('missing', loader), undefined);
+    clock.advance(79);
     assert.equal(await cache.get('missing', loader), undefined);
     assert.equal(calls, 1);
     assert.equal(cache.stats().negativeHits, 1);
-    await sleep(120);
+    clock.advance(1);
     await cache.get('missing', loader);
     assert.equal(calls, 2);
     await cache.close();
   });
 
   test('per-key TTL from the call or from the loader', async () => {
-    const cache = new Cache<string>({ name: unique(), ttl: 60_000 });
+    const clock = manualClock();
+    const cache = new Cache<string>({ name: unique(), ttl: 60_000, clock: clock.now });
     let calls = 0;
     await cache.get('short', () => `${++calls}`, { ttl: 30 });
     await cache.get('fromLoader', (_k, ctx) => {
@@ -108,7 +136,7 @@ describe('Cache, local tier', () => {
       return `${++calls}`;
     });
     await cache.get('long', () => `${++calls}`);
-    await sleep(60);
+    clock.advance(30);
     assert.equal(await cache.get('short', () => 'reloaded'), 'reloaded');
     assert.equal(await cache.get('fromLoader', () => 'reloaded'), 'reloaded');
     assert.equal(await cache.get('long', () => 'reloaded'), '3');
@@ -245,7 +273,17 @@ describe('Cache, Redis tier', () => {
     try {
       const d = new Date('2020-02-02T00:00:00Z');
       assert.deepEqual(await a.get('d', () => d), d);
-      await sleep(50); // the write to Redis is not awaited by the loading caller
+      // The loading caller does not wait for the write to Redis: wait until it is there.
+      const raw = new Redis(redis);
+      try {
+        await eventually(
+          async () => (await raw.exists(`prg:cache:${name}:d`)) === 1,
+          2000,
+          'the value is in Redis',
+        );
+      } finally {
+        raw.disconnect();
+      }
       let loaded = false;
       const got = await b.get('d', () => {
         loaded = true;
@@ -367,9 +405,13 @@ describe('Cache, Redis tier', () => {
         for (const i of [0, 1, 2, 3])
           assert.deepEqual((await w.ask(i, { cmd: 'peek', key })).value, { v: 'primed' });
         const { t0 } = (await w.ask(round % 4, { cmd: 'delete', key })) as { t0: number };
-        const deadline = Date.now() + 2000;
-        while (w.events.filter((e) => e.keys.includes(key)).length < 3 && Date.now() < deadline)
-          await sleep(5);
+        // On a timeout the assertion below says who heard.
+        await eventually(
+          () => w.events.filter((e) => e.keys.includes(key)).length >= 3,
+          2000,
+          'three workers heard',
+          5,
+        ).catch(() => {});
         const got = w.events.filter((e) => e.keys.includes(key));
         assert.deepEqual(
           got.map((e) => e.worker).sort(),
@@ -415,7 +457,8 @@ describe('Cache, Redis tier', () => {
       pauseMs: 2,
     });
     try {
-      await sleep(1000);
+      await eventually(() => cache.stats().hits > 100, 5000, 'the load is served from the cache');
+      // The faults and how long each lasts (the breaker's cooldown is 1 s).
       proxy.stall();
       await sleep(3000);
       proxy.reset();
@@ -423,7 +466,11 @@ describe('Cache, Redis tier', () => {
       proxy.cut();
       await sleep(1000);
       proxy.pass();
-      await sleep(3000);
+      await eventually(
+        () => cache.stats().breaker === 'closed',
+        15_000,
+        'the breaker closes once Redis is back',
+      );
       const samples = await load.stop();
       assert.ok(samples.length > 500, `${samples.length} requests`);
       const bad = samples.filter((s) => s.status !== 200);

@@ -18,6 +18,7 @@ import { openDatabase } from '../../src/db/open.ts';
 import { PostgresPool } from '../../src/db/pool/postgres.ts';
 import { SqliteDatabase } from '../../src/db/sqlite/sqlite.ts';
 import { requireService } from '../helpers/services.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'peregrine-db-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -104,22 +105,21 @@ for (const backend of backends) {
         await db.transaction(async (tx) => {
           await tx.query(`INSERT INTO ${table} VALUES ($1)`, [1]);
         });
-        let seen: number | undefined;
+        let outside: Promise<number> | undefined;
         await assert.rejects(
           db.transaction(async (tx) => {
             await tx.query(`INSERT INTO ${table} VALUES ($1)`, [2]);
             // A concurrent caller outside the transaction must not see row 2.
-            const outside = db.query(`SELECT count(*) AS c FROM ${table}`);
-            await new Promise((r) => setTimeout(r, 20));
-            void outside.then((r) => {
-              seen = Number((r.rows[0] as { c: number | string }).c);
-            });
+            outside = db
+              .query(`SELECT count(*) AS c FROM ${table}`)
+              .then((r) => Number((r.rows[0] as { c: number | string }).c));
+            // Give it time to run while the transaction is open (it may also wait for it).
+            await sleep(20);
             throw new Error('roll back');
           }),
           /roll back/,
         );
-        await new Promise((r) => setTimeout(r, 50));
-        assert.equal(seen, 1);
+        assert.equal(await outside, 1);
         const c = await db.one<{ c: number | string }>(`SELECT count(*) AS c FROM ${table}`);
         assert.equal(Number(c!.c), 1);
       } finally {
