@@ -8,7 +8,10 @@ import type { Request } from './request.ts';
 import { Response } from './response.ts';
 import type { Endpoint } from './route.ts';
 import type { Params } from './routing/router.ts';
-import type { FieldError } from './validation/schema.ts';
+import type { Check, FieldError } from './validation/schema.ts';
+
+/** What a check answers, once settled. */
+type CheckResult = Awaited<ReturnType<Check>>;
 
 /**
  * What a responder returned becomes the media, unless a body is set already or it returned a
@@ -84,7 +87,7 @@ async function invokeAsync(
   const result = await endpoint.fn.call(resource, req, resp, req.params);
   useResult(result, resp);
   for (const hook of endpoint.after) await hook(req, resp, resource);
-  checkResponse(endpoint, req, resp, logger);
+  await checkResponse(endpoint, req, resp, logger);
 }
 
 async function finishAsync(
@@ -156,11 +159,22 @@ async function validate(endpoint: Endpoint, req: Request): Promise<void> {
 }
 
 /** Checks a media body against the response schema of its status; a mismatch is a 500. */
-function checkResponse(endpoint: Endpoint, req: Request, resp: Response, logger: Logger): void {
+function checkResponse(
+  endpoint: Endpoint,
+  req: Request,
+  resp: Response,
+  logger: Logger,
+): Promise<void> | undefined {
   const check = endpoint.checks?.response?.get(resp.status);
   if (check === undefined || resp.bodyKind !== 1) return;
   const r = check(resp.body);
-  if (r instanceof Promise) return;
+  // An async validator (a Standard Schema may be one) is awaited like the input checks.
+  if (r instanceof Promise) return r.then((v) => failOnMismatch(v, req, logger));
+  failOnMismatch(r, req, logger);
+  return undefined;
+}
+
+function failOnMismatch(r: CheckResult, req: Request, logger: Logger): void {
   if (!r.ok) {
     logger.error(
       { requestId: req.id, route: req.route, method: req.method, errors: r.errors },

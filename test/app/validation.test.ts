@@ -121,6 +121,33 @@ describe('validation', () => {
   });
 });
 
+test('an async Standard Schema response validator is run too: a mismatch is a 500', async () => {
+  let checked = 0;
+  const okBody: StandardSchemaV1<unknown, { ok: boolean }> = {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      async validate(value) {
+        checked++;
+        return typeof (value as { ok?: unknown }).ok === 'boolean'
+          ? { value: value as { ok: boolean } }
+          : { issues: [{ message: 'ok must be a boolean', path: ['ok'] }] };
+      },
+    },
+  };
+  const a = new App({ logger: false });
+  a.addRoute('/good', { onGet: responder({ response: okBody }, () => ({ ok: true })) });
+  a.addRoute('/bad', { onGet: responder({ response: okBody }, () => ({ ok: 'yes' })) });
+  const c = new TestClient(a);
+  const good = await c.get('/good');
+  assert.equal(good.status, 200);
+  assert.deepEqual(good.json, { ok: true });
+  const bad = await c.get('/bad');
+  assert.equal(bad.status, 500);
+  assert.equal((bad.json as { code: string }).code, 'PRG_RESPONSE_INVALID');
+  assert.equal(checked, 2);
+});
+
 describe('openapi', () => {
   test('an OpenAPI 3.1 document from templates and specs', () => {
     const a = app();
