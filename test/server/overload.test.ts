@@ -73,7 +73,7 @@ test('offered 2.5 times its measured capacity (open loop), a worker sheds: bound
   assert.equal(shedProblem.status, 200);
 });
 
-test('offered twice its capacity by clients that open connections as they need them, the master sheds what waits too long', async (t) => {
+test('offered 2.5 times its measured capacity by clients that open connections as they need them, the master sheds what waits too long', async (t) => {
   const release = await acquireLoadLock();
   t.after(release);
   const server = await startServe([APP, '--workers', '1', '--shed-delay', '0.1']);
@@ -90,7 +90,8 @@ test('offered twice its capacity by clients that open connections as they need t
   const result = await openLoop({
     port: server.port,
     path: WORK,
-    rate: Math.round(capacity * 2),
+    // 2.5x, as above: 2x of a low estimate may not overload the worker.
+    rate: Math.round(capacity * 2.5),
     durationMs: 6000,
     maxSockets: 4000,
   });
