@@ -54,15 +54,21 @@ test('SIGKILL of a worker under load: replaced at once, failures bounded by its 
   const result = await load.stop();
 
   assert.equal(died.signal, 'SIGKILL');
-  // Ready within 1 s of the kill on a quiet machine. A busy one slows the new process's boot,
-  // so the boot is held to the first workers' boot in this run and the rest, the master's part
-  // (noticing the exit, spawning at once: no backoff for a first crash), to 500 ms.
-  const readyAfter = loggedAt(ready) - killedAt;
+  // Ready within 1 s of the kill on a quiet machine. A busy one slows process creation and the
+  // new process's boot, so what is held to a bound is the master's part, on its own clock: from
+  // the death it noticed to the spawn, at once (no backoff for a first crash; reconcile.test.ts
+  // checks that decision exactly); and the boot, to the first workers' boot in this run.
+  const spawned = server.logs
+    .slice(from)
+    .find((l) => l.msg === 'worker spawned' && l.workerPid === ready.workerPid)!;
+  const spawnAfterDeath = loggedAt(spawned) - loggedAt(died);
   const bootMs = Number(ready.bootMs);
-  t.diagnostic(`replacement ready ${readyAfter} ms after the kill, ${bootMs} ms of it booting`);
+  t.diagnostic(
+    `replacement spawned ${spawnAfterDeath} ms after the death was noticed, ready ${loggedAt(ready) - killedAt} ms after the kill, ${bootMs} ms of it booting`,
+  );
   assert.ok(
-    readyAfter - bootMs <= 500,
-    `replacement ready ${readyAfter} ms after the kill, of which ${bootMs} ms its boot\n${tail(server.logs)}`,
+    spawnAfterDeath < 250,
+    `spawned ${spawnAfterDeath} ms after the death\n${tail(server.logs)}`,
   );
   assert.ok(
     bootMs <= Math.max(1000, 2 * Math.max(...boots)),

@@ -48,7 +48,9 @@ test('offered 2.5 times its measured capacity (open loop), a worker sheds: bound
   const info = `capacity ${capacity.toFixed(0)}/s; ${summary(result)}; p99 200 ${percentile(ok, 99).toFixed(0)} ms, p99 503 ${percentile(shed, 99).toFixed(0)} ms`;
   t.diagnostic(info);
   assert.equal(result.errors.length, 0, info);
-  assert.ok(shed.length > result.sent * 0.2, `a good share is shed: ${info}`);
+  // The bound on the accepted requests' latency below is what shedding buys; these say it took
+  // part. (Shares are loose: the capacity probe can be off by half on a busy machine.)
+  assert.ok(shed.length > result.sent * 0.1, `a good share is shed: ${info}`);
   assert.ok(ok.length > result.sent * 0.25, `a good share is served: ${info}`);
   // Queueing without shedding would grow for the whole run (seconds); shedding bounds it.
   assert.ok(percentile(ok, 99) < 1000, `accepted p99 is bounded: ${info}`);
@@ -100,7 +102,7 @@ test('offered 2.5 times its measured capacity by clients that open connections a
   const info = `capacity ${capacity.toFixed(0)}/s; ${summary(result)}; p99 200 ${percentile(ok, 99).toFixed(0)} ms, p99 503 ${percentile(shed, 99).toFixed(0)} ms`;
   t.diagnostic(info);
   assert.equal(result.errors.length, 0, info);
-  assert.ok(shed.length > result.sent * 0.2, `a good share is shed: ${info}`);
+  assert.ok(shed.length > result.sent * 0.1, `a good share is shed: ${info}`);
   assert.ok(percentile(ok, 99) < 1500, `accepted p99 is bounded: ${info}`);
   const health = JSON.parse((await get(server.adminPort, '/healthz')).body);
   assert.ok(health.connections.shed > 0, 'the master shed connections that waited too long');

@@ -22,7 +22,7 @@ describe('TERM: readiness 503 at once, serve through the drain delay, drain, exi
     await server.waitForReady(2);
     const workers = server.workerPids();
 
-    const slow = get(server.port, '/slow?ms=3000');
+    const slow = get(server.port, '/slow?ms=3000&announce');
     await server.waitForLog(inFlight);
 
     // Poll readiness over a warm keep-alive connection, every 10 ms.
@@ -89,7 +89,7 @@ describe('TERM: readiness 503 at once, serve through the drain delay, drain, exi
       '2',
     ]);
     t.after(() => server.stop());
-    const hung = get(server.port, '/slow?ms=60000', { timeoutMs: 20_000 }).then(
+    const hung = get(server.port, '/slow?ms=60000&announce', { timeoutMs: 20_000 }).then(
       () => 'answered',
       () => 'cut off',
     );

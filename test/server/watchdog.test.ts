@@ -83,16 +83,18 @@ test('a responder that blocks the event loop: its worker is killed within --time
     from,
   );
   // The kill comes once the loop has stood still for the whole --timeout (no longer up to a
-  // heartbeat interval early), so the replacement is counted from the kill. Its boot, which a
-  // busy machine slows, is held to the first workers' boot in this run; the rest (spawning at
-  // once) to 500 ms.
-  const readyAfterKill = loggedAt(replaced) - loggedAt(kill);
+  // heartbeat interval early). Ready within 1 s of it on a quiet machine; a busy one slows
+  // process creation and the boot, so the master's part is held to a bound on its own clock
+  // (the spawn right after the kill), and the boot to the first workers' boot in this run.
+  const spawned = server.logs
+    .slice(from)
+    .find((l) => l.msg === 'worker spawned' && l.workerPid === replaced.workerPid)!;
+  const spawnAfterKill = loggedAt(spawned) - loggedAt(kill);
   const bootMs = Number(replaced.bootMs);
-  t.diagnostic(`replacement ready ${readyAfterKill} ms after the kill, ${bootMs} ms booting`);
-  assert.ok(
-    readyAfterKill - bootMs <= 500,
-    `replacement ready ${readyAfterKill} ms after the kill, ${bootMs} ms of it booting`,
+  t.diagnostic(
+    `replacement spawned ${spawnAfterKill} ms after the kill, ready after ${loggedAt(replaced) - loggedAt(kill)} ms, ${bootMs} ms of it booting`,
   );
+  assert.ok(spawnAfterKill < 500, `spawned ${spawnAfterKill} ms after the kill`);
   assert.ok(
     bootMs <= Math.max(1000, 2 * Math.max(...boots)),
     `the replacement booted in ${bootMs} ms, the first workers in ${boots.join(' and ')} ms`,
