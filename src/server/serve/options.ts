@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.ts';
 import type { Address } from '../settings/setting.ts';
-import type { LoadShedder } from '../worker/shedder.ts';
+import type { LoadShedder } from './shedder.ts';
 
 /** Options of `serve`. Times are in milliseconds, sizes in bytes. */
 export interface ServeOptions {

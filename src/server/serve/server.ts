@@ -4,12 +4,12 @@ import type { App } from '../../app/app.ts';
 import type { RawRequest, RawResponse } from '../../app/transport.ts';
 import type { EngineOptions, EngineResponse } from '../http1/engine.ts';
 import { type Address, formatAddress } from '../settings/setting.ts';
-import { rejectOverCap, rejectOverloaded } from '../worker/rejections.ts';
-import { LoadShedder } from '../worker/shedder.ts';
 import { accessLogger } from './access-log.ts';
 import { Connections } from './connections.ts';
 import { Listener } from './listener.ts';
 import type { RunningServer, ServeOptions, ServeStats } from './options.ts';
+import { rejectOverCap, rejectOverloaded } from './rejections.ts';
+import { LoadShedder } from './shedder.ts';
 
 /**
  * One App served in this process on one or more addresses. Its parts, in the order a request
