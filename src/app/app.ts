@@ -1,5 +1,5 @@
-import { DeadlineList } from './deadlines.ts';
-import { HTTPInternalServerError, HTTPServiceUnavailable } from './errors/classes.ts';
+import { Deadlines, deadlineError } from './deadlines.ts';
+import { HTTPInternalServerError } from './errors/classes.ts';
 import { expectedFailure } from './errors/codes.ts';
 import { HTTPError } from './errors/http-error.ts';
 import { FailureLog } from './failure-log.ts';
@@ -7,6 +7,7 @@ import {
   type Instrumentation,
   instrumentationProvider,
   type PipelineRunner,
+  type RouteProbe,
 } from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
@@ -127,10 +128,8 @@ export class App {
   #started: Promise<void> | undefined;
   readonly #limits: RouteLimits;
   readonly #env: RequestEnv & SendEnv;
-  readonly #timeout: number;
-  readonly #inflight = new DeadlineList();
-  #sweeper: NodeJS.Timeout | undefined;
-  #deadlinesExpired = 0;
+  /** The per-request deadline, when `requestTimeout` is set. */
+  readonly #deadlines: Deadlines | undefined;
   readonly #probe: Instrumentation | undefined;
   readonly #failures: FailureLog;
   readonly #host: PipelineHost;
@@ -157,7 +156,9 @@ export class App {
       limits: this.#limits,
       logger: this.logger,
     };
-    this.#timeout = options.requestTimeout ?? server.requestTimeout ?? 0;
+    const timeout = options.requestTimeout ?? server.requestTimeout ?? 0;
+    this.#deadlines =
+      timeout > 0 ? new Deadlines(timeout, (req, out) => this.#answerLate(req, out)) : undefined;
     this.#failures = new FailureLog(this.logger, options.failureLogInterval);
     this.#probe =
       options.instrumentation === false
@@ -246,8 +247,7 @@ export class App {
   /** Runs the shutdown functions in reverse order; every one runs even if another fails. */
   async shutdown(): Promise<void> {
     this.#started = undefined;
-    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
+    this.#deadlines?.stop();
     const errors: unknown[] = [];
     for (const fn of [...this.#shutdown].reverse()) {
       try {
@@ -333,7 +333,7 @@ export class App {
   readonly handle = (raw: RawRequest, out: RawResponse): void => {
     const req = new Request(raw, out, this.#env);
     const resp = new Response();
-    if (this.#timeout > 0) this.#track(req, out);
+    this.#deadlines?.track(req, out);
     const probe = this.#probe;
     if (probe === undefined) new Flow(this.#host, this.#middleware, req, resp, out).run();
     else probe.begin(req, resp, out, this.#runner);
@@ -342,7 +342,7 @@ export class App {
   /** Writes the response once the pipeline ran: deadline bookkeeping, drain, telemetry. */
   #finish(flow: Flow): void {
     const { req, resp, out } = flow;
-    if (this.#timeout > 0) this.#untrack(req);
+    this.#deadlines?.untrack(req);
     if (this.draining) out.shouldKeepAlive = false;
     try {
       const status = send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
@@ -392,7 +392,7 @@ export class App {
 
   /** How many requests passed their deadline (`requestTimeout`) before they were answered. */
   get deadlinesExpired(): number {
-    return this.#deadlinesExpired;
+    return this.#deadlines?.expired ?? 0;
   }
 
   /** Maps any error to an HTTPError; unexpected ones are logged and become a bare 500. */
@@ -405,11 +405,9 @@ export class App {
       req.deadline !== undefined &&
       req.remaining <= 0
     ) {
-      if (this.#inflight.remove(req)) {
-        this.#deadlinesExpired++;
-        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
-      }
-      return this.#deadlineError();
+      const deadlines = this.#deadlines;
+      if (deadlines?.expireEarly(req) === true) this.#probe?.expired(req, this.#routeProbe(req));
+      return deadlineError(deadlines?.timeout ?? 0);
     }
     if (err instanceof HTTPError) {
       if (err.status >= 500) {
@@ -438,39 +436,17 @@ export class App {
     });
   }
 
-  #track(req: Request, out: RawResponse): void {
-    req.deadline = Date.now() + this.#timeout;
-    this.#inflight.push(req, out);
-    // PERF: one sweeper per App instead of a timer per request; deadlines are checked every 50 ms.
-    this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(50, this.#timeout)).unref();
+  /** Answers a request whose deadline passed, unless its answer has begun. */
+  #answerLate(req: Request, out: RawResponse): void {
+    if (out.headersSent || out.destroyed) return;
+    const late = new Response();
+    applyProblem(late, this.#deadlines!.error());
+    send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
+    this.#probe?.expired(req, this.#routeProbe(req));
   }
 
-  #untrack(req: Request): void {
-    this.#inflight.remove(req);
-  }
-
-  #deadlineError(): HTTPError {
-    return new HTTPServiceUnavailable({
-      code: 'PRG_DEADLINE_EXCEEDED',
-      detail: `The request did not complete within ${this.#timeout} ms.`,
-    });
-  }
-
-  #sweep(): void {
-    const now = Date.now();
-    for (;;) {
-      const link = this.#inflight.shiftExpired(now);
-      if (link === undefined) break;
-      const { req, out } = link;
-      this.#deadlinesExpired++;
-      // Answer first, then abort: a responder that reacts to the abort must not win the race.
-      if (!out.headersSent && !out.destroyed) {
-        const late = new Response();
-        applyProblem(late, this.#deadlineError());
-        send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
-        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
-      }
-      req.expire();
-    }
+  /** The telemetry of the request's route. */
+  #routeProbe(req: Request): RouteProbe | undefined {
+    return this.#routes.find((r) => r.template === req.route)?.probe;
   }
 }
