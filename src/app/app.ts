@@ -130,7 +130,7 @@ export class App {
   readonly #env: RequestEnv & SendEnv;
   /** The per-request deadline, when `requestTimeout` is set. */
   readonly #deadlines: Deadlines | undefined;
-  readonly #probe: Instrumentation | undefined;
+  readonly #instrumentation: Instrumentation | undefined;
   readonly #failures: FailureLog;
   readonly #host: PipelineHost;
   readonly #runner: PipelineRunner = (req, resp, out) =>
@@ -160,7 +160,7 @@ export class App {
     this.#deadlines =
       timeout > 0 ? new Deadlines(timeout, (req, out) => this.#answerLate(req, out)) : undefined;
     this.#failures = new FailureLog(this.logger, options.failureLogInterval);
-    this.#probe =
+    this.#instrumentation =
       options.instrumentation === false
         ? undefined
         : (options.instrumentation ?? instrumentationProvider()?.instrument(this.logger));
@@ -190,7 +190,7 @@ export class App {
   ): this {
     const route = compileRoute(this.#router.parse(template), resource, options, this.#limits);
     this.#router.add(template, route);
-    if (this.#probe !== undefined) route.probe = this.#probe.route(template);
+    if (this.#instrumentation !== undefined) route.probe = this.#instrumentation.route(template);
     this.#routes.push(route);
     return this;
   }
@@ -308,7 +308,7 @@ export class App {
 
   /** Whether request telemetry (metrics, spans, access log) is attached to this App. */
   get instrumented(): boolean {
-    return this.#probe !== undefined;
+    return this.#instrumentation !== undefined;
   }
 
   /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
@@ -334,9 +334,9 @@ export class App {
     const req = new Request(raw, out, this.#env);
     const resp = new Response();
     this.#deadlines?.track(req, out);
-    const probe = this.#probe;
-    if (probe === undefined) new Flow(this.#host, this.#middleware, req, resp, out).run();
-    else probe.begin(req, resp, out, this.#runner);
+    const instrumentation = this.#instrumentation;
+    if (instrumentation === undefined) new Flow(this.#host, this.#middleware, req, resp, out).run();
+    else instrumentation.begin(req, resp, out, this.#runner);
   };
 
   /** Writes the response once the pipeline ran: deadline bookkeeping, drain, telemetry. */
@@ -346,8 +346,8 @@ export class App {
     if (this.draining) out.shouldKeepAlive = false;
     try {
       const status = send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
-      if (this.#probe !== undefined && status !== 0)
-        this.#probe.end(req, flow.route?.probe, status);
+      if (this.#instrumentation !== undefined && status !== 0)
+        this.#instrumentation.end(req, flow.route?.probe, status);
     } catch (err) {
       // A header the transport refuses (a CR/LF in a value, a bad name) or a broken transport.
       this.logger.error({ err, requestId: req.id }, 'failed to write response');
@@ -359,7 +359,7 @@ export class App {
       );
       try {
         send(req, fallback, out, this.#env, (e) => this.#toHTTPError(e, req));
-        this.#probe?.end(req, flow.route?.probe, 500);
+        this.#instrumentation?.end(req, flow.route?.probe, 500);
       } catch {
         // Nothing more can be sent.
       }
@@ -406,7 +406,8 @@ export class App {
       req.remaining <= 0
     ) {
       const deadlines = this.#deadlines;
-      if (deadlines?.expireEarly(req) === true) this.#probe?.expired(req, this.#routeProbe(req));
+      if (deadlines?.expireEarly(req) === true)
+        this.#instrumentation?.expired(req, this.#routeProbe(req));
       return deadlineError(deadlines?.timeout ?? 0);
     }
     if (err instanceof HTTPError) {
@@ -442,7 +443,7 @@ export class App {
     const late = new Response();
     applyProblem(late, this.#deadlines!.error());
     send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
-    this.#probe?.expired(req, this.#routeProbe(req));
+    this.#instrumentation?.expired(req, this.#routeProbe(req));
   }
 
   /** The telemetry of the request's route. */
