@@ -23,6 +23,7 @@ import type { ConverterFactory } from './routing/converters.ts';
 import { type Params, Router } from './routing/router.ts';
 import { applyProblem, type SendEnv, send } from './send.ts';
 import { serverDefaults } from './server-defaults.ts';
+import { isThenable } from './thenable.ts';
 import type { RawRequest, RawResponse } from './transport.ts';
 
 /** Options of an App. */
@@ -85,14 +86,6 @@ export interface RouteInfo {
 }
 
 type ErrorClass = Function & { prototype: unknown };
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
-}
 
 function nameOf(value: unknown): string {
   if (typeof value === 'object' && value !== null) {

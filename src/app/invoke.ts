@@ -8,6 +8,7 @@ import type { Request } from './request.ts';
 import { Response } from './response.ts';
 import type { Endpoint } from './route.ts';
 import type { Params } from './routing/router.ts';
+import { isThenable } from './thenable.ts';
 import type { Check, FieldError } from './validation/schema.ts';
 
 /** What a check answers, once settled. */
@@ -23,14 +24,6 @@ function useResult(result: unknown, resp: Response): void {
     throw new TypeError('a responder returned a Response other than its own resp');
   }
   resp.media = result;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
 }
 
 /**
