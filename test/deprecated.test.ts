@@ -56,3 +56,29 @@ test('machinery peregrine/telemetry used to export still works for one release, 
   });
   assert.deepEqual(names, ['TelemetryHub', 'formatTraceparent', 'parseTraceparent', 'recorder']);
 });
+
+test("serve()'s requestTimeout (the receive timeout) works for one release as receiveTimeout, warning once", async () => {
+  const { serve } = await import('../src/server/index.ts');
+  const app = new App({ logger: false });
+  const timeouts: number[] = [];
+  const names = await warnedAbout('PEREGRINE_DEP_SERVE_REQUEST_TIMEOUT', async () => {
+    const running = await serve(app, {
+      port: 0,
+      headersTimeout: 1000,
+      requestTimeout: 4321,
+      shedDelay: 0,
+    });
+    timeouts.push(running.server.requestTimeout);
+    await running.close();
+  });
+  assert.deepEqual(names, ['requestTimeout']);
+  assert.deepEqual(timeouts, [4321, 4321]);
+  const renamed = await serve(app, {
+    port: 0,
+    headersTimeout: 1000,
+    receiveTimeout: 1234,
+    shedDelay: 0,
+  });
+  assert.equal(renamed.server.requestTimeout, 1234);
+  await renamed.close();
+});

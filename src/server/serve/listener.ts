@@ -57,7 +57,7 @@ export class Listener {
       {
         keepAliveTimeout: limits.keepAliveTimeout,
         headersTimeout: limits.headersTimeout,
-        requestTimeout: limits.requestTimeout,
+        requestTimeout: limits.receiveTimeout,
         maxHeaderSize: limits.maxHeaderSize,
         connectionsCheckingInterval: limits.checkInterval,
         noDelay: true,

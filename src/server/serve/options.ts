@@ -18,7 +18,12 @@ export interface ServeOptions {
   keepAliveTimeout?: number;
   /** Time allowed to receive the request headers (default 20 s). */
   headersTimeout?: number;
-  /** Time allowed to receive the whole request (default 60 s; 0 = none). */
+  /** Time allowed to receive the whole request, body included (default 60 s; 0 = none). */
+  receiveTimeout?: number;
+  /**
+   * @deprecated Use `receiveTimeout` (the App's `requestTimeout` is the per-request deadline,
+   * another thing); still read, with a warning, until the next release.
+   */
   requestTimeout?: number;
   /**
    * Time a response may go without the client taking any of its bytes before the connection is
@@ -105,4 +110,19 @@ export interface RunningServer {
    * `index`; false once the server has stopped.
    */
   accept(socket: Socket, index?: number): boolean;
+}
+
+let warnedRequestTimeout = false;
+
+/** `receiveTimeout`, or the deprecated `requestTimeout` it was called before (warning once). */
+export function receiveTimeoutOf(options: ServeOptions): number | undefined {
+  if (options.requestTimeout === undefined) return options.receiveTimeout;
+  if (!warnedRequestTimeout) {
+    warnedRequestTimeout = true;
+    process.emitWarning(
+      "requestTimeout in serve()'s options is now receiveTimeout (the App's requestTimeout is the per-request deadline); the old name goes in the next release (see CHANGELOG.md)",
+      { type: 'DeprecationWarning', code: 'PEREGRINE_DEP_SERVE_REQUEST_TIMEOUT' },
+    );
+  }
+  return options.receiveTimeout ?? options.requestTimeout;
 }

@@ -7,7 +7,12 @@ import { type Address, formatAddress } from '../settings/setting.ts';
 import { accessLogger } from './access-log.ts';
 import { Connections } from './connections.ts';
 import { Listener } from './listener.ts';
-import type { RunningServer, ServeOptions, ServeStats } from './options.ts';
+import {
+  type RunningServer,
+  receiveTimeoutOf,
+  type ServeOptions,
+  type ServeStats,
+} from './options.ts';
 import { rejectOverCap, rejectOverloaded } from './rejections.ts';
 import { LoadShedder } from './shedder.ts';
 
@@ -78,7 +83,7 @@ export class AppServer implements RunningServer {
     const limits: EngineOptions = {
       keepAliveTimeout: o.keepAliveTimeout ?? 75_000,
       headersTimeout: o.headersTimeout ?? 20_000,
-      requestTimeout: o.requestTimeout ?? 60_000,
+      receiveTimeout: receiveTimeoutOf(o) ?? 60_000,
       sendTimeout: o.sendTimeout ?? 60_000,
       maxHeaderSize: o.maxHeaderSize ?? 16 * 1024,
       checkInterval: o.connectionsCheckingInterval ?? 1000,
