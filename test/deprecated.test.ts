@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { App } from '../src/app/app.ts';
-import { contentETag, notModified, versionETag } from '../src/cache/index.ts';
+import {
+  Cache,
+  type CacheLoader,
+  contentETag,
+  type Loader,
+  notModified,
+  versionETag,
+} from '../src/cache/index.ts';
 import {
   formatTraceparent,
   parseTraceparent,
@@ -81,4 +88,13 @@ test("serve()'s requestTimeout (the receive timeout) works for one release as re
   });
   assert.equal(renamed.server.requestTimeout, 1234);
   await renamed.close();
+});
+
+test("peregrine/cache's Loader type is CacheLoader; the old name still type-checks for one release", async () => {
+  const cache = new Cache<string>({ name: 'deprecated-loader' });
+  const renamed: CacheLoader<string> = (key) => `new ${key}`;
+  const old: Loader<string> = renamed;
+  assert.equal(await cache.get('a', old), 'new a');
+  assert.equal(await cache.get('b', renamed), 'new b');
+  await cache.close();
 });
