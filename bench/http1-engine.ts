@@ -74,7 +74,7 @@ const engine = new Http1Engine(
   {
     keepAliveTimeout: 75_000,
     headersTimeout: 20_000,
-    requestTimeout: 60_000,
+    receiveTimeout: 60_000,
     sendTimeout: 60_000,
     maxHeaderSize: 16 * 1024,
     checkInterval: 1000,

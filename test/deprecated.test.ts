@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { App } from '../src/app/app.ts';
-import { contentETag, notModified, versionETag } from '../src/cache/index.ts';
+import {
+  Cache,
+  type CacheLoader,
+  contentETag,
+  type Loader,
+  notModified,
+  versionETag,
+} from '../src/cache/index.ts';
 import {
   formatTraceparent,
   parseTraceparent,
@@ -55,4 +62,39 @@ test('machinery peregrine/telemetry used to export still works for one release, 
     assert.equal(parseTraceparent(header)?.traceId, '0af7651916cd43dd8448eb211c80319c');
   });
   assert.deepEqual(names, ['TelemetryHub', 'formatTraceparent', 'parseTraceparent', 'recorder']);
+});
+
+test("serve()'s requestTimeout (the receive timeout) works for one release as receiveTimeout, warning once", async () => {
+  const { serve } = await import('../src/server/index.ts');
+  const app = new App({ logger: false });
+  const timeouts: number[] = [];
+  const names = await warnedAbout('PEREGRINE_DEP_SERVE_REQUEST_TIMEOUT', async () => {
+    const running = await serve(app, {
+      port: 0,
+      headersTimeout: 1000,
+      requestTimeout: 4321,
+      shedDelay: 0,
+    });
+    timeouts.push(running.server.requestTimeout);
+    await running.close();
+  });
+  assert.deepEqual(names, ['requestTimeout']);
+  assert.deepEqual(timeouts, [4321, 4321]);
+  const renamed = await serve(app, {
+    port: 0,
+    headersTimeout: 1000,
+    receiveTimeout: 1234,
+    shedDelay: 0,
+  });
+  assert.equal(renamed.server.requestTimeout, 1234);
+  await renamed.close();
+});
+
+test("peregrine/cache's Loader type is CacheLoader; the old name still type-checks for one release", async () => {
+  const cache = new Cache<string>({ name: 'deprecated-loader' });
+  const renamed: CacheLoader<string> = (key) => `new ${key}`;
+  const old: Loader<string> = renamed;
+  assert.equal(await cache.get('a', old), 'new a');
+  assert.equal(await cache.get('b', renamed), 'new b');
+  await cache.close();
 });

@@ -1,5 +1,5 @@
-import { DeadlineList } from './deadlines.ts';
-import { HTTPInternalServerError, HTTPServiceUnavailable } from './errors/classes.ts';
+import { Deadlines, deadlineError } from './deadlines.ts';
+import { HTTPInternalServerError } from './errors/classes.ts';
 import { expectedFailure } from './errors/codes.ts';
 import { HTTPError } from './errors/http-error.ts';
 import { FailureLog } from './failure-log.ts';
@@ -7,6 +7,7 @@ import {
   type Instrumentation,
   instrumentationProvider,
   type PipelineRunner,
+  type RouteProbe,
 } from './instrumentation.ts';
 import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
 import { defaultLogger, type Logger, silentLogger } from './logger.ts';
@@ -22,6 +23,7 @@ import type { ConverterFactory } from './routing/converters.ts';
 import { type Params, Router } from './routing/router.ts';
 import { applyProblem, type SendEnv, send } from './send.ts';
 import { serverDefaults } from './server-defaults.ts';
+import { isThenable } from './thenable.ts';
 import type { RawRequest, RawResponse } from './transport.ts';
 
 /** Options of an App. */
@@ -85,14 +87,6 @@ export interface RouteInfo {
 
 type ErrorClass = Function & { prototype: unknown };
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
-}
-
 function nameOf(value: unknown): string {
   if (typeof value === 'object' && value !== null) {
     const ctor = (value as { constructor?: { name?: string } }).constructor;
@@ -127,11 +121,9 @@ export class App {
   #started: Promise<void> | undefined;
   readonly #limits: RouteLimits;
   readonly #env: RequestEnv & SendEnv;
-  readonly #timeout: number;
-  readonly #inflight = new DeadlineList();
-  #sweeper: NodeJS.Timeout | undefined;
-  #deadlinesExpired = 0;
-  readonly #probe: Instrumentation | undefined;
+  /** The per-request deadline, when `requestTimeout` is set. */
+  readonly #deadlines: Deadlines | undefined;
+  readonly #instrumentation: Instrumentation | undefined;
   readonly #failures: FailureLog;
   readonly #host: PipelineHost;
   readonly #runner: PipelineRunner = (req, resp, out) =>
@@ -157,9 +149,11 @@ export class App {
       limits: this.#limits,
       logger: this.logger,
     };
-    this.#timeout = options.requestTimeout ?? server.requestTimeout ?? 0;
+    const timeout = options.requestTimeout ?? server.requestTimeout ?? 0;
+    this.#deadlines =
+      timeout > 0 ? new Deadlines(timeout, (req, out) => this.#answerLate(req, out)) : undefined;
     this.#failures = new FailureLog(this.logger, options.failureLogInterval);
-    this.#probe =
+    this.#instrumentation =
       options.instrumentation === false
         ? undefined
         : (options.instrumentation ?? instrumentationProvider()?.instrument(this.logger));
@@ -189,7 +183,7 @@ export class App {
   ): this {
     const route = compileRoute(this.#router.parse(template), resource, options, this.#limits);
     this.#router.add(template, route);
-    if (this.#probe !== undefined) route.probe = this.#probe.route(template);
+    if (this.#instrumentation !== undefined) route.probe = this.#instrumentation.route(template);
     this.#routes.push(route);
     return this;
   }
@@ -246,8 +240,7 @@ export class App {
   /** Runs the shutdown functions in reverse order; every one runs even if another fails. */
   async shutdown(): Promise<void> {
     this.#started = undefined;
-    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
+    this.#deadlines?.stop();
     const errors: unknown[] = [];
     for (const fn of [...this.#shutdown].reverse()) {
       try {
@@ -308,7 +301,7 @@ export class App {
 
   /** Whether request telemetry (metrics, spans, access log) is attached to this App. */
   get instrumented(): boolean {
-    return this.#probe !== undefined;
+    return this.#instrumentation !== undefined;
   }
 
   /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
@@ -333,21 +326,21 @@ export class App {
   readonly handle = (raw: RawRequest, out: RawResponse): void => {
     const req = new Request(raw, out, this.#env);
     const resp = new Response();
-    if (this.#timeout > 0) this.#track(req, out);
-    const probe = this.#probe;
-    if (probe === undefined) new Flow(this.#host, this.#middleware, req, resp, out).run();
-    else probe.begin(req, resp, out, this.#runner);
+    this.#deadlines?.track(req, out);
+    const instrumentation = this.#instrumentation;
+    if (instrumentation === undefined) new Flow(this.#host, this.#middleware, req, resp, out).run();
+    else instrumentation.begin(req, resp, out, this.#runner);
   };
 
   /** Writes the response once the pipeline ran: deadline bookkeeping, drain, telemetry. */
   #finish(flow: Flow): void {
     const { req, resp, out } = flow;
-    if (this.#timeout > 0) this.#untrack(req);
+    this.#deadlines?.untrack(req);
     if (this.draining) out.shouldKeepAlive = false;
     try {
       const status = send(req, resp, out, this.#env, (err) => this.#toHTTPError(err, req));
-      if (this.#probe !== undefined && status !== 0)
-        this.#probe.end(req, flow.route?.probe, status);
+      if (this.#instrumentation !== undefined && status !== 0)
+        this.#instrumentation.end(req, flow.route?.probe, status);
     } catch (err) {
       // A header the transport refuses (a CR/LF in a value, a bad name) or a broken transport.
       this.logger.error({ err, requestId: req.id }, 'failed to write response');
@@ -359,7 +352,7 @@ export class App {
       );
       try {
         send(req, fallback, out, this.#env, (e) => this.#toHTTPError(e, req));
-        this.#probe?.end(req, flow.route?.probe, 500);
+        this.#instrumentation?.end(req, flow.route?.probe, 500);
       } catch {
         // Nothing more can be sent.
       }
@@ -392,7 +385,7 @@ export class App {
 
   /** How many requests passed their deadline (`requestTimeout`) before they were answered. */
   get deadlinesExpired(): number {
-    return this.#deadlinesExpired;
+    return this.#deadlines?.expired ?? 0;
   }
 
   /** Maps any error to an HTTPError; unexpected ones are logged and become a bare 500. */
@@ -405,11 +398,10 @@ export class App {
       req.deadline !== undefined &&
       req.remaining <= 0
     ) {
-      if (this.#inflight.remove(req)) {
-        this.#deadlinesExpired++;
-        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
-      }
-      return this.#deadlineError();
+      const deadlines = this.#deadlines;
+      if (deadlines?.expireEarly(req) === true)
+        this.#instrumentation?.expired(req, this.#routeProbe(req));
+      return deadlineError(deadlines?.timeout ?? 0);
     }
     if (err instanceof HTTPError) {
       if (err.status >= 500) {
@@ -438,39 +430,17 @@ export class App {
     });
   }
 
-  #track(req: Request, out: RawResponse): void {
-    req.deadline = Date.now() + this.#timeout;
-    this.#inflight.push(req, out);
-    // PERF: one sweeper per App instead of a timer per request; deadlines are checked every 50 ms.
-    this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(50, this.#timeout)).unref();
+  /** Answers a request whose deadline passed, unless its answer has begun. */
+  #answerLate(req: Request, out: RawResponse): void {
+    if (out.headersSent || out.destroyed) return;
+    const late = new Response();
+    applyProblem(late, this.#deadlines!.error());
+    send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
+    this.#instrumentation?.expired(req, this.#routeProbe(req));
   }
 
-  #untrack(req: Request): void {
-    this.#inflight.remove(req);
-  }
-
-  #deadlineError(): HTTPError {
-    return new HTTPServiceUnavailable({
-      code: 'PRG_DEADLINE_EXCEEDED',
-      detail: `The request did not complete within ${this.#timeout} ms.`,
-    });
-  }
-
-  #sweep(): void {
-    const now = Date.now();
-    for (;;) {
-      const link = this.#inflight.shiftExpired(now);
-      if (link === undefined) break;
-      const { req, out } = link;
-      this.#deadlinesExpired++;
-      // Answer first, then abort: a responder that reacts to the abort must not win the race.
-      if (!out.headersSent && !out.destroyed) {
-        const late = new Response();
-        applyProblem(late, this.#deadlineError());
-        send(req, late, out, this.#env, (err) => this.#toHTTPError(err, req));
-        this.#probe?.expired(req, this.#routes.find((r) => r.template === req.route)?.probe);
-      }
-      req.expire();
-    }
+  /** The telemetry of the request's route. */
+  #routeProbe(req: Request): RouteProbe | undefined {
+    return this.#routes.find((r) => r.template === req.route)?.probe;
   }
 }

@@ -5,9 +5,10 @@ import {
 } from './errors/classes.ts';
 import type { Logger } from './logger.ts';
 import type { Request } from './request.ts';
-import { Response } from './response.ts';
+import { MEDIA_BODY, NO_BODY, Response } from './response.ts';
 import type { Endpoint } from './route.ts';
 import type { Params } from './routing/router.ts';
+import { isThenable } from './thenable.ts';
 import type { Check, FieldError } from './validation/schema.ts';
 
 /** What a check answers, once settled. */
@@ -18,19 +19,11 @@ type CheckResult = Awaited<ReturnType<Check>>;
  * Response (`return resp.redirect('/moved', 301)`): that is the answer, not something to serialise.
  */
 function useResult(result: unknown, resp: Response): void {
-  if (result === undefined || resp.bodyKind !== 0 || result === resp) return;
+  if (result === undefined || resp.bodyKind !== NO_BODY || result === resp) return;
   if (result instanceof Response) {
     throw new TypeError('a responder returned a Response other than its own resp');
   }
   resp.media = result;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
 }
 
 /**
@@ -166,7 +159,7 @@ function checkResponse(
   logger: Logger,
 ): Promise<void> | undefined {
   const check = endpoint.checks?.response?.get(resp.status);
-  if (check === undefined || resp.bodyKind !== 1) return;
+  if (check === undefined || resp.bodyKind !== MEDIA_BODY) return;
   const r = check(resp.body);
   // An async validator (a Standard Schema may be one) is awaited like the input checks.
   if (r instanceof Promise) return r.then((v) => failOnMismatch(v, req, logger));

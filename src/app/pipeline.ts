@@ -6,6 +6,7 @@ import type { Request } from './request.ts';
 import type { Response } from './response.ts';
 import type { CompiledRoute, Endpoint } from './route.ts';
 import type { RouteMatch } from './routing/router.ts';
+import { isThenable } from './thenable.ts';
 import type { RawResponse } from './transport.ts';
 
 /** What the pipeline needs from its App. */
@@ -17,14 +18,6 @@ export interface PipelineHost {
   handleError(err: unknown, req: Request, resp: Response): PromiseLike<void> | undefined;
   /** Writes the response once every phase ran. */
   finish(flow: Flow): void;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
 }
 
 // The phases of a request, in order.

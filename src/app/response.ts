@@ -24,6 +24,25 @@ export interface CacheControl {
   staleIfError?: number;
 }
 
+// What a Response's body holds (`Response.bodyKind`), named like the pipeline's phases.
+/** @internal No body. */
+export const NO_BODY = 0;
+/** @internal `media`: serialised by the negotiated media handler. */
+export const MEDIA_BODY = 1;
+/** @internal `text`. */
+export const TEXT_BODY = 2;
+/** @internal `data`. */
+export const DATA_BODY = 3;
+/** @internal `stream`. */
+export const STREAM_BODY = 4;
+/** @internal */
+export type BodyKind =
+  | typeof NO_BODY
+  | typeof MEDIA_BODY
+  | typeof TEXT_BODY
+  | typeof DATA_BODY
+  | typeof STREAM_BODY;
+
 /**
  * The response a responder builds: status, headers, cookies and one body (media, text, bytes or
  * a stream). Nothing is written until the pipeline finishes, so middleware can still change it.
@@ -41,8 +60,8 @@ export class Response {
   lastModified: Date | undefined = undefined;
   /** @internal */
   headers: Record<string, HeaderValue> | null = null;
-  /** @internal */
-  bodyKind: 0 | 1 | 2 | 3 | 4 = 0;
+  /** @internal What `body` holds: NO_BODY, MEDIA_BODY, TEXT_BODY, DATA_BODY or STREAM_BODY. */
+  bodyKind: BodyKind = NO_BODY;
   /** @internal */
   body: unknown = undefined;
   /** @internal */
@@ -50,37 +69,37 @@ export class Response {
 
   /** The media value, serialised by the negotiated media handler (JSON by default). */
   get media(): unknown {
-    return this.bodyKind === 1 ? this.body : undefined;
+    return this.bodyKind === MEDIA_BODY ? this.body : undefined;
   }
   set media(value: unknown) {
-    this.bodyKind = 1;
+    this.bodyKind = MEDIA_BODY;
     this.body = value;
   }
 
   /** A text body (UTF-8; `text/plain` unless a Content-Type is set). */
   get text(): string | undefined {
-    return this.bodyKind === 2 ? (this.body as string) : undefined;
+    return this.bodyKind === TEXT_BODY ? (this.body as string) : undefined;
   }
   set text(value: string | undefined) {
-    this.bodyKind = value === undefined ? 0 : 2;
+    this.bodyKind = value === undefined ? NO_BODY : TEXT_BODY;
     this.body = value;
   }
 
   /** A binary body (`application/octet-stream` unless a Content-Type is set). */
   get data(): Uint8Array | undefined {
-    return this.bodyKind === 3 ? (this.body as Uint8Array) : undefined;
+    return this.bodyKind === DATA_BODY ? (this.body as Uint8Array) : undefined;
   }
   set data(value: Uint8Array | undefined) {
-    this.bodyKind = value === undefined ? 0 : 3;
+    this.bodyKind = value === undefined ? NO_BODY : DATA_BODY;
     this.body = value;
   }
 
   /** A streamed body, sent with chunked encoding and back-pressure. */
   get stream(): BodyStream | undefined {
-    return this.bodyKind === 4 ? (this.body as BodyStream) : undefined;
+    return this.bodyKind === STREAM_BODY ? (this.body as BodyStream) : undefined;
   }
   set stream(value: BodyStream | undefined) {
-    this.bodyKind = value === undefined ? 0 : 4;
+    this.bodyKind = value === undefined ? NO_BODY : STREAM_BODY;
     this.body = value;
   }
 

@@ -196,4 +196,3 @@ export function compileRoute(
 }
 
 /** Default limits, for Apps created without overrides. */
-export { DEFAULT_LIMITS };

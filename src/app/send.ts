@@ -6,7 +6,14 @@ import type { Logger } from './logger.ts';
 import type { MediaRegistry } from './media/registry.ts';
 import { mediaEssence } from './negotiation.ts';
 import type { Request } from './request.ts';
-import type { BodyStream, Response } from './response.ts';
+import {
+  type BodyStream,
+  DATA_BODY,
+  MEDIA_BODY,
+  type Response,
+  STREAM_BODY,
+  TEXT_BODY,
+} from './response.ts';
 import type { RawResponse } from './transport.ts';
 
 /** The problem+json media type of every error response. */
@@ -98,7 +105,7 @@ export function send(
   let body: string | Uint8Array | undefined;
   let type = resp.contentType;
   switch (resp.bodyKind) {
-    case 1:
+    case MEDIA_BODY:
       try {
         ({ body, type } = serializeMedia(req, resp, env));
       } catch (err) {
@@ -107,15 +114,15 @@ export function send(
         type = PROBLEM_TYPE;
       }
       break;
-    case 2:
+    case TEXT_BODY:
       body = resp.body as string;
       type ??= TEXT_TYPE;
       break;
-    case 3:
+    case DATA_BODY:
       body = resp.body as Uint8Array;
       type ??= OCTET_TYPE;
       break;
-    case 4:
+    case STREAM_BODY:
       type ??= OCTET_TYPE;
       break;
   }
@@ -137,7 +144,7 @@ export function send(
       status = 304;
       body = undefined;
       type = undefined;
-      if (resp.bodyKind === 4) destroyStream(resp.body as BodyStream);
+      if (resp.bodyKind === STREAM_BODY) destroyStream(resp.body as BodyStream);
     } else if (outcome === 'failed') {
       const err = preconditionFailed();
       applyProblem(resp, err);
@@ -147,7 +154,7 @@ export function send(
     }
   }
   if (type !== undefined) headers['content-type'] = type;
-  if (resp.bodyKind === 4 && status !== 304) {
+  if (resp.bodyKind === STREAM_BODY && status !== 304) {
     out.writeHead(status, headers);
     if (method === 'HEAD' || bodiless(status)) {
       destroyStream(resp.body as BodyStream);

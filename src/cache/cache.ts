@@ -84,10 +84,16 @@ export interface LoadContext {
 }
 
 /** Loads a value on a miss; `undefined` means "there is none" (cached as a negative entry). */
-export type Loader<V, K extends CacheKey = string> = (
+export type CacheLoader<V, K extends CacheKey = string> = (
   key: K,
   ctx: LoadContext,
 ) => Promise<V | undefined> | V | undefined;
+
+/**
+ * @deprecated Use `CacheLoader` (`peregrine/db` exports another `Loader`, the statement
+ * batcher); the old name goes in the next release.
+ */
+export type Loader<V, K extends CacheKey = string> = CacheLoader<V, K>;
 
 /** Per-key options of `set`. */
 export type SetOptions = GetOptions;
@@ -189,7 +195,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
    * Resolves to `undefined` when the loader found nothing. A loader error is passed on (and not
    * cached) unless a stale value can be served instead.
    */
-  async get(key: K, loader: Loader<V, K>, options?: GetOptions): Promise<V | undefined> {
+  async get(key: K, loader: CacheLoader<V, K>, options?: GetOptions): Promise<V | undefined> {
     const local = this.#local;
     const slot = local.find(key);
     if (slot !== -1) {
@@ -348,7 +354,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   }
 
   /** Refreshes a stale entry in the background, once per key at a time. */
-  #refresh(key: K, loader: Loader<V, K>, options: GetOptions | undefined): void {
+  #refresh(key: K, loader: CacheLoader<V, K>, options: GetOptions | undefined): void {
     if (this.#flights.has(key)) return;
     this.#fly(key, loader, options, true).promise.catch(() => {
       // Keep serving the stale value; the failure is counted in loadErrors.
@@ -357,7 +363,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
 
   #fly(
     key: K,
-    loader: Loader<V, K>,
+    loader: CacheLoader<V, K>,
     options: GetOptions | undefined,
     background: boolean,
   ): Flight<V> {
@@ -376,7 +382,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
   /** Redis, then (under the lock, if configured) the loader. */
   async #fill(
     key: K,
-    loader: Loader<V, K>,
+    loader: CacheLoader<V, K>,
     options: GetOptions | undefined,
     background: boolean,
     flight: Flight<V>,
@@ -455,7 +461,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
 
   async #load(
     key: K,
-    loader: Loader<V, K>,
+    loader: CacheLoader<V, K>,
     options: GetOptions | undefined,
     background: boolean,
     flight: Flight<V>,

@@ -1,6 +1,7 @@
 /** `peregrine/cache`: the tiered read-through cache (in-process LRU + Redis). */
 export {
   Cache,
+  type CacheLoader,
   type CacheOptions,
   createCache,
   type GetOptions,

@@ -24,8 +24,3 @@ export const EXIT = {
 
 /** One of the exit codes. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
-
-/** Whether a worker's exit code says it failed to boot (the master must not retry blindly). */
-export function isBootFailure(code: number | null): boolean {
-  return code === EXIT.BOOT_ERROR || code === EXIT.APP_LOAD_ERROR || code === EXIT.BIND_ERROR;
-}

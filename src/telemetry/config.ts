@@ -1,3 +1,5 @@
+import { SETTINGS, type ServerSettings } from '../server/settings/all.ts';
+import { envName, type Setting, SettingError } from '../server/settings/setting.ts';
 import { type SamplerConfig, samplerFromEnv } from './tracing/sampler.ts';
 
 /** Telemetry settings of a process (read from the environment; the server passes them down). */
@@ -24,27 +26,76 @@ export interface TelemetryConfig {
   flushInterval: number;
 }
 
-function flag(value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined || value === '') return fallback;
-  return !/^(0|false|off|no)$/i.test(value.trim());
-}
-
 function positive(value: string | undefined, fallback: number): number {
   const n = Number(value);
   return value === undefined || value === '' || !(n > 0) ? fallback : n;
 }
 
-/** The telemetry settings from the environment. */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TelemetryConfig {
-  const on = flag(env.PEREGRINE_TELEMETRY, true);
+/** The server settings telemetry reads. */
+export type TelemetrySettings = Pick<
+  ServerSettings,
+  'telemetry' | 'tracing' | 'tracesSlowMs' | 'tracesKeepErrors' | 'telemetryInterval' | 'accessLog'
+>;
+
+const TELEMETRY_SETTINGS = [
+  'telemetry',
+  'tracing',
+  'tracesSlowMs',
+  'tracesKeepErrors',
+  'telemetryInterval',
+  'accessLog',
+] as const satisfies readonly (keyof TelemetrySettings)[];
+
+/**
+ * The telemetry settings from `PEREGRINE_*` variables, parsed, checked and defaulted by the same
+ * declarations `peregrine serve` resolves them with (one boolean parser: `PEREGRINE_TRACING=`
+ * is off, `PEREGRINE_TRACING=disabled` an error, under both). Throws a SettingError naming the
+ * variable on a bad value.
+ */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): TelemetrySettings {
+  const values: Record<string, unknown> = {};
+  for (const key of TELEMETRY_SETTINGS) {
+    const s = SETTINGS[key] as Setting;
+    const name = envName(s.name);
+    const text = env[name];
+    if (text === undefined) {
+      values[key] = s.default(env);
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = s.parse(text);
+    } catch (err) {
+      throw new SettingError(`env (${name}): ${(err as Error).message}`);
+    }
+    const problem = s.validate?.(value as never);
+    if (problem !== undefined) throw new SettingError(`env (${name}): ${problem}`);
+    values[key] = value;
+  }
+  return values as TelemetrySettings;
+}
+
+/**
+ * The telemetry configuration from resolved settings (a `peregrine serve` worker's). The sampler
+ * (`OTEL_TRACES_SAMPLER*`) and `PEREGRINE_TRACES_BUFFER` are environment-only, read from `env`.
+ */
+export function configFromSettings(
+  s: TelemetrySettings,
+  env: NodeJS.ProcessEnv = process.env,
+): TelemetryConfig {
   return {
-    metrics: on,
-    tracing: on && flag(env.PEREGRINE_TRACING, true),
+    metrics: s.telemetry,
+    tracing: s.telemetry && s.tracing,
     sampler: samplerFromEnv(env),
-    slowMs: positive(env.PEREGRINE_TRACES_SLOW_MS, 1000),
-    keepErrors: flag(env.PEREGRINE_TRACES_KEEP_ERRORS, true),
-    accessLog: flag(env.PEREGRINE_ACCESS_LOG, false),
+    slowMs: s.tracesSlowMs,
+    keepErrors: s.tracesKeepErrors,
+    accessLog: s.accessLog,
     maxSpansPerFlush: positive(env.PEREGRINE_TRACES_BUFFER, 20_000),
-    flushInterval: positive(env.PEREGRINE_TELEMETRY_INTERVAL, 1000),
+    flushInterval: s.telemetryInterval,
   };
+}
+
+/** The telemetry configuration from the environment (`serve()` in one process). */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TelemetryConfig {
+  return configFromSettings(settingsFromEnv(env), env);
 }

@@ -50,7 +50,7 @@ const NOT_REFUSALS = new Set(['HPE_CLOSED_CONNECTION', 'ECONNRESET', 'EPIPE']);
 const LIMITS = {
   keepAliveTimeout: 5000,
   headersTimeout: 10_000,
-  requestTimeout: 20_000,
+  receiveTimeout: 20_000,
   sendTimeout: 20_000,
   maxHeaderSize: 16 * 1024,
   checkInterval: 1000,
@@ -76,7 +76,7 @@ export class HttpDiffer {
     const nodeOptions = {
       keepAliveTimeout: LIMITS.keepAliveTimeout,
       headersTimeout: LIMITS.headersTimeout,
-      requestTimeout: LIMITS.requestTimeout,
+      requestTimeout: LIMITS.receiveTimeout,
       maxHeaderSize: LIMITS.maxHeaderSize,
       noDelay: true,
     };

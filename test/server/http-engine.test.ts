@@ -929,7 +929,7 @@ for (const engine of ENGINES) {
           httpEngine: engine,
           shedDelay: 0,
           headersTimeout: 300,
-          requestTimeout: 600,
+          receiveTimeout: 600,
           keepAliveTimeout: 3000,
           connectionsCheckingInterval: 100,
         });
@@ -970,7 +970,7 @@ for (const engine of ENGINES) {
       );
 
       test(
-        '19c. a body that stops half-way gets 408 (or a close) after requestTimeout',
+        '19c. a body that stops half-way gets 408 (or a close) after receiveTimeout',
         T,
         async () => {
           const c = await RawConnection.open(own.address.port);

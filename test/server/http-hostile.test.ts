@@ -87,7 +87,7 @@ for (const engine of ENGINES) {
         httpEngine: engine,
         shedDelay: 0,
         headersTimeout: 700,
-        requestTimeout: 1000,
+        receiveTimeout: 1000,
         connectionsCheckingInterval: 150,
       });
       port = server.address.port;
@@ -471,7 +471,7 @@ describe('the work a head costs', () => {
       {
         keepAliveTimeout: 5000,
         headersTimeout: 20_000,
-        requestTimeout: 60_000,
+        receiveTimeout: 60_000,
         sendTimeout: 60_000,
         maxHeaderSize: 32 * 1024,
         checkInterval: 1000,

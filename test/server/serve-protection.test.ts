@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { App } from '../../src/index.ts';
 import { serve } from '../../src/server/index.ts';
-import { LoadShedder } from '../../src/server/worker/shedder.ts';
+import { LoadShedder } from '../../src/server/serve/shedder.ts';
 import { eventually, sleep } from '../helpers/wait.ts';
 
 function spin(ms: number): void {

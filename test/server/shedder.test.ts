@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { LoadShedder, type LoopMeter } from '../../src/server/worker/shedder.ts';
+import { LoadShedder, type LoopMeter } from '../../src/server/serve/shedder.ts';
 
 /**
  * A loop driven by hand: `now` moves only when the test says, and the sampler's timer fires only

@@ -27,7 +27,7 @@ export interface EngineOptions {
   /** Time allowed for the request head (ms). */
   headersTimeout: number;
   /** Time allowed for the whole request, head and body (ms; 0 = none). */
-  requestTimeout: number;
+  receiveTimeout: number;
   /** Time a response may go without the client taking any of it (ms; 0 = none). */
   sendTimeout: number;
   /** Largest request head (bytes); a larger one goes to node:http, which answers 431. */
@@ -132,7 +132,7 @@ export class Http1Engine {
   check(): void {
     const now = Date.now();
     const tick = this.ticks++;
-    const { headersTimeout, requestTimeout, keepAliveTimeout, sendTimeout } = this.options;
+    const { headersTimeout, receiveTimeout, keepAliveTimeout, sendTimeout } = this.options;
     for (const c of this.connections) {
       switch (c.state) {
         case IDLE:
@@ -159,7 +159,7 @@ export class Http1Engine {
         case BODY:
         case DISCARD:
           // A body, or the rest of an answered request's body, which must still arrive in time.
-          if (requestTimeout > 0 && c.since !== 0 && now - c.since >= requestTimeout) {
+          if (receiveTimeout > 0 && c.since !== 0 && now - c.since >= receiveTimeout) {
             c.timeout();
             continue;
           }

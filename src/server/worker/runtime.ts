@@ -155,7 +155,7 @@ export class WorkerRuntime {
         httpEngine: s.httpEngine,
         keepAliveTimeout: s.keepAlive * 1000,
         headersTimeout: s.headersTimeout * 1000,
-        requestTimeout: s.receiveTimeout * 1000,
+        receiveTimeout: s.receiveTimeout * 1000,
         sendTimeout: s.sendTimeout * 1000,
         maxHeaderSize: s.maxHeaderSize,
         maxConnections: s.maxConnections,
