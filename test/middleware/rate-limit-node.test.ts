@@ -193,7 +193,7 @@ describe('rate limit across the workers of a node and the nodes of a fleet', () 
     }
   });
 
-  test('Redis killed: a fail-open node serves, a fail-closed node answers 503; both count it and neither crashes', async (t) => {
+  test('Redis killed: a fail-open node serves, a fail-closed node answers 503; both count it and neither crashes', async () => {
     const redisPort = await freePort();
     let redis: ChildProcess | undefined;
     const startRedis = async () => {
