@@ -34,8 +34,12 @@ function wrk(port: number): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const off = await startServe([APP, '--workers', '1'], { env: { RL_OFF: '1' } });
-const on = await startServe([APP, '--workers', '1'], { env: { RL_LIMIT: '1000000' } });
+const off = await startServe([APP, '--workers', '1', '--shed-delay', '0'], {
+  env: { RL_OFF: '1' },
+});
+const on = await startServe([APP, '--workers', '1', '--shed-delay', '0'], {
+  env: { RL_LIMIT: '1000000' },
+});
 try {
   await Promise.all([off.waitForReady(1), on.waitForReady(1)]);
   wrk(off.port); // warm-up, both
