@@ -85,7 +85,9 @@ describe('rateLimit in process', () => {
     app.use({
       processRequest(req) {
         const who = req.headers['x-who'];
-        if (typeof who === 'string') (req.context as { auth?: object }).auth = { subject: who };
+        if (typeof who === 'string') {
+          (req.context as { principal?: object }).principal = { subject: who };
+        }
       },
     });
     const subject = client({ limit: 1, name: 'k-sub', key: 'subject', store }, app);

@@ -10,7 +10,8 @@ import type { Decision, RateLimitStore } from './store.ts';
 
 /**
  * Whose budget a request spends: the client address (`ip`, behind the App's trusted proxies),
- * the authenticated subject (`subject`: `req.context.auth.subject`), an API key header
+ * the authenticated subject (`subject`: `req.context.principal.subject`, as `peregrine/auth`
+ * sets it), an API key header
  * (`{ header }`, hashed before it is used as a key), or a function (`undefined`: not limited).
  * `subject` and a header fall back to the client address when the request has none.
  */
@@ -82,7 +83,7 @@ function keyOf(spec: RateLimitKey): (req: Request) => string | undefined {
   if (spec === 'ip') return (req) => `ip:${req.clientAddress}`;
   if (spec === 'subject') {
     return (req) => {
-      const subject = (req.context as { auth?: { subject?: unknown } }).auth?.subject;
+      const subject = (req.context as { principal?: { subject?: unknown } }).principal?.subject;
       return typeof subject === 'string' && subject !== ''
         ? `sub:${subject}`
         : `ip:${req.clientAddress}`;
