@@ -1,4 +1,4 @@
-import type { LeaseGrant } from '../../process/node-budget.ts';
+import type { LeaseGrant, LeaseRequest } from '../../process/node-budget.ts';
 import { nodeBudgets } from '../../process/node-budget.ts';
 import type { MasterMessages, MessageRegistry, WorkerMessages } from '../ipc.ts';
 
@@ -17,12 +17,31 @@ const LEASE_TIMEOUT_MS = 1000;
  */
 export function linkNodeBudgets(host: BudgetLinkHost): void {
   let next = 0;
-  const waiting = new Map<number, { resolve(grant: LeaseGrant): void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<
+    number,
+    {
+      resolve(grant: LeaseGrant): void;
+      timer: NodeJS.Timeout;
+      request: LeaseRequest;
+      late: boolean;
+    }
+  >();
   host.messages.on('budget-granted', ({ id, ...grant }) => {
     const w = waiting.get(id);
     if (w === undefined) return;
     waiting.delete(id);
     clearTimeout(w.timer);
+    // A lease that came after its request gave up goes back, so the node's budget loses nothing.
+    if (w.late) {
+      if (grant.granted > 0) {
+        void host.send('budget-give', {
+          policy: w.request.policy,
+          key: w.request.key,
+          units: grant.granted,
+        });
+      }
+      return;
+    }
     w.resolve(grant);
   });
   nodeBudgets.connect({
@@ -33,12 +52,20 @@ export function linkNodeBudgets(host: BudgetLinkHost): void {
           return;
         }
         const id = ++next;
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          reject(new Error(`the master did not lease within ${LEASE_TIMEOUT_MS} ms`));
-        }, LEASE_TIMEOUT_MS);
-        timer.unref();
-        waiting.set(id, { resolve, timer });
+        const entry = {
+          resolve,
+          request,
+          late: false,
+          timer: setTimeout(() => {
+            entry.late = true;
+            reject(new Error(`the master did not lease within ${LEASE_TIMEOUT_MS} ms`));
+            // Its answer, if it ever comes, is given back; after a while it is not waited for.
+            entry.timer = setTimeout(() => waiting.delete(id), 60_000);
+            entry.timer.unref();
+          }, LEASE_TIMEOUT_MS),
+        };
+        entry.timer.unref();
+        waiting.set(id, entry);
         void host.send('budget-lease', { id, ...request });
       });
     },
