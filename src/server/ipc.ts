@@ -11,6 +11,8 @@
  * them with `runtime.send('telemetry-delta', delta)` in the worker.
  */
 
+import type { BudgetPolicy, LeaseGrant, LeaseRequest } from '../process/node-budget.ts';
+
 /** A worker's periodic proof of life, with the counters the master needs. */
 export interface Heartbeat {
   /** Resident set size, bytes. */
@@ -74,6 +76,10 @@ export interface WorkerMessages {
   'node-publish': { id: number; messages: Array<[channel: string, payload: unknown]> };
   /** This worker handled node-bus message `id` of worker `to`; the master tells that worker. */
   'node-handled': { to: number; id: number };
+  /** A rate limiter asks for a lease of its node budget (src/process/node-budget.ts). */
+  'budget-lease': LeaseRequest & { id: number };
+  /** A rate limiter gives back units of a lease that expired unspent. */
+  'budget-give': { policy: BudgetPolicy; key: string; units: number };
 }
 
 /** Messages from the master to a worker, by type. */
@@ -106,6 +112,8 @@ export interface MasterMessages {
   'node-relayed': { id: number; count: number };
   /** To the publisher: one more worker handled its message `id`. */
   'node-handled': { id: number };
+  /** The answer to `budget-lease` `id`. */
+  'budget-granted': LeaseGrant & { id: number };
 }
 
 /** A message on the wire. */

@@ -54,6 +54,10 @@ export const ERROR_CODES = {
     summary: 'A conditional header is false (If-Match, If-Unmodified-Since…).',
   },
   PRG_CORS_REJECTED: { status: 403, summary: 'A CORS preflight from an origin not allowed.' },
+  PRG_RATE_LIMITED: {
+    status: 429,
+    summary: 'Over the rate limit; `Retry-After` and `RateLimit` say when to come back.',
+  },
   PRG_INTERNAL: { status: 500, summary: 'An unexpected error; the log has the details.' },
   PRG_RESPONSE_INVALID: {
     status: 500,
@@ -74,6 +78,11 @@ export const ERROR_CODES = {
   PRG_DEADLINE_EXCEEDED: {
     status: 503,
     summary: 'The request deadline passed before the responder finished.',
+    expected: true,
+  },
+  PRG_RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    summary: 'The rate limit store (Redis) cannot answer and the limiter fails closed.',
     expected: true,
   },
   PRG_OVERLOADED: {

@@ -17,6 +17,7 @@ import { type ServerSettings, settingList } from '../settings/all.ts';
 import { resolveSettings, type SettingsInput } from '../settings/resolve.ts';
 import type { Address } from '../settings/setting.ts';
 import { AdminServer, sendJSON } from './admin.ts';
+import { keepNodeBudgets } from './budget-keeper.ts';
 import { EventQueue } from './event-queue.ts';
 import { Listeners } from './listeners.ts';
 import { relayNodeMessages } from './node-relay.ts';
@@ -117,6 +118,7 @@ export class Master {
       enqueue: (event) => this.#queue.push(event),
     });
     relayNodeMessages(this);
+    keepNodeBudgets(this);
     this.admin = new AdminServer(this.log);
     this.admin.route('GET', '/healthz', (_req, res) => sendJSON(res, 200, this.#health()));
     this.admin.route('GET', '/readyz', async (_req, res) => {

@@ -20,6 +20,7 @@ import { createLog, type ServerLog } from '../log.ts';
 import { LoopClockWriter } from '../loop-clock.ts';
 import { type RunningServer, serve } from '../serve.ts';
 import { telemetryEnvironment } from '../settings/telemetry.ts';
+import { linkNodeBudgets } from './budget-link.ts';
 import type { WorkerConfig } from './config.ts';
 import { AppLoadError, loadApp } from './load-app.ts';
 import { linkNodeBus } from './node-link.ts';
@@ -194,6 +195,7 @@ export class WorkerRuntime {
     this.messages.on('quit', () => void this.stop('quit', 0));
     this.messages.on('topology', ({ workerCount }) => topology.update({ workerCount }));
     linkNodeBus(this, this.config.nodeId);
+    linkNodeBudgets(this);
     this.messages.on('reopen-logs', () => this.#serverLog.reopen());
     this.messages.on('readiness-probe', ({ id, timeout }) => {
       const app = this.app;

@@ -12,6 +12,7 @@ import {
   httpClientChannel,
   MAX_CACHED_TEXT,
 } from '../../data/diagnostics.ts';
+import { rateLimitSnapshot } from '../../middleware/rate-limit/stats.ts';
 import type { Counter, Gauge, Histogram, HistogramSeries } from '../metrics/instruments.ts';
 import { contextManager } from '../tracing/context.ts';
 import { TracedSpan } from '../tracing/span.ts';
@@ -174,6 +175,16 @@ export class DataTelemetry {
         'peregrine_client_retries_denied',
         'Outbound retries refused by the retry budget.',
         ['peer'],
+      ),
+      rateLimitRequests: counter(
+        'peregrine_rate_limit_requests',
+        'Requests a rate limit checked, by outcome (allowed, rejected, failed_open, failed_closed).',
+        ['policy', 'outcome'],
+      ),
+      rateLimitStoreErrors: counter(
+        'peregrine_rate_limit_store_errors',
+        'Checks the rate limit store could not answer (Redis down or slow, the master silent).',
+        ['policy'],
       ),
       clientShortCircuited: counter(
         'peregrine_client_short_circuited',
@@ -456,6 +467,13 @@ export class DataTelemetry {
       this.#delta(c.cacheErrors!, [name, 'redis'], s.redisErrors);
       g.cacheEntries!.set([name], s.localEntries);
       if (s.breaker !== 'none') g.breaker!.set(['redis', name], BREAKER_VALUE[s.breaker]);
+    }
+    for (const [name, s] of Object.entries(rateLimitSnapshot())) {
+      this.#delta(c.rateLimitRequests!, [name, 'allowed'], s.allowed);
+      this.#delta(c.rateLimitRequests!, [name, 'rejected'], s.rejected);
+      this.#delta(c.rateLimitRequests!, [name, 'failed_open'], s.failedOpen);
+      this.#delta(c.rateLimitRequests!, [name, 'failed_closed'], s.storeErrors - s.failedOpen);
+      this.#delta(c.rateLimitStoreErrors!, [name], s.storeErrors);
     }
     for (const [name, s] of Object.entries(snapshot.clients)) {
       this.#delta(c.clientRetries!, [s.peerService], s.retries);
