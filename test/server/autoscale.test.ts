@@ -213,6 +213,11 @@ test('--workers auto: a load step adds a worker within seconds, idling retires i
   ) as { events: Array<{ type: string }> };
   assert.ok(!newer.events.some((e) => e.type === 'scale-up'), '?since= leaves older events out');
 
+  // And counted in /metrics.
+  const metrics = (await get(server.adminPort, '/metrics')).body;
+  assert.match(metrics, /^peregrine_autoscale_decisions_total\{action="up"\} 1$/m);
+  assert.match(metrics, /^peregrine_autoscale_decisions_total\{action="down"\} 1$/m);
+
   t.diagnostic(
     `load step: scale-up decided ${upAfterMs} ms after it began, second worker ready ${readyAt - stepAt} ms after; ${answered(stepResult)} requests in ${stepMs} ms, 0 lost (${JSON.stringify([...stepResult.byPid.values()])} by worker)`,
   );

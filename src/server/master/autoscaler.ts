@@ -38,13 +38,20 @@ export class Autoscaler {
   readonly policy: ScalePolicy;
   readonly #log: Logger;
   readonly #events: MasterEvents;
+  readonly #counted: ((action: ScaleDecision['action']) => void) | undefined;
   #masterCpu = 0;
   #cpuMark = { usage: process.cpuUsage(), at: performance.now() };
 
-  constructor(policy: ScalePolicy, log: Logger, events: MasterEvents) {
+  constructor(
+    policy: ScalePolicy,
+    log: Logger,
+    events: MasterEvents,
+    counted?: (action: ScaleDecision['action']) => void,
+  ) {
     this.policy = policy;
     this.#log = log;
     this.#events = events;
+    this.#counted = counted;
   }
 
   /** Judges the workers now and moves `plan.target` when the policy says so. */
@@ -75,6 +82,7 @@ export class Autoscaler {
   }
 
   #apply(plan: Plan, d: ScaleDecision, now: number): void {
+    this.#counted?.(d.action);
     const figures = { utilization: round(d.utilization), cpu: round(d.cpu), reason: d.reason };
     if (d.action === 'hold') {
       const fields = { event: 'scale-hold', target: d.target, ...figures };

@@ -164,7 +164,7 @@ export class Master {
       { ...bounds, cpuSource: budget.source },
       `autoscale: ${bounds.min} to ${bounds.max} workers`,
     );
-    return new Autoscaler(policy, this.log, this.events);
+    return new Autoscaler(policy, this.log, this.events, (action) => this.#book.scaled(action));
   }
 
   /** Where the master is in its life. */
