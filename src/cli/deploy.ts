@@ -98,6 +98,10 @@ export async function deployCommand(argv: readonly string[]): Promise<number> {
   }
   try {
     const { settings, sources } = await resolveSettings({ cli, env: {} });
+    if (sources.workers === 'default') {
+      // Its default is this machine's cores, which says nothing about the pod's.
+      return fail('give --workers N (the pod gets N CPUs), or --workers auto --max-workers N');
+    }
     const o: KubernetesOptions = {
       name: typeof values.name === 'string' ? values.name : 'api',
       image: typeof values.image === 'string' ? values.image : 'registry.example/api:latest',

@@ -9,6 +9,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Service } from 'kubernetes-models/v1/Service';
 import { parse } from 'yaml';
+import { deployCommand } from '../../src/cli/deploy.ts';
 import { GRACE_MARGIN, REQUESTS_METRIC, REQUESTS_SERIES } from '../../src/cli/kubernetes.ts';
 import { EXIT } from '../../src/server/exit-codes.ts';
 import { resolveSettings } from '../../src/server/settings/resolve.ts';
@@ -240,27 +241,40 @@ describe('deploy/kubernetes', () => {
     }
   });
 
-  test('bad input: exit 2 and a message that says what to change', () => {
+  test('bad input: exit 2 and a message that says what to change', async (t) => {
+    // In-process (the command's own function, as bin/peregrine.js calls it): nine spawns would
+    // cost a minute on a busy machine. The spawn below covers the binary.
+    let stderr = '';
+    t.mock.method(process.stderr, 'write', (chunk: string | Uint8Array) => {
+      stderr += String(chunk);
+      return true;
+    });
     const cases: Array<[string[], RegExp]> = [
       [['kubernetes', '--workers', 'auto', 'a.js'], /--workers auto needs --max-workers/],
-      [['kubernetes', '--name', 'Bad_Name', 'a.js'], /--name "Bad_Name" is not a DNS label/],
+      [
+        ['kubernetes', '-w', '2', '--name', 'Bad_Name', 'a.js'],
+        /--name "Bad_Name" is not a DNS label/,
+      ],
       [
         ['kubernetes', '--wrokers', '2', 'a.js'],
         /unknown option --wrokers; did you mean --workers\?/,
       ],
       [['kubernetes', '--workers', 'x', 'a.js'], /"x" is not a whole number or auto/],
       [['kubernetes'], /one MODULE expected/],
+      [['kubernetes', 'a.js'], /give --workers N \(the pod gets N CPUs\)/],
       [['helm', 'a.js'], /unknown target "helm"/],
       [
-        ['kubernetes', '--min-replicas', '3', '--max-replicas', '2', 'a.js'],
+        ['kubernetes', '-w', '1', '--min-replicas', '3', '--max-replicas', '2', 'a.js'],
         /--max-replicas must not be below/,
       ],
     ];
     for (const [args, message] of cases) {
-      const r = peregrine(['deploy', ...args]);
-      assert.equal(r.status, EXIT.USAGE, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, message);
+      stderr = '';
+      const code = await deployCommand(args);
+      assert.equal(code, EXIT.USAGE, `${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, message);
     }
+    t.mock.restoreAll();
     const printed = peregrine([
       'deploy',
       'kubernetes',

@@ -129,6 +129,10 @@ test('--workers auto: a load step adds a worker within seconds, idling retires i
   await server.waitForReady(1);
   const health = async () => JSON.parse((await get(server.adminPort, '/healthz')).body);
   assert.equal((await health()).workers.target, 1, 'auto starts at --min-workers');
+  assert.deepEqual(
+    [(await health()).workers.autoscale.min, (await health()).workers.autoscale.max],
+    [1, 2],
+  );
   const started = server.logs.find((l) => /^autoscale: 1 to 2 workers$/.test(l.msg ?? ''));
   assert.ok(started !== undefined, `the bounds are logged\n${tail(server.logs)}`);
 

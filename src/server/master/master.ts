@@ -227,7 +227,11 @@ export class Master {
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       state: s.state,
       generation: s.generation,
-      workers: { ...s.workers, target: s.target },
+      workers: {
+        ...s.workers,
+        target: s.target,
+        ...(this.#scaler === undefined ? {} : { autoscale: this.#scaler.policy.bounds }),
+      },
       ...(s.handoff === null
         ? {}
         : {

@@ -31,7 +31,7 @@ export const scalingSettings = {
     default: () => 0.75,
     parse: parseNumber,
     validate: range(0.05, 1),
-    doc: 'With `--workers auto`: a worker is added while the workers’ mean event-loop utilization (0–1, from their heartbeats) stays at or above this for `--scale-up-after`, and the CPU the server uses leaves at least half a core of its budget free.',
+    doc: 'With `--workers auto`: workers are added while the workers’ mean event-loop utilization (0–1, from their heartbeats) stays at or above this for `--scale-up-after` and the CPU the server uses leaves at least half a core of its budget free — as many as bring the mean back to this, one at least.',
   }),
   scaleDownUtilization: setting<number>({
     name: 'scale-down-utilization',
