@@ -231,3 +231,49 @@ test('--workers auto: a load step adds a worker within seconds, idling retires i
   server.signal('SIGTERM');
   assert.equal((await server.exited).code, 0);
 });
+
+test('--workers auto: TTIN/TTOU stay within the bounds and are events; a HUP reload keeps autoscaling', {
+  skip: cpuBudget().cores < 2 ? 'needs 2 cores for a second worker' : false,
+}, async (t) => {
+  // Idle throughout: a long low window, so only the signals move the count.
+  const server = await startServe([
+    APP,
+    '--workers',
+    'auto',
+    '--max-workers',
+    '2',
+    '--scale-down-after',
+    '600',
+  ]);
+  t.after(() => server.stop());
+  await server.waitForReady(1);
+  const health = async () => JSON.parse((await get(server.adminPort, '/healthz')).body);
+  const signal = async (name: NodeJS.Signals, msg: RegExp) => {
+    const from = server.logs.length;
+    server.signal(name);
+    return server.waitForLog((l) => msg.test(l.msg ?? ''), 15_000, from);
+  };
+  await signal('SIGTTOU', /^TTOU ignored: at --min-workers$/);
+  await signal('SIGTTIN', /^TTIN: one worker more$/);
+  await eventually(async () => (await health()).workers.ready === 2, 30_000, 'two ready');
+  await signal('SIGTTIN', /^TTIN ignored: at --max-workers$/);
+  const reload = await signal('SIGHUP', /^reload complete/);
+  assert.equal(reload.generation, 2);
+  const after = await health();
+  assert.equal(after.workers.target, 2, 'a reload keeps the count');
+  assert.deepEqual([after.workers.autoscale.min, after.workers.autoscale.max], [1, 2]);
+  await signal('SIGTTOU', /^TTOU: one worker less$/);
+  await eventually(async () => (await health()).workers.ready === 1, 30_000, 'one ready');
+  const { events } = JSON.parse((await get(server.adminPort, '/api/events')).body) as {
+    events: Array<{ type: string; fields: { target: number } }>;
+  };
+  assert.deepEqual(
+    events.map((e) => [e.type, e.fields.target]),
+    [
+      ['ttin', 2],
+      ['ttou', 1],
+    ],
+  );
+  server.signal('SIGTERM');
+  assert.equal((await server.exited).code, 0);
+});

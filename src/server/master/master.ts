@@ -393,7 +393,9 @@ export class Master {
         if (this.#plan.target <= min) {
           this.log.warn(
             { target: this.#plan.target, min },
-            min === 1 ? 'TTOU ignored: already at one worker' : 'TTOU ignored: at --min-workers',
+            this.#scaler === undefined
+              ? 'TTOU ignored: already at one worker'
+              : 'TTOU ignored: at --min-workers',
           );
           return;
         }
