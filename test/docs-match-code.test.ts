@@ -153,10 +153,11 @@ describe('environment variables and flags: the code against the docs', () => {
     for (const text of [...files('bench'), ...files('scripts')]) {
       for (const m of text.matchAll(/^\s+'?([a-z][a-z0-9-]*)'?: \{ type: '/gm)) known.add(m[1]!);
     }
-    // In `npm …` the flags are npm's, except those after ` -- `, which go to the script.
+    // In `npm …` the flags are npm's, except those after ` -- `, which go to the script; in a
+    // Dockerfile block they are Docker's and the shell commands'.
     const docs = handWrittenDocs().map(({ path, text }) => ({
       path,
-      text: text.replace(/`npm [^`]*`/g, (span) => {
+      text: text.replace(/^```dockerfile\n[\s\S]*?^```$/gm, '').replace(/`npm [^`]*`/g, (span) => {
         const i = span.indexOf(' -- ');
         return i === -1 ? '``' : `\`${span.slice(i + 4)}`;
       }),

@@ -18,6 +18,8 @@ Commands:
   routes MODULE[:EXPORT]  print the App's routes, responders and middleware
   dev MODULE[:EXPORT]     serve with one worker and pretty logs; reload when a file changes
   new NAME                create a service in the folder NAME (app, test, package.json)
+  deploy kubernetes MODULE  write Kubernetes manifests (Deployment, Service, PDB, HPA) from
+                          the serve settings given
 
 Options:
   -h, --help     show this help
@@ -40,7 +42,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Loaded on demand, so `serve` and `routes` start no slower for them.
   if (command === 'dev') return (await import('./dev.ts')).devCommand(argv.slice(1));
   if (command === 'new') return (await import('./new.ts')).newCommand(argv.slice(1));
-  const hint = didYouMean(command, ['serve', 'routes', 'dev', 'new']);
+  if (command === 'deploy') return (await import('./deploy.ts')).deployCommand(argv.slice(1));
+  const hint = didYouMean(command, ['serve', 'routes', 'dev', 'new', 'deploy']);
   process.stderr.write(`peregrine: unknown command "${command}"${hint}\n\n${HELP}`);
   return 2;
 }

@@ -33,6 +33,10 @@ export interface Heartbeat {
   inflight: number;
   /** Largest event-loop lag since the last heartbeat, ms. */
   lagMs: number;
+  /** Event-loop utilization since the last heartbeat, 0–1 (what `--workers auto` judges by). */
+  elu: number;
+  /** CPU time used since the last heartbeat, in cores (1: one core busy all the while). */
+  cpu: number;
 }
 
 /** Why a worker could not boot. */

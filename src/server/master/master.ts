@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BindError } from '../bind-error.ts';
+import { cpuBudget } from '../cores.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { MasterExtension } from '../extensions.ts';
 import {
@@ -17,8 +18,10 @@ import { type ServerSettings, settingList } from '../settings/all.ts';
 import { resolveSettings, type SettingsInput } from '../settings/resolve.ts';
 import type { Address } from '../settings/setting.ts';
 import { AdminServer, sendJSON } from './admin.ts';
+import { Autoscaler, scaleBounds } from './autoscaler.ts';
 import { keepNodeBudgets } from './budget-keeper.ts';
 import { EventQueue } from './event-queue.ts';
+import { MasterEvents } from './events.ts';
 import { Listeners } from './listeners.ts';
 import { relayNodeMessages } from './node-relay.ts';
 import { removePidFile, writePidFile } from './pid-file.ts';
@@ -26,6 +29,7 @@ import { type WorkerEvent, WorkerPool } from './pool.ts';
 import { answerReadiness, type ReadinessAnswer, ReadinessProbes } from './readiness.ts';
 import { type Plan, reconcile } from './reconcile.ts';
 import { RestartPolicy } from './restart-policy.ts';
+import { ScalePolicy } from './scale-policy.ts';
 import { installSignals, type MasterSignal } from './signals.ts';
 import { resolvePorts, workerEntry, workerExecArgv } from './spawn-options.ts';
 import { type MasterStats, MasterStatsBook } from './stats.ts';
@@ -71,6 +75,8 @@ export class Master {
   readonly log: Logger;
   /** The settings in effect (a reload may change those not marked master-only). */
   settings: ServerSettings;
+  /** What the master did and saw, newest last (`GET /api/events`; the dashboard's timeline). */
+  readonly events = new MasterEvents();
   readonly #options: MasterOptions;
   readonly #queue = new EventQueue<MasterEvent>();
   readonly #probes = new ReadinessProbes();
@@ -89,14 +95,20 @@ export class Master {
   #accepting = '';
   /** Scratch files of this master: workers' loop clocks and captured stacks. */
   #runDir: string | undefined;
+  /** With `--workers auto`: sizes the pool. */
+  #scaler: Autoscaler | undefined;
+  /** `--workers` as last read (a reload changes the count only when the setting changed). */
+  #workersBefore: ServerSettings['workers'];
 
   constructor(options: MasterOptions) {
     this.#options = options;
     this.settings = options.settings;
     this.log = options.log.logger;
+    this.#scaler = this.#autoscaler(options.settings);
+    this.#workersBefore = options.settings.workers;
     this.#plan = {
       generation: 1,
-      target: options.settings.workers,
+      target: this.#scaler?.policy.bounds.min ?? (options.settings.workers as number),
       reload: undefined,
       reloadAgain: false,
       stop: undefined,
@@ -125,6 +137,34 @@ export class Master {
       const { status, body } = await this.readiness();
       sendJSON(res, status, body);
     });
+    // The recent events (autoscaling decisions and TTIN/TTOU) as JSON, oldest first;
+    // `?since=SEQ` returns only newer ones, so a page can poll it.
+    this.admin.route('GET', '/api/events', (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://admin');
+      const since = Math.max(0, Number(url.searchParams.get('since')) || 0);
+      const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit')) || 1000));
+      sendJSON(res, 200, { events: this.events.list(since, limit) });
+    });
+  }
+
+  /** The autoscaler for `--workers auto` (undefined with a fixed count). */
+  #autoscaler(settings: ServerSettings): Autoscaler | undefined {
+    if (settings.workers !== 'auto') return undefined;
+    const budget = cpuBudget();
+    const { bounds, lowered } = scaleBounds(settings, budget);
+    if (lowered.length > 0) this.log.warn({ lowered, cpu: budget }, lowered.join('; '));
+    const policy = new ScalePolicy(bounds, {
+      upUtilization: settings.scaleUpUtilization,
+      downUtilization: settings.scaleDownUtilization,
+      upAfterMs: settings.scaleUpAfter * 1000,
+      downAfterMs: settings.scaleDownAfter * 1000,
+      cooldownMs: settings.scaleCooldown * 1000,
+    });
+    this.log.info(
+      { ...bounds, cpuSource: budget.source },
+      `autoscale: ${bounds.min} to ${bounds.max} workers`,
+    );
+    return new Autoscaler(policy, this.log, this.events, (action) => this.#book.scaled(action));
   }
 
   /** Where the master is in its life. */
@@ -187,7 +227,11 @@ export class Master {
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       state: s.state,
       generation: s.generation,
-      workers: { ...s.workers, target: s.target },
+      workers: {
+        ...s.workers,
+        target: s.target,
+        ...(this.#scaler === undefined ? {} : { autoscale: this.#scaler.policy.bounds }),
+      },
       ...(s.handoff === null
         ? {}
         : {
@@ -331,30 +375,51 @@ export class Master {
       case 'SIGQUIT':
         this.#beginStop('fast', 0);
         return;
-      case 'SIGTTIN':
+      case 'SIGTTIN': {
         if (this.#plan.stop !== undefined) return;
+        const max = this.#scaler?.policy.bounds.max;
+        if (max !== undefined && this.#plan.target >= max) {
+          this.log.warn({ target: this.#plan.target, max }, 'TTIN ignored: at --max-workers');
+          return;
+        }
         this.#plan.target++;
         if (this.#plan.reload !== undefined) this.#plan.reload.target++;
-        this.log.info({ target: this.#plan.target }, 'TTIN: one worker more');
+        this.#byHand('ttin', 'TTIN: one worker more');
         return;
-      case 'SIGTTOU':
+      }
+      case 'SIGTTOU': {
         if (this.#plan.stop !== undefined) return;
-        if (this.#plan.target <= 1) {
-          this.log.warn({ target: this.#plan.target }, 'TTOU ignored: already at one worker');
+        const min = this.#scaler?.policy.bounds.min ?? 1;
+        if (this.#plan.target <= min) {
+          this.log.warn(
+            { target: this.#plan.target, min },
+            this.#scaler === undefined
+              ? 'TTOU ignored: already at one worker'
+              : 'TTOU ignored: at --min-workers',
+          );
           return;
         }
         this.#plan.target--;
         if (this.#plan.reload !== undefined && this.#plan.reload.target > 1) {
           this.#plan.reload.target--;
         }
-        this.log.info({ target: this.#plan.target }, 'TTOU: one worker less');
+        this.#byHand('ttou', 'TTOU: one worker less');
         return;
+      }
       case 'SIGUSR1':
         this.#options.log.reopen();
         this.#pool.broadcast('reopen-logs', {});
         this.log.info({}, 'USR1: log files reopened');
         return;
     }
+  }
+
+  /** A change of the worker count by signal: logged, an event, and the autoscaler's cool-down. */
+  #byHand(type: 'ttin' | 'ttou', message: string): void {
+    const fields = { target: this.#plan.target };
+    this.log.info(fields, message);
+    this.events.record(type, message, fields);
+    this.#scaler?.policy.changed(Date.now());
   }
 
   #onMessage(w: WorkerRecord, type: string, data: unknown): void {
@@ -537,8 +602,15 @@ export class Master {
     if (this.#options.input !== undefined) {
       try {
         const next = (await resolveSettings(this.#options.input)).settings;
-        if (next.workers !== this.settings.workers) target = next.workers;
         this.#applySettings(next);
+        this.#scaler = this.#autoscaler(this.settings);
+        if (this.#scaler !== undefined) {
+          const { min, max } = this.#scaler.policy.bounds;
+          target = Math.min(max, Math.max(min, target));
+        } else if (next.workers !== this.#workersBefore) {
+          target = next.workers as number;
+        }
+        this.#workersBefore = next.workers;
       } catch (err) {
         this.#book.reload('failed');
         this.log.error({ err }, 'reload aborted: the configuration is invalid; workers unchanged');
@@ -584,6 +656,7 @@ export class Master {
       book: this.#book,
       log: this.log,
       now: Date.now(),
+      scaler: this.#scaler,
     });
     if (outcome.reloadAgain) this.#queue.push({ kind: 'signal', signal: 'SIGHUP' });
     this.#handOver();

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Autoscaler } from './autoscaler.ts';
 import type { WorkerPool } from './pool.ts';
 import type { RestartPolicy } from './restart-policy.ts';
 import type { MasterStatsBook } from './stats.ts';
@@ -28,12 +29,14 @@ export interface ReconcileContext {
   book: MasterStatsBook;
   log: Logger;
   now: number;
+  /** With `--workers auto`: moves the target by the workers' load. */
+  scaler?: Autoscaler | undefined;
 }
 
 /**
  * Brings the workers in line with the plan, Gunicorn's `manage_workers` for every state the
- * master can be in: the watchdog first, then stopping, or else reload, current generation and
- * stale generations. Runs after every event, so a decision is never more than a tick late.
+ * master can be in: the watchdog first, then stopping, or else reload, the autoscaler (with
+ * `--workers auto`), current generation and stale generations. Runs after every event, so a decision is never more than a tick late.
  */
 export function reconcile(plan: Plan, ctx: ReconcileContext): { reloadAgain: boolean } {
   ctx.pool.watch(ctx.now);
@@ -42,6 +45,7 @@ export function reconcile(plan: Plan, ctx: ReconcileContext): { reloadAgain: boo
     manageStop(plan, ctx);
   } else {
     reloadAgain = manageReload(plan, ctx);
+    ctx.scaler?.manage(plan, ctx.pool, ctx.now);
     manageCurrent(plan, ctx);
     drainStale(plan, ctx);
   }

@@ -37,6 +37,8 @@ export interface MasterStats {
   restarts: Record<RestartReason, number>;
   /** Reloads (`HUP`) by outcome. */
   reloads: { started: number; succeeded: number; failed: number };
+  /** `--workers auto` decisions: workers added, retired, and holds (wanted more, could not). */
+  scaling: { up: number; down: number; hold: number };
   /** Workers spawned. */
   spawned: number;
   /** Requests read by all workers. */
@@ -68,6 +70,7 @@ export class MasterStatsBook {
     'max-memory': 0,
   };
   readonly #reloads = { started: 0, succeeded: 0, failed: 0 };
+  readonly #scaling = { up: 0, down: 0, hold: 0 };
   #spawned = 0;
   readonly #reaped: Totals = { requests: 0, shed: 0, overCap: 0, deadlines: 0 };
 
@@ -79,6 +82,11 @@ export class MasterStatsBook {
   /** Counts a reload event. */
   reload(outcome: keyof MasterStats['reloads']): void {
     this.#reloads[outcome]++;
+  }
+
+  /** Counts an autoscaling decision. */
+  scaled(action: keyof MasterStats['scaling']): void {
+    this.#scaling[action]++;
   }
 
   /** Counts a spawn. */
@@ -141,6 +149,7 @@ export class MasterStatsBook {
       workers,
       restarts: { ...this.#restarts },
       reloads: { ...this.#reloads },
+      scaling: { ...this.#scaling },
       spawned: this.#spawned,
       ...totals,
       perWorker,

@@ -5,6 +5,7 @@ import { loggingSettings } from './logging.ts';
 import { processSettings } from './processes.ts';
 import { protectionSettings } from './protection.ts';
 import { recyclingSettings } from './recycling.ts';
+import { scalingSettings } from './scaling.ts';
 import type { Setting, SettingSource } from './setting.ts';
 import { telemetrySettings } from './telemetry.ts';
 
@@ -13,6 +14,7 @@ export const SETTINGS = {
   ...configSettings,
   ...listeningSettings,
   ...processSettings,
+  ...scalingSettings,
   ...recyclingSettings,
   ...httpSettings,
   ...protectionSettings,

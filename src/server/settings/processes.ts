@@ -1,19 +1,38 @@
-import { availableParallelism } from 'node:os';
-import { parseBoolean, parseInteger, parseSeconds, range, setting } from './setting.ts';
+import { cpuBudget } from '../cores.ts';
+import {
+  parseBoolean,
+  parseInteger,
+  parseSeconds,
+  range,
+  SettingError,
+  setting,
+} from './setting.ts';
+
+/** `--workers`: a count, or `auto` (the master sizes the pool between the min and max). */
+export type WorkerCount = number | 'auto';
+
+function parseWorkers(text: string): WorkerCount {
+  if (text.trim().toLowerCase() === 'auto') return 'auto';
+  try {
+    return parseInteger(text);
+  } catch {
+    throw new SettingError(`"${text}" is not a whole number or auto`);
+  }
+}
 
 /** How many workers run and how the master supervises, stops and reloads them. */
 export const processSettings = {
-  workers: setting<number>({
+  workers: setting<WorkerCount>({
     name: 'workers',
     short: 'w',
     section: 'Processes',
     kind: 'integer',
-    meta: 'N',
-    default: () => availableParallelism(),
-    defaultDoc: 'the number of available cores',
-    parse: parseInteger,
-    validate: range(1, 1024),
-    doc: 'How many worker processes serve requests. `TTIN`/`TTOU` change it at run time.',
+    meta: 'N|auto',
+    default: () => cpuBudget().cores,
+    defaultDoc: 'the number of available cores (CPU affinity, lowered by a cgroup CPU quota)',
+    parse: parseWorkers,
+    validate: (v) => (v === 'auto' ? undefined : range(1, 1024)(v)),
+    doc: 'How many worker processes serve requests. `TTIN`/`TTOU` change it at run time. `auto`: the master sizes the pool itself between `--min-workers` and `--max-workers`, adding workers while their event loops stay busy and CPU is free and retiring one when they stay idle (see the Autoscaling settings).',
   }),
   timeout: setting<number>({
     name: 'timeout',

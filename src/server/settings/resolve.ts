@@ -168,6 +168,14 @@ function fromCli(key: string, s: Setting, raw: string | string[] | boolean): unk
 /** Checks relations between settings; returns the problems found. */
 function crossCheck(v: ServerSettings): string[] {
   const problems: string[] = [];
+  if (v.workers === 'auto') {
+    if (v.maxWorkers > 0 && v.maxWorkers < v.minWorkers) {
+      problems.push('--max-workers must not be below --min-workers');
+    }
+    if (v.scaleDownUtilization >= v.scaleUpUtilization) {
+      problems.push('--scale-down-utilization must be below --scale-up-utilization');
+    }
+  }
   if (v.receiveTimeout > 0 && v.headersTimeout > v.receiveTimeout) {
     problems.push('--headers-timeout must not exceed --receive-timeout');
   }

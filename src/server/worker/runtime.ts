@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { App } from '../../app/app.ts';
 import { logFields } from '../../app/logger.ts';
@@ -71,6 +71,7 @@ export class WorkerRuntime {
   readonly #serverLog: ServerLog;
   #watchdog: WatchdogThread | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  #window: { elu: EventLoopUtilization; cpu: NodeJS.CpuUsage; at: number } | undefined;
   #turns: NodeJS.Timeout | undefined;
   #loopClock: LoopClockWriter | undefined;
   #stopping: Promise<never> | undefined;
@@ -112,6 +113,24 @@ export class WorkerRuntime {
       connections: s?.connections ?? 0,
       inflight: s?.inflight ?? 0,
       lagMs: Math.round(s?.shedder.takeMaxLag() ?? 0),
+      ...this.#loopWindow(),
+    };
+  }
+
+  /** Event-loop utilization and CPU use since the previous call (the heartbeat's window). */
+  #loopWindow(): { elu: number; cpu: number } {
+    const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
+    const at = performance.now();
+    const last = this.#window;
+    this.#window = { elu, cpu, at };
+    if (last === undefined) return { elu: 0, cpu: 0 };
+    const wallMicros = Math.max(1, (at - last.at) * 1000);
+    const used = cpu.user - last.cpu.user + (cpu.system - last.cpu.system);
+    const round = (n: number) => Math.round(n * 1000) / 1000;
+    return {
+      elu: round(performance.eventLoopUtilization(elu, last.elu).utilization),
+      cpu: round(Math.max(0, used / wallMicros)),
     };
   }
 

@@ -20,6 +20,7 @@ class ProcessModelMetrics {
   readonly #spawned: Counter;
   readonly #shed: Counter;
   readonly #overCap: Counter;
+  readonly #scaling: Counter;
   readonly #previous = new Map<string, number>();
 
   constructor(registry: MetricRegistry) {
@@ -30,7 +31,7 @@ class ProcessModelMetrics {
     });
     this.#target = registry.gauge({
       name: 'peregrine_workers_target',
-      help: 'Workers the master keeps (--workers, TTIN/TTOU).',
+      help: 'Workers the master keeps (--workers, TTIN/TTOU, or --workers auto).',
     });
     this.#generation = registry.gauge({
       name: 'peregrine_generation',
@@ -58,6 +59,11 @@ class ProcessModelMetrics {
       name: 'peregrine_over_cap_requests',
       help: 'Requests refused because their connection was over the per-worker cap.',
     });
+    this.#scaling = registry.counter({
+      name: 'peregrine_autoscale_decisions',
+      help: '--workers auto decisions: up (workers added), down (one retired), hold (busy but at the maximum or out of CPU).',
+      labels: ['action'],
+    });
   }
 
   #grow(counter: Counter, labels: string[], value: number): void {
@@ -79,6 +85,7 @@ class ProcessModelMetrics {
     this.#grow(this.#spawned, [], stats.spawned);
     this.#grow(this.#shed, [], stats.shed);
     this.#grow(this.#overCap, [], stats.overCap);
+    for (const [action, n] of Object.entries(stats.scaling)) this.#grow(this.#scaling, [action], n);
   }
 }
 

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
+import { Autoscaler } from '../../../src/server/master/autoscaler.ts';
+import { MasterEvents } from '../../../src/server/master/events.ts';
 import { heartbeatInterval } from '../../../src/server/master/pool.ts';
 import { FAST_STOP_GRACE, type Plan, reconcile } from '../../../src/server/master/reconcile.ts';
+import { ScalePolicy } from '../../../src/server/master/scale-policy.ts';
 import type { CliValues } from '../../../src/server/settings/resolve.ts';
 import { type PoolRig, poolRig } from '../../helpers/worker-pool.ts';
 
@@ -325,3 +328,115 @@ function snapshotOf(rig: PoolRig, p: Plan) {
     handoff: null,
   };
 }
+
+describe('reconcile: --workers auto', () => {
+  /** A heartbeat with a given event-loop utilization. */
+  function beat(elu: number) {
+    return {
+      rss: 0,
+      heapUsed: 0,
+      requests: 0,
+      shed: 0,
+      overCap: 0,
+      deadlines: 0,
+      connections: 0,
+      inflight: 0,
+      lagMs: 0,
+      elu,
+      cpu: elu,
+    };
+  }
+
+  test('busy workers get a new one; once it is ready and the load is gone, the newest drains', async () => {
+    const { rig, p } = await running(1);
+    const events = new MasterEvents();
+    const policy = new ScalePolicy(
+      { min: 1, max: 2, cpuLimit: 2 },
+      {
+        upUtilization: 0.75,
+        downUtilization: 0.25,
+        upAfterMs: 2000,
+        downAfterMs: 4000,
+        cooldownMs: 1000,
+      },
+    );
+    const scaler = new Autoscaler(policy, log, events);
+    const pass = () =>
+      reconcile(p, {
+        pool: rig.pool,
+        policy: rig.policy,
+        book: rig.book,
+        log,
+        now: rig.now,
+        scaler,
+      });
+    const [first] = rig.pool.all();
+    first!.heartbeat = beat(0.95);
+    for (let t = 0; t < 2000; t += 250) {
+      pass();
+      rig.now += 250;
+    }
+    assert.deepEqual(rig.states(), ['1:ready'], 'not before the window is full');
+    pass();
+    assert.equal(p.target, 2);
+    assert.deepEqual(rig.states(), ['1:ready', '1:booting'], 'spawned in the same pass');
+    const second = rig.pool.all()[1]!;
+    // While it boots nothing is judged, however long.
+    for (let t = 0; t < 10_000; t += 250) {
+      pass();
+      rig.now += 250;
+    }
+    assert.equal(p.target, 2);
+    rig.ready(second);
+    first!.heartbeat = beat(0.05);
+    second.heartbeat = beat(0.05);
+    // The last pass that saw it booting started the cool-down (1 s); then the 4 s low window:
+    // retired 5 s after that pass, not before.
+    const settledAt = rig.now - 250;
+    while (rig.now < settledAt + 5000) {
+      pass();
+      rig.now += 250;
+    }
+    assert.deepEqual(rig.states(), ['1:ready', '1:ready']);
+    pass();
+    assert.equal(p.target, 1);
+    assert.equal(second.state, 'draining', 'the newest drains (gracefully)');
+    assert.equal(second.retire, 'scale-down');
+    assert.deepEqual(rig.sent(second, 'drain'), [
+      { gracefulTimeout: rig.settings.gracefulTimeout * 1000 },
+    ]);
+    assert.deepEqual(
+      events.list().map((e) => e.type),
+      ['scale-up', 'scale-down'],
+    );
+  });
+
+  test('nothing is judged during a reload', async () => {
+    const { rig, p } = await running(1);
+    const policy = new ScalePolicy(
+      { min: 1, max: 2, cpuLimit: 2 },
+      {
+        upUtilization: 0.75,
+        downUtilization: 0.25,
+        upAfterMs: 500,
+        downAfterMs: 500,
+        cooldownMs: 0,
+      },
+    );
+    const scaler = new Autoscaler(policy, log, new MasterEvents());
+    rig.pool.all()[0]!.heartbeat = beat(1);
+    p.reload = { generation: 2, startedAt: rig.now, target: 1 };
+    for (let t = 0; t < 5000; t += 250) {
+      reconcile(p, {
+        pool: rig.pool,
+        policy: rig.policy,
+        book: rig.book,
+        log,
+        now: rig.now,
+        scaler,
+      });
+      rig.now += 250;
+    }
+    assert.equal(p.target, 1);
+  });
+});
