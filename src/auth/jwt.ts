@@ -61,6 +61,13 @@ export interface JwtOptions {
   clockSkew?: number;
   /** Refuse tokens issued (`iat`) longer ago than this many seconds. */
   maxTokenAge?: number;
+  /**
+   * Verified tokens remembered per worker so a client's next calls with the same token skip the
+   * signature check: at most `max` tokens (default 5000), each for at most `ttl` ms (default
+   * 60 000) and never past its own `exp`. A key removed from the JWKS stops verifying new
+   * tokens at once and cached ones within `ttl`. `false` verifies every time.
+   */
+  cache?: { max?: number; ttl?: number } | false;
   /** The expected `typ` header (`at+jwt` for RFC 9068 access tokens); unchecked by default. */
   type?: string;
   /** Claims a token must have besides `exp` and the subject (default none). */
@@ -74,6 +81,44 @@ export interface JwtOptions {
   scopeClaim?: string;
   /** The claim with the roles (default `roles`; a dotted path such as `realm_access.roles`). */
   rolesClaim?: string;
+}
+
+/**
+ * Tokens that verified, with when each stops counting: a Map kept in least-recently-used order
+ * (a hit moves its entry to the end; the first entry goes when full).
+ */
+class VerifiedTokens {
+  readonly #entries = new Map<string, { principal: Promise<Principal>; until: number }>();
+  readonly #max: number;
+  readonly ttl: number;
+
+  constructor(max: number, ttl: number) {
+    if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('jwt: cache.max must be ≥ 1');
+    if (!Number.isFinite(ttl) || ttl <= 0) throw new TypeError('jwt: cache.ttl must be > 0 ms');
+    this.#max = max;
+    this.ttl = ttl;
+  }
+
+  get(token: string): Promise<Principal> | undefined {
+    const entry = this.#entries.get(token);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(token);
+    if (Date.now() > entry.until) return undefined;
+    this.#entries.set(token, entry);
+    return entry.principal;
+  }
+
+  set(token: string, principal: Promise<Principal>, until: number): void {
+    this.#entries.delete(token);
+    if (this.#entries.size >= this.#max) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+    this.#entries.set(token, { principal, until });
+  }
+
+  delete(token: string): void {
+    this.#entries.delete(token);
+  }
 }
 
 /** A token that does not verify: what RFC 6750 calls `invalid_token`, with why. */
@@ -188,6 +233,7 @@ export class JwtVerifier {
   readonly #required: string[];
   readonly #remote: RemoteKeySet | undefined;
   readonly #local: JSONWebKeySet | KeyObject | undefined;
+  readonly #cache: VerifiedTokens | undefined;
   #key: KeySource | undefined;
 
   constructor(options: JwtOptions) {
@@ -222,6 +268,10 @@ export class JwtVerifier {
     this.#scopeClaim = options.scopeClaim;
     this.#rolesClaim = options.rolesClaim ?? 'roles';
     this.#required = [...new Set(['exp', this.#subject, ...(options.requiredClaims ?? [])])];
+    this.#cache =
+      options.cache === false
+        ? undefined
+        : new VerifiedTokens(options.cache?.max ?? 5000, options.cache?.ttl ?? 60_000);
   }
 
   /** The remote key set, when keys come from a JWKS URL. */
@@ -242,7 +292,33 @@ export class JwtVerifier {
    * The principal a token stands for. Rejects with `TokenRejected` when the token does not
    * verify, or with an HTTPError (503 `PRG_AUTH_UNAVAILABLE`) when its keys cannot be fetched.
    */
-  async verify(token: string): Promise<Principal> {
+  verify(token: string): Promise<Principal> {
+    const cache = this.#cache;
+    // Tokens over 8 KiB are verified each time: the cache's memory stays under ~40 MiB.
+    if (cache === undefined || token.length > 8192) return this.#verify(token);
+    const hit = cache.get(token);
+    if (hit !== undefined) return hit;
+    // PERF: the promise is cached at once, so concurrent calls with one token verify it once.
+    const pending = this.#verify(token);
+    cache.set(token, pending, Date.now() + cache.ttl);
+    pending.then(
+      (principal) => {
+        const skew = this.#options.clockSkew!;
+        const claims = principal.claims as JWTPayload;
+        let until = Date.now() + cache.ttl;
+        until = Math.min(until, ((claims.exp as number) + skew) * 1000);
+        const maxAge = this.#options.maxTokenAge;
+        if (maxAge !== undefined && typeof claims.iat === 'number') {
+          until = Math.min(until, (claims.iat + maxAge + skew) * 1000);
+        }
+        cache.set(token, pending, until);
+      },
+      () => cache.delete(token),
+    );
+    return pending;
+  }
+
+  async #verify(token: string): Promise<Principal> {
     const jose = await loadJose();
     const key = await this.#keySource();
     const o = this.#options;

@@ -15,6 +15,7 @@ import {
   type TestKey,
   unsigned,
 } from '../helpers/jwt.ts';
+import { eventually } from '../helpers/wait.ts';
 
 interface Problem {
   status: number;
@@ -313,6 +314,59 @@ describe('a JWKS endpoint that hangs or fails', () => {
       await client.close();
       await jwks.close();
     }
+  });
+});
+
+describe('the cache of verified tokens', () => {
+  test('a token verifies once, until its exp (clock skew included) or the ttl', async () => {
+    const key = await rsaKey();
+    const auth = new Authenticator({
+      jwt: {
+        keys: { keys: [key.jwk] },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['RS256'],
+        clockSkew: 0,
+      },
+    });
+    const verifier = auth.jwt!;
+    const token = await sign(key, {}, { exp: Math.floor(Date.now() / 1000) + 2 });
+    const [a, b] = await Promise.all([verifier.verify(token), verifier.verify(token)]);
+    assert.equal(a, b, 'concurrent calls share one verification');
+    assert.equal(await verifier.verify(token), a, 'a later call is answered from the cache');
+    // Past its exp the cached entry no longer counts: the token is verified again and refused.
+    const refused = await eventually(
+      () =>
+        verifier.verify(token).then(
+          () => undefined,
+          (err: Error) => err,
+        ),
+      5000,
+      'the token to expire',
+      100,
+    );
+    assert.equal(refused.message, 'The token has expired.');
+    const uncached = new Authenticator({
+      jwt: {
+        keys: { keys: [key.jwk] },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['RS256'],
+        cache: false,
+      },
+    }).jwt!;
+    const fresh = await sign(key);
+    assert.notEqual(await uncached.verify(fresh), await uncached.verify(fresh));
+  });
+
+  test('a refused token is not cached', async () => {
+    const key = await rsaKey();
+    const verifier = new Authenticator({
+      jwt: { keys: { keys: [key.jwk] }, issuer: ISSUER, audience: AUDIENCE, algorithms: ['RS256'] },
+    }).jwt!;
+    const wrong = await sign(key, { aud: 'other' });
+    await assert.rejects(verifier.verify(wrong), /not meant for this service/);
+    await assert.rejects(verifier.verify(wrong), /not meant for this service/);
   });
 });
 

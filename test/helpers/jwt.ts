@@ -36,7 +36,9 @@ export function sign(
   claims: JWTPayload = {},
   options: { exp?: number | string; kid?: string | null; iat?: number } = {},
 ): Promise<string> {
-  const jwt = new SignJWT({ sub: 'user-1', iss: ISSUER, aud: AUDIENCE, ...claims })
+  // A jti makes every token unique, so a verifier's cache never answers for another test's token.
+  const jti = randomUUID();
+  const jwt = new SignJWT({ sub: 'user-1', iss: ISSUER, aud: AUDIENCE, jti, ...claims })
     .setProtectedHeader({
       alg: 'RS256',
       ...(options.kid === null ? {} : { kid: options.kid ?? key.kid }),
