@@ -206,14 +206,17 @@ export class Authenticator {
 
   /**
    * Ties the authenticator to an App: the JWKS is fetched at startup (a failure is logged and
-   * retried on the first token, not fatal) and the JWKS client closes at shutdown.
+   * retried on the first token, not fatal), its failures are logged with the App's logger (once
+   * per outage), and the JWKS client closes at shutdown.
    */
   install(app: App): this {
+    const remote = this.jwt?.remote;
+    if (remote !== undefined) remote.logger ??= app.logger;
     app.onStartup(async () => {
       try {
-        await this.jwt?.remote?.refresh();
-      } catch (err) {
-        app.logger.warn({ err }, 'JWKS not fetched at startup; retried on the first token');
+        await remote?.refresh();
+      } catch {
+        // Logged by the key set; the first token that needs the keys tries again.
       }
     });
     app.onShutdown(() => this.close());

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters, LocalJWKSet } from 'jose';
+import type { Logger } from '../app/logger.ts';
 import type { HttpClient } from '../client/client.ts';
 import { AuthUnavailableError } from './errors.ts';
 import { loadJose } from './jose.ts';
@@ -55,6 +56,8 @@ export class RemoteKeySet {
   #inflight: Promise<void> | undefined;
   /** Fetches started (for tests and diagnostics). */
   fetches = 0;
+  /** Where failed and recovered fetches are told (`Authenticator.install` sets the App's). */
+  logger: Logger | undefined;
 
   constructor(options: JwksOptions) {
     const url = new URL(options.url);
@@ -94,8 +97,12 @@ export class RemoteKeySet {
     token: FlattenedJWSInput,
   ): Promise<Awaited<ReturnType<LocalJWKSet>>> => {
     if (this.#set === undefined) await this.refresh();
-    else if (Date.now() - this.#fetchedAt > this.#maxAge) {
-      // Stale: refresh in the background; the keys we have serve meanwhile.
+    else if (
+      Date.now() - this.#fetchedAt > this.#maxAge &&
+      Date.now() - this.#lastAttempt > this.#cooldown
+    ) {
+      // Stale: refresh in the background (once per cooldown while it fails); the keys we have
+      // serve meanwhile.
       this.refresh().catch(() => {});
     }
     try {
@@ -142,8 +149,18 @@ export class RemoteKeySet {
       }
       this.#set = (await loadJose()).createLocalJWKSet(jwks);
       this.#fetchedAt = Date.now();
+      if (this.#lastFailure !== undefined) {
+        this.logger?.info({ jwks: this.url.href, keys: jwks.keys.length }, 'JWKS fetched again');
+      }
       this.#lastFailure = undefined;
     } catch (err) {
+      // Logged once per outage: the first failure, then nothing until a fetch works.
+      if (this.#lastFailure === undefined) {
+        this.logger?.warn(
+          { jwks: this.url.href, err, cachedKeys: this.#set !== undefined },
+          'JWKS fetch failed; tokens that need new keys get 503 until it works',
+        );
+      }
       this.#lastFailure = err;
       throw this.#unavailable(1000, err);
     }

@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { Authenticator, principalOf } from '../../src/auth/index.ts';
-import { App, type Request, responder } from '../../src/index.ts';
+import { App, type Logger, type Request, responder } from '../../src/index.ts';
 import { TestClient } from '../../src/testing/index.ts';
 import {
   AUDIENCE,
@@ -292,7 +292,15 @@ describe('a JWKS endpoint that hangs or fails', () => {
         algorithms: ['RS256'],
       },
     });
-    const app = new App({ logger: false });
+    const lines: Array<[string, string | undefined]> = [];
+    const logger: Logger = {
+      error: (_o, msg) => lines.push(['error', msg]),
+      warn: (_o, msg) => lines.push(['warn', msg]),
+      info: (_o, msg) => lines.push(['info', msg]),
+      debug: () => {},
+      child: () => logger,
+    };
+    const app = new App({ logger });
     auth.install(app);
     app.addRoute('/notes', { onGet: () => ({}) }, { before: [auth.requires()] });
     const client = new TestClient(app);
@@ -310,6 +318,13 @@ describe('a JWKS endpoint that hangs or fails', () => {
       const failing = await client.get('/notes', bearer(await sign(await rsaKey())));
       assert.equal(failing.status, 503);
       assert.equal((await client.get('/notes', bearer(await sign(key)))).status, 200);
+      const jwksLines = () => lines.filter(([, msg]) => msg?.startsWith('JWKS'));
+      assert.deepEqual(jwksLines(), [
+        ['warn', 'JWKS fetch failed; tokens that need new keys get 503 until it works'],
+      ]);
+      jwks.mode = 'serve';
+      assert.equal((await client.get('/notes', bearer(await sign(await rsaKey())))).status, 401);
+      assert.deepEqual(jwksLines().at(-1), ['info', 'JWKS fetched again']);
     } finally {
       await client.close();
       await jwks.close();
