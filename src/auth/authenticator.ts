@@ -30,7 +30,8 @@ export interface AuthOptions {
 /** A guard made by `requires()` or `middleware()`: a hook or middleware with its OpenAPI facts. */
 export type GuardHook = BeforeHook & { readonly openapi: OpenAPIGuard };
 
-// RFC 6750 b64token.
+// RFC 6750: the scheme (case-insensitive), then one b64token.
+const BEARER_SCHEME = /^bearer(?: |$)/i;
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
@@ -91,12 +92,13 @@ export class Authenticator {
     if (known !== undefined) return known;
     let principal: Principal | undefined;
     const authorization = req.headers.authorization;
-    const bearer =
-      this.jwt !== undefined && authorization !== undefined
-        ? BEARER.exec(authorization)
-        : undefined;
-    if (this.jwt !== undefined && authorization !== undefined && /^bearer\b/i.test(authorization)) {
-      if (bearer == null) throw this.#invalid('The bearer token is malformed.');
+    if (
+      this.jwt !== undefined &&
+      authorization !== undefined &&
+      BEARER_SCHEME.test(authorization)
+    ) {
+      const bearer = BEARER.exec(authorization);
+      if (bearer === null) throw this.#invalid('The bearer token is malformed.');
       try {
         principal = await this.jwt.verify(bearer[1]!);
       } catch (err) {
@@ -183,6 +185,11 @@ export class Authenticator {
   requires(...args: [Requirement] | string[]): GuardHook {
     const requirement: Requirement =
       typeof args[0] === 'object' ? args[0] : { scopes: args as string[] };
+    for (const name of [...(requirement.scopes ?? []), ...(requirement.roles ?? [])]) {
+      if (typeof name !== 'string' || name === '' || /\s/.test(name)) {
+        throw new TypeError(`requires: "${String(name)}" is not a scope or role name`);
+      }
+    }
     const hook = async (req: Request) => {
       this.#enforce(await this.authenticate(req), requirement);
     };

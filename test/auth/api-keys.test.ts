@@ -108,5 +108,8 @@ describe('API keys', () => {
     );
     assert.throws(() => new Authenticator({ apiKeys: {} }), /keys \(hashed\) or a lookup/);
     assert.throws(() => new Authenticator({}), /jwt, apiKeys or both/);
+    const auth = new Authenticator({ apiKeys: { keys } });
+    assert.throws(() => auth.requires('notes read'), /not a scope or role name/);
+    assert.throws(() => auth.requires({ roles: [''] }), /not a scope or role name/);
   });
 });

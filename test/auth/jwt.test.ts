@@ -157,9 +157,14 @@ describe('bearer JWTs from a JWKS served over HTTP', () => {
     for (const junk of ['abc', 'a.b.c', '....', 'Zm9v.YmFy.YmF6']) {
       assert.equal((await client.get('/notes', bearer(junk))).status, 401, junk);
     }
-    const bad = await client.get('/notes', { headers: { authorization: 'Bearer a b' } });
-    assert.equal(bad.status, 401);
-    assert.equal((bad.json as Problem).detail, 'The bearer token is malformed.');
+    for (const authorization of ['Bearer a b', 'Bearer', 'bearer  ']) {
+      const bad = await client.get('/notes', { headers: { authorization } });
+      assert.equal(bad.status, 401, authorization);
+      assert.equal((bad.json as Problem).detail, 'The bearer token is malformed.');
+    }
+    // Another scheme is not a bearer token: the route sees no credentials.
+    const basic = await client.get('/notes', { headers: { authorization: 'Basic dXNlcjpwdw==' } });
+    assert.equal((basic.json as Problem).code, 'PRG_AUTH_REQUIRED');
   });
 
   test('scopes: 403 problem+json with insufficient_scope when one is missing', async () => {
