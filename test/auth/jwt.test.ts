@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { Authenticator, principalOf } from '../../src/auth/index.ts';
+import { Authenticator, principalOf, requirePrincipal } from '../../src/auth/index.ts';
 import { App, type Logger, type Request, responder } from '../../src/index.ts';
 import { TestClient } from '../../src/testing/index.ts';
 import {
@@ -44,6 +44,12 @@ function serviceWith(auth: Authenticator): TestClient {
     },
   );
   app.addRoute('/public', { onGet: (req: Request) => ({ caller: principalOf(req)?.subject }) });
+  app.addRoute('/tenant', {
+    onGet: (req: Request) => {
+      const tenant: string | undefined = requirePrincipal<{ tenant: string }>(req).claims.tenant;
+      return { tenant };
+    },
+  });
   app.use(auth.middleware());
   return new TestClient(app);
 }
@@ -89,6 +95,14 @@ describe('bearer JWTs from a JWKS served over HTTP', () => {
     assert.equal(r.header('content-type'), 'application/problem+json');
     assert.equal(r.header('www-authenticate'), 'Bearer realm="api"');
     assert.equal((r.json as Problem).code, 'PRG_AUTH_REQUIRED');
+  });
+
+  test('requirePrincipal: typed claims for a caller, 401 for none', async () => {
+    const r = await client.get('/tenant', bearer(await sign(keyA, { tenant: 'acme' })));
+    assert.deepEqual(r.json, { tenant: 'acme' });
+    const anonymous = await client.get('/tenant');
+    assert.equal(anonymous.status, 401);
+    assert.equal((anonymous.json as Problem).code, 'PRG_AUTH_REQUIRED');
   });
 
   test('a public route lets anonymous callers through, and knows an authenticated one', async () => {
