@@ -8,6 +8,7 @@ import {
   principalOf,
 } from '../../src/auth/index.ts';
 import { App, type Request } from '../../src/index.ts';
+import { localStore, rateLimit } from '../../src/middleware/index.ts';
 import { TestClient } from '../../src/testing/index.ts';
 
 interface Problem {
@@ -111,5 +112,38 @@ describe('API keys', () => {
     const auth = new Authenticator({ apiKeys: { keys } });
     assert.throws(() => auth.requires('notes read'), /not a scope or role name/);
     assert.throws(() => auth.requires({ roles: [''] }), /not a scope or role name/);
+  });
+});
+
+describe('with rateLimit keyed on the subject', () => {
+  test('auth.middleware() before rateLimit({ key: "subject" }): one budget per caller', async () => {
+    const keys: ApiKeyRecord[] = [
+      { hash: batch.hash, subject: 'batch-job' },
+      { hash: ops.hash, subject: 'ops' },
+    ];
+    const auth = new Authenticator({ apiKeys: { keys } });
+    const limiter = rateLimit({
+      name: 'per-caller',
+      limit: 2,
+      window: 60,
+      key: 'subject',
+      store: localStore(),
+    });
+    const app = new App({ logger: false });
+    app.use(auth.middleware()).use(limiter);
+    app.addRoute('/r', { onGet: () => ({}) }, { before: [auth.requires()] });
+    const c = new TestClient(app);
+    const as = (key: string) => c.get('/r', { headers: { 'x-api-key': key } });
+    try {
+      assert.deepEqual(
+        [(await as(batch.key)).status, (await as(batch.key)).status, (await as(batch.key)).status],
+        [200, 200, 429],
+      );
+      // Another caller from the same address has its own budget.
+      assert.equal((await as(ops.key)).status, 200);
+    } finally {
+      await c.close();
+      await limiter.close();
+    }
   });
 });
