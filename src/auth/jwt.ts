@@ -352,13 +352,14 @@ export class JwtVerifier {
         : payload.scope !== undefined
           ? stringList(payload.scope)
           : stringList(payload.scp);
-    return {
+    // Frozen: with the cache, one principal serves every request that sends the same token.
+    return Object.freeze({
       subject,
       method: 'jwt',
-      scopes,
-      roles: stringList(claimAt(payload, this.#rolesClaim)),
-      claims: payload,
-    };
+      scopes: Object.freeze(scopes),
+      roles: Object.freeze(stringList(claimAt(payload, this.#rolesClaim))),
+      claims: Object.freeze(payload),
+    });
   }
 
   /** Closes what the verifier opened (the JWKS client). */

@@ -368,6 +368,7 @@ describe('the cache of verified tokens', () => {
     const [a, b] = await Promise.all([verifier.verify(token), verifier.verify(token)]);
     assert.equal(a, b, 'concurrent calls share one verification');
     assert.equal(await verifier.verify(token), a, 'a later call is answered from the cache');
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a.scopes) && Object.isFrozen(a.claims));
     // Past its exp the cached entry no longer counts: the token is verified again and refused.
     const refused = await eventually(
       () =>
