@@ -16,6 +16,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['server'],
   ['data'],
   ['db', 'cache', 'client'],
+  ['auth'],
   ['telemetry'],
   ['cli'],
 ];

@@ -28,6 +28,7 @@ export type {
   Middleware,
   Responder,
 } from './app/middleware.ts';
+export type { OpenAPIDocument, OpenAPIGuard, OpenAPIOptions } from './app/openapi.ts';
 export type { Query } from './app/query.ts';
 export { Request, type RequestContext, type ValidInput } from './app/request.ts';
 export {

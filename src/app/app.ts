@@ -306,7 +306,7 @@ export class App {
 
   /** An OpenAPI 3.1 document of the routes, from their templates and responder specs. */
   openapi(options: OpenAPIOptions = {}): OpenAPIDocument {
-    return buildOpenAPI(this.#routes, options);
+    return buildOpenAPI(this.#routes, options, this.#middleware);
   }
 
   /** @internal The compiled routes, for OpenAPI and tooling. */

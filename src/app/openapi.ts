@@ -1,4 +1,5 @@
 import { statusPhrase } from './errors/status.ts';
+import type { Middleware } from './middleware.ts';
 import type { CompiledRoute, Endpoint } from './route.ts';
 import { isStatusMap } from './route.ts';
 import type { ParsedTemplate } from './routing/template.ts';
@@ -8,6 +9,30 @@ import { isStandardSchema, type Schema } from './validation/schema.ts';
 export interface OpenAPIOptions {
   info?: { title?: string; version?: string; description?: string };
   servers?: Array<{ url: string; description?: string }>;
+  /** Security schemes to list besides those the guards declare (`components.securitySchemes`). */
+  securitySchemes?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+}
+
+/**
+ * What a guard declares for the operations it runs on: a before hook or a middleware with an
+ * `openapi` property of this shape (`peregrine/auth`'s `requires()` has one). The innermost
+ * guard's `security` wins (responder hooks over route hooks over route middleware over App
+ * middleware); schemes and responses add up.
+ */
+export interface OpenAPIGuard {
+  /** Security schemes by name, for `components.securitySchemes`. */
+  readonly securitySchemes?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The operation's security requirements (alternatives; `{}` makes it optional). */
+  readonly security?: ReadonlyArray<Readonly<Record<string, readonly string[]>>>;
+  /** Error responses it may answer with, status → description (problem+json). */
+  readonly responses?: Readonly<Record<string, string>>;
+}
+
+/** The OpenAPI facts a hook or middleware carries, if any. */
+function guardOf(x: unknown): OpenAPIGuard | undefined {
+  if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return undefined;
+  const guard = (x as { openapi?: unknown }).openapi;
+  return typeof guard === 'object' && guard !== null ? (guard as OpenAPIGuard) : undefined;
 }
 
 /** A generated OpenAPI 3.1 document (a plain JSON value). */
@@ -80,6 +105,7 @@ function operationFor(
   endpoint: Endpoint,
   openapiPath: string,
   pathParams: Array<{ name: string; schema: JsonSchema }>,
+  guards: readonly OpenAPIGuard[],
 ): Record<string, unknown> {
   const spec = endpoint.spec;
   const operation: Record<string, unknown> = {};
@@ -137,6 +163,14 @@ function operationFor(
     responses['415'] ??= { description: statusPhrase(415), ...problem };
     responses['422'] ??= { description: statusPhrase(422), ...problem };
   }
+  let security: OpenAPIGuard['security'];
+  for (const guard of guards) {
+    if (guard.security !== undefined) security = guard.security;
+    for (const [status, description] of Object.entries(guard.responses ?? {})) {
+      responses[status] ??= { description, ...problem };
+    }
+  }
+  if (security !== undefined) operation.security = security.map((r) => ({ ...r }));
   responses.default = { description: 'Error', ...problem };
   operation.responses = responses;
   return operation;
@@ -175,16 +209,24 @@ function openapiPathOf(
 export function buildOpenAPI(
   routes: readonly CompiledRoute[],
   options: OpenAPIOptions = {},
+  appMiddleware: readonly Middleware[] = [],
 ): OpenAPIDocument {
   const paths: Record<string, Record<string, unknown>> = {};
+  const schemes: Record<string, unknown> = { ...options.securitySchemes };
+  const appGuards = appMiddleware.map(guardOf).filter((g) => g !== undefined);
   for (const route of routes) {
     const pathParams: Array<{ name: string; schema: JsonSchema }> = [];
     const openapiPath = openapiPathOf(route.parsed, pathParams);
     paths[openapiPath] ??= {};
     const item = paths[openapiPath];
+    const routeGuards = [...appGuards, ...route.middleware.map(guardOf)];
     for (const endpoint of route.endpoints.values()) {
       if (endpoint.method === 'QUERY') continue;
-      item[endpoint.method.toLowerCase()] = operationFor(endpoint, openapiPath, pathParams);
+      const guards = [...routeGuards, ...endpoint.before.map(guardOf)].filter(
+        (g) => g !== undefined,
+      );
+      for (const guard of guards) Object.assign(schemes, guard.securitySchemes);
+      item[endpoint.method.toLowerCase()] = operationFor(endpoint, openapiPath, pathParams, guards);
     }
   }
   const info = {
@@ -197,6 +239,9 @@ export function buildOpenAPI(
     info,
     ...(options.servers ? { servers: options.servers } : {}),
     paths,
-    components: { schemas: { Problem: PROBLEM_SCHEMA } },
+    components: {
+      schemas: { Problem: PROBLEM_SCHEMA },
+      ...(Object.keys(schemes).length > 0 ? { securitySchemes: schemes } : {}),
+    },
   };
 }

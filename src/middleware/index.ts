@@ -1,4 +1,4 @@
-/** Ready-made middleware: CORS, request ids and rate limiting. */
+/** Ready-made middleware: CORS, request ids, rate limiting and safe response headers. */
 export { type CorsOptions, cors } from './cors.ts';
 export type { Algorithm, PolicySpec } from './rate-limit/algorithms.ts';
 export { type LocalStoreOptions, localStore } from './rate-limit/local-store.ts';
@@ -13,3 +13,4 @@ export { type RedisStoreOptions, redisStore } from './rate-limit/redis-store.ts'
 export { type RateLimitStats, rateLimitSnapshot } from './rate-limit/stats.ts';
 export type { Decision, RateLimitStore } from './rate-limit/store.ts';
 export { type RequestIdOptions, requestId } from './request-id.ts';
+export { type HstsOptions, type SafeHeadersOptions, safeHeaders } from './safe-headers.ts';

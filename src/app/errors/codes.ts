@@ -54,6 +54,18 @@ export const ERROR_CODES = {
     summary: 'A conditional header is false (If-Match, If-Unmodified-Since…).',
   },
   PRG_CORS_REJECTED: { status: 403, summary: 'A CORS preflight from an origin not allowed.' },
+  PRG_AUTH_REQUIRED: {
+    status: 401,
+    summary: 'The route needs credentials and the request carries none.',
+  },
+  PRG_AUTH_INVALID: {
+    status: 401,
+    summary: 'The token or API key is malformed, expired, unknown or not for this service.',
+  },
+  PRG_AUTH_FORBIDDEN: {
+    status: 403,
+    summary: 'The caller is authenticated but lacks a scope or role the route requires.',
+  },
   PRG_RATE_LIMITED: {
     status: 429,
     summary: 'Over the rate limit; `Retry-After` and `RateLimit` say when to come back.',
@@ -123,6 +135,11 @@ export const ERROR_CODES = {
   PRG_UPSTREAM_UNAVAILABLE: {
     status: 502,
     summary: 'A downstream could not be reached or broke the connection.',
+    expected: true,
+  },
+  PRG_AUTH_UNAVAILABLE: {
+    status: 503,
+    summary: 'The keys that verify a token could not be fetched (JWKS endpoint down or slow).',
     expected: true,
   },
 } as const satisfies Record<string, { status: number; summary: string; expected?: true }>;
