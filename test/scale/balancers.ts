@@ -50,7 +50,7 @@ function spawnLogged(cmd: string, args: string[], env?: NodeJS.ProcessEnv) {
   });
   let log = '';
   const keep = (c: Buffer) => {
-    log = (log + c.toString()).slice(-20_000);
+    log = (log + c.toString()).slice(-500_000);
   };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
