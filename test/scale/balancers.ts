@@ -190,11 +190,18 @@ export function renderNginx(
     .replace(/^error_log\s+\S+(.*);/m, 'error_log stderr$1;');
 }
 
+/** A running nginx. */
+export interface Nginx extends Balancer {
+  readonly kind: 'nginx';
+  /** Rewrites the upstream's servers and reloads nginx (`HUP`: new workers, old ones drain). */
+  reload(servers: Array<{ name: string; target: string }>): void;
+}
+
 /** Starts nginx (foreground) from deploy/nginx/nginx.conf. */
 export async function startNginx(options: {
   dir: string;
   servers: Array<{ name: string; target: string }>;
-}): Promise<Balancer> {
+}): Promise<Nginx> {
   const port = await freePort();
   const conf = join(options.dir, 'nginx.conf');
   writeFileSync(conf, renderNginx(options.servers, port, options.dir));
@@ -209,5 +216,15 @@ export async function startNginx(options: {
     'daemon off;',
   ]);
   await listening(port, proc, log);
-  return { kind: 'nginx', port, proc, log, stop: () => stopProcess(proc, 'SIGQUIT') };
+  return {
+    kind: 'nginx',
+    port,
+    proc,
+    log,
+    reload(servers) {
+      writeFileSync(conf, renderNginx(servers, port, options.dir));
+      proc.kill('SIGHUP');
+    },
+    stop: () => stopProcess(proc, 'SIGQUIT'),
+  };
 }
