@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../helpers/prometheus.ts';
 import { eventually } from '../helpers/wait.ts';
+import { own } from './netns.ts';
 
 // The real balancers, run from the files users copy (deploy/haproxy/haproxy.cfg,
 // deploy/nginx/nginx.conf): only the addresses change (the `server` lines and where the
@@ -44,10 +45,12 @@ export interface HAProxy extends Balancer {
 }
 
 function spawnLogged(cmd: string, args: string[], env?: NodeJS.ProcessEnv) {
-  const proc = spawn(cmd, args, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = own(
+    spawn(cmd, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let log = '';
   const keep = (c: Buffer) => {
     log = (log + c.toString()).slice(-500_000);

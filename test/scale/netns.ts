@@ -39,6 +39,32 @@ function alive(pid: number): boolean {
   }
 }
 
+// Processes started beside the fleet (balancers, Prometheus): killed when this process exits,
+// even on a signal, so a cancelled test leaves nothing running.
+const owned = new Set<ChildProcess>();
+const teardowns = new Set<() => void>();
+
+function cleanupAll(): void {
+  for (const teardown of teardowns) teardown();
+  for (const proc of owned)
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+}
+
+process.once('exit', cleanupAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    cleanupAll();
+    process.kill(process.pid, signal);
+  });
+}
+
+/** Kills `proc` when this process exits (normally or on a signal) if it still runs. */
+export function own(proc: ChildProcess): ChildProcess {
+  owned.add(proc);
+  proc.once('exit', () => owned.delete(proc));
+  return proc;
+}
+
 /** Whether this machine lets us create namespaces and bridges (root, iproute2). */
 export function canCreateNamespaces(): boolean {
   try {
@@ -149,7 +175,7 @@ export class Fleet {
     this.bridge = `pg${this.id}b`;
     this.gateway = `10.77.${this.subnet}.1`;
     this.dir = mkdtempSync(join(tmpdir(), `peregrine-scale-${this.id}-`));
-    process.once('exit', this.#onExit);
+    teardowns.add(this.#onExit);
     ip('link', 'add', this.bridge, 'type', 'bridge');
     ip('addr', 'add', `${this.gateway}/24`, 'dev', this.bridge);
     ip('link', 'set', this.bridge, 'up');
@@ -302,7 +328,7 @@ export class Fleet {
   #teardownSync(): void {
     if (this.#closed) return;
     this.#closed = true;
-    process.removeListener('exit', this.#onExit);
+    teardowns.delete(this.#onExit);
     for (const node of this.nodes) {
       if (node.proc !== undefined && node.proc.exitCode === null) node.proc.kill('SIGKILL');
       killNamespace(node.ns);

@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from 'node:path';
 import { freePort } from '../helpers/prometheus.ts';
 import { eventually } from '../helpers/wait.ts';
+import { own } from './netns.ts';
 
 // A real Prometheus run from deploy/prometheus/ (prometheus.yml, rules.yml) with only the
 // intervals shortened to 1 s; its targets come from a file (file-based discovery), as they
@@ -44,14 +45,16 @@ export async function startFleetPrometheus(dir: string): Promise<FleetPrometheus
   };
   setTargets([]);
   const port = await freePort();
-  const proc: ChildProcess = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(conf, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(conf, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+  const proc: ChildProcess = own(
+    spawn(
+      'prometheus',
+      [
+        `--config.file=${join(conf, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(conf, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
   );
   let log = '';
   proc.stderr!.on('data', (c: Buffer) => {
