@@ -112,8 +112,8 @@ export async function startHAProxy(options: {
   const socket = join(options.dir, 'haproxy.sock');
   writeFileSync(cfg, renderHAProxy(options.servers));
   const { proc, log } = spawnLogged('haproxy', ['-db', '-f', cfg], {
-    PEREGRINE_LB_BIND: `127.0.0.1:${port}`,
-    PEREGRINE_LB_SOCKET: socket,
+    LB_BIND: `127.0.0.1:${port}`,
+    LB_SOCKET: socket,
     ...options.env,
   });
   await listening(port, proc, log);

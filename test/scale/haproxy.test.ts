@@ -36,7 +36,7 @@ describe('nodes behind HAProxy (deploy/haproxy/haproxy.cfg)', { skip: !usable },
     lb = await startHAProxy({
       dir: fleet.dir,
       servers: fleet.nodes,
-      env: { PEREGRINE_LB_TIMEOUT_SERVER: '4s' },
+      env: { LB_TIMEOUT_SERVER: '4s' },
     });
     await allUp(3);
   });
