@@ -29,6 +29,7 @@ const MAX_UNPACKED = 2 * 1024 * 1024;
 /** Top-level entries the tarball may hold; anything else (src, test, bench…) is a mistake. */
 const SHIPPED = new Set([
   'bin',
+  'deploy',
   'dist',
   'docs',
   'templates',
