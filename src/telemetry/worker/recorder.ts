@@ -87,8 +87,8 @@ export class Recorder implements SpanSink {
     // window for a later flush() and count the rest, instead of holding up to a whole buffer.
     const max =
       this.#sink === undefined
-        ? Math.min(UNCONNECTED_SPANS, this.config.maxSpansPerFlush)
-        : this.config.maxSpansPerFlush;
+        ? Math.min(UNCONNECTED_SPANS, this.config.maxBufferedSpans)
+        : this.config.maxBufferedSpans;
     if (this.#records.count >= max) {
       this.#dropped++;
       return;
