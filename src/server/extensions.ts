@@ -27,6 +27,11 @@ export interface MasterExtension {
 export interface WorkerExtension {
   /** A name for logs. */
   readonly name: string;
+  /**
+   * Called once per worker before it loads the App, with the resolved settings in
+   * `runtime.config.settings`: the place to set up what the App reads when it is built.
+   */
+  prepare?(runtime: WorkerRuntime): void | Promise<void>;
   /** Called once per worker, after the App loaded and before it starts. */
   setup(runtime: WorkerRuntime): void | Promise<void>;
   /** Called when the worker has drained, before it exits. */

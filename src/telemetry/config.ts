@@ -21,7 +21,7 @@ export interface TelemetryConfig {
    * dropped and counted. Full chunks of 128 leave at once, so this bounds a worker whose master
    * does not keep up (or, unconnected, what waits for a flush), not the rate.
    */
-  maxSpansPerFlush: number;
+  maxBufferedSpans: number;
   /** How often a worker sends its delta, in ms. */
   flushInterval: number;
 }
@@ -90,7 +90,7 @@ export function configFromSettings(
     slowMs: s.tracesSlowMs,
     keepErrors: s.tracesKeepErrors,
     accessLog: s.accessLog,
-    maxSpansPerFlush: positive(env.PEREGRINE_TRACES_BUFFER, 20_000),
+    maxBufferedSpans: positive(env.PEREGRINE_TRACES_BUFFER, 20_000),
     flushInterval: s.telemetryInterval,
   };
 }

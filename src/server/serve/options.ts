@@ -49,7 +49,10 @@ export interface ServeOptions {
   shedUtilization?: number;
   /** How long idle keep-alive connections may still send a request once a drain begins (default 1 s). */
   drainGrace?: number;
-  /** When set, one log line per request. */
+  /**
+   * When set, one access-log line per request (the format telemetry writes, without route,
+   * request id and trace ids); leave it unset for an App whose telemetry logs access itself.
+   */
   accessLog?: Logger;
   /** Calls `onMaxRequests` once, when this many requests have been read (0 = never). */
   maxRequests?: number;

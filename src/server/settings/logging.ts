@@ -46,6 +46,6 @@ export const loggingSettings = {
     kind: 'boolean',
     default: () => false,
     parse: parseBoolean,
-    doc: 'Log one line per request at `info` (message `request`): `method`, `path`, `route` (the template), `status`, `duration_ms`, `request_id`, `client` (the address), and `trace_id`/`span_id` (unless `--no-tracing`). With `--no-telemetry`, or an App built with `instrumentation: false`, the server writes the line instead: `method`, `url`, `status`, `ms`, `bytes` (the Content-Length sent) and `remote`.',
+    doc: 'Log one line per request at `info` (message `request`): `type` (`access`), `method`, `path`, `route` (the template), `status`, `duration_ms`, `request_id`, `client` (the address), and `trace_id`/`span_id` (unless `--no-tracing`). With `--no-telemetry`, or an App built with `instrumentation: false`, the server writes the line instead, in the same format without `route`, `request_id` and the trace ids (`client` is then the peer address).',
   }),
 } as const;

@@ -51,22 +51,3 @@ export const telemetrySettings = {
     doc: 'How often each worker sends its metric deltas and kept spans to the master, in whole milliseconds (at least 100).',
   }),
 } as const;
-
-/** The environment a worker's telemetry reads, from the resolved settings. */
-export function telemetryEnvironment(s: {
-  telemetry: boolean;
-  tracing: boolean;
-  tracesSlowMs: number;
-  tracesKeepErrors: boolean;
-  telemetryInterval: number;
-  accessLog: boolean;
-}): Record<string, string> {
-  return {
-    PEREGRINE_TELEMETRY: s.telemetry ? 'on' : 'off',
-    PEREGRINE_TRACING: s.tracing ? 'on' : 'off',
-    PEREGRINE_TRACES_SLOW_MS: String(s.tracesSlowMs),
-    PEREGRINE_TRACES_KEEP_ERRORS: s.tracesKeepErrors ? 'on' : 'off',
-    PEREGRINE_TELEMETRY_INTERVAL: String(s.telemetryInterval),
-    PEREGRINE_ACCESS_LOG: s.accessLog ? 'on' : 'off',
-  };
-}

@@ -19,7 +19,6 @@ import {
 import { createLog, type ServerLog } from '../log.ts';
 import { LoopClockWriter } from '../loop-clock.ts';
 import { type RunningServer, serve } from '../serve.ts';
-import { telemetryEnvironment } from '../settings/telemetry.ts';
 import { linkNodeBudgets } from './budget-link.ts';
 import type { WorkerConfig } from './config.ts';
 import { AppLoadError, loadApp } from './load-app.ts';
@@ -134,7 +133,10 @@ export class WorkerRuntime {
     };
   }
 
-  /** Boots: heartbeat first (boot counts as alive), then load, extensions, startup, listen. */
+  /**
+   * Boots: heartbeat first (boot counts as alive), then the extensions' `prepare`, load, the
+   * extensions' `setup`, startup, listen.
+   */
   async run(): Promise<void> {
     const { config } = this;
     const s = config.settings;
@@ -153,8 +155,11 @@ export class WorkerRuntime {
       requestTimeout: s.requestTimeout * 1000,
       bodyLimit: s.bodyLimit,
     });
-    // The App's telemetry reads its settings from the environment when the App is built.
-    Object.assign(process.env, telemetryEnvironment(s));
+    try {
+      for (const extension of workerExtensions) await extension.prepare?.(this);
+    } catch (err) {
+      return this.#bootFailed('startup', err, EXIT.BOOT_ERROR);
+    }
     try {
       this.app = await loadApp(config.app, config.cwd);
     } catch (err) {

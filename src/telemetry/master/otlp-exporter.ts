@@ -231,7 +231,7 @@ export class OtlpExporter {
   }
 }
 
-function parseList(value: string | undefined): Record<string, string> {
+function parseKeyValues(value: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (value === undefined) return out;
   for (const part of value.split(',')) {
@@ -261,7 +261,7 @@ export function exporterOptionsFromEnv(
   else if (base !== undefined && base !== '') url = `${base.replace(/\/+$/, '')}/v1/traces`;
   else return undefined;
   const resource: Record<string, WireAttributeValue> = {
-    ...parseList(env.OTEL_RESOURCE_ATTRIBUTES),
+    ...parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES),
     'telemetry.sdk.name': 'peregrine',
     'telemetry.sdk.language': 'nodejs',
     'host.name': hostname(),
@@ -283,8 +283,8 @@ export function exporterOptionsFromEnv(
   return {
     url,
     headers: {
-      ...parseList(env.OTEL_EXPORTER_OTLP_HEADERS),
-      ...parseList(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+      ...parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS),
+      ...parseKeyValues(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
     },
     resource,
     ...(maxQueue !== undefined ? { maxQueue } : {}),

@@ -1,8 +1,9 @@
 import { type WorkerExtension, workerExtensions } from '../../server/extensions.ts';
 import type { WorkerRuntime } from '../../server/worker/runtime.ts';
+import { configFromSettings } from '../config.ts';
 import { forIpc } from '../wire.ts';
 import { registerTelemetry } from './provider.ts';
-import { recorder } from './recorder.ts';
+import { configureRecorder, recorder } from './recorder.ts';
 
 /**
  * Telemetry in a `peregrine serve` worker: the process's recorder sends one delta per flush
@@ -11,6 +12,16 @@ import { recorder } from './recorder.ts';
 class TelemetryWorkerExtension implements WorkerExtension {
   readonly name = 'telemetry';
   #runtime: WorkerRuntime | undefined;
+
+  /** The recorder the App will be measured by is built from the worker's settings. */
+  prepare(runtime: WorkerRuntime): void {
+    if (!configureRecorder(configFromSettings(runtime.config.settings))) {
+      runtime.log.warn(
+        {},
+        "telemetry: the recorder was created before the worker read its settings; it keeps the environment's",
+      );
+    }
+  }
 
   setup(runtime: WorkerRuntime): void {
     const rec = recorder();

@@ -4,6 +4,11 @@ import type { Request } from '../../app/request.ts';
 import type { Response } from '../../app/response.ts';
 import { METHODS } from '../../app/route.ts';
 import type { RawResponse } from '../../app/transport.ts';
+import {
+  ACCESS_LOG_MESSAGE,
+  type AccessLogLine,
+  durationMs,
+} from '../../server/serve/access-log.ts';
 import type { Gauge, Histogram, HistogramSeries } from '../metrics/instruments.ts';
 import { contextManager, SpanOnlyContext } from '../tracing/context.ts';
 import type { TracedSpan } from '../tracing/span.ts';
@@ -279,20 +284,18 @@ export class HttpInstrumentation implements Instrumentation {
   }
 
   #log(req: Request, status: number, seconds: number, span: TracedSpan | undefined): void {
-    this.#logger.info(
-      {
-        type: 'access',
-        method: req.method,
-        path: req.path,
-        route: req.route,
-        status,
-        duration_ms: Math.round(seconds * 1e6) / 1e3,
-        request_id: req.id,
-        client: req.clientAddress,
-        ...(span !== undefined ? { trace_id: span.traceId, span_id: span.spanId } : {}),
-      },
-      'request',
-    );
+    const line: AccessLogLine = {
+      type: 'access',
+      method: req.method,
+      path: req.path,
+      route: req.route,
+      status,
+      duration_ms: durationMs(seconds * 1000),
+      request_id: req.id,
+      client: req.clientAddress,
+      ...(span !== undefined ? { trace_id: span.traceId, span_id: span.spanId } : {}),
+    };
+    this.#logger.info(line, ACCESS_LOG_MESSAGE);
   }
 }
 

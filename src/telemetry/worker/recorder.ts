@@ -87,8 +87,8 @@ export class Recorder implements SpanSink {
     // window for a later flush() and count the rest, instead of holding up to a whole buffer.
     const max =
       this.#sink === undefined
-        ? Math.min(UNCONNECTED_SPANS, this.config.maxSpansPerFlush)
-        : this.config.maxSpansPerFlush;
+        ? Math.min(UNCONNECTED_SPANS, this.config.maxBufferedSpans)
+        : this.config.maxBufferedSpans;
     if (this.#records.count >= max) {
       this.#dropped++;
       return;
@@ -212,7 +212,17 @@ export class Recorder implements SpanSink {
 const KEY = Symbol.for('peregrine.recorder');
 const slot = globalThis as { [KEY]?: Recorder };
 
-/** This process's recorder (created from the environment on first use). */
+/**
+ * Creates this process's recorder with `config` (a `peregrine serve` worker's, from its resolved
+ * settings, before the App is loaded); false if a recorder was created already, which keeps its own.
+ */
+export function configureRecorder(config: TelemetryConfig): boolean {
+  if (slot[KEY] !== undefined) return false;
+  slot[KEY] = new Recorder(config);
+  return true;
+}
+
+/** This process's recorder (created from the environment on first use, unless configured). */
 export function recorder(): Recorder {
   slot[KEY] ??= new Recorder(configFromEnv());
   return slot[KEY];
