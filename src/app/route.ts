@@ -1,6 +1,6 @@
 import { hooksOf } from './hooks.ts';
 import type { RouteProbe } from './instrumentation.ts';
-import { DEFAULT_LIMITS, type RouteLimits } from './limits.ts';
+import type { RouteLimits } from './limits.ts';
 import type { AfterHook, BeforeHook, Middleware, Responder } from './middleware.ts';
 import { type ResponderSpec, specOf } from './responder.ts';
 import type { ParsedTemplate } from './routing/template.ts';
