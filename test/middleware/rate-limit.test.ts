@@ -226,4 +226,22 @@ describe('node store: workers lease from the master', () => {
     assert.ok(asks < served, `asked the master ${asks} times for ${served} served`);
     for (const w of workers) await w.close?.();
   });
+
+  test('a key seen once costs one ask of the master; its unspent units go back', async () => {
+    const clock = manualClock();
+    const node = inProcessNode(clock.now);
+    const store = nodeStore({ clock: clock.now, budgets: node.budgets() });
+    const policy = rateLimit({ limit: 1000, window: 60, name: 'n2' }).policy;
+    const before = node.asks();
+    const d = await store.consume(policy, 'ip:198.51.100.7');
+    assert.equal(d.allowed, true);
+    assert.equal(node.asks() - before, 1);
+    const budget = node.table.get(policy, 'ip:198.51.100.7', clock.now());
+    // 1000 a minute over one worker: a lease of 100, one spent, 99 held by the worker.
+    assert.equal(budget.available(clock.now()), 900);
+    clock.advance(1100); // past the lease (at most 1 s); 18 units refilled meanwhile
+    assert.equal(budget.available(clock.now()), 918);
+    await store.close?.(); // sweeps: gives back the 99 unspent
+    assert.equal(budget.available(clock.now()), 1000, 'given back (capped at the burst)');
+  });
 });

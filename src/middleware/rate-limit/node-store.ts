@@ -84,13 +84,22 @@ export class NodeStore implements RateLimitStore {
     return this.#wait(transport, lease);
   }
 
-  /** Decides from the lease alone, or undefined when the keeper must be asked. */
-  #spend(transport: BudgetTransport, lease: Lease, now: number): Decision | undefined {
+  /**
+   * Decides from the lease alone, or undefined when the keeper must be asked. `ahead`: ask for
+   * the next lease early (not for the request that just waited for one: a key seen once, such
+   * as a client address, then costs one ask, not two).
+   */
+  #spend(
+    transport: BudgetTransport,
+    lease: Lease,
+    now: number,
+    ahead = true,
+  ): Decision | undefined {
     if (lease.units > 0 && now < lease.expires) {
       lease.units--;
       // PERF: the next lease is asked for while this one still has units, so a key spending
       // steadily never waits for the master.
-      if (lease.units <= this.#batch(lease.policy) >> 1 && lease.pending === undefined) {
+      if (ahead && lease.units <= this.#batch(lease.policy) >> 1 && lease.pending === undefined) {
         if (now >= lease.deniedUntil) this.#ask(transport, lease).catch(() => {});
       }
       return {
@@ -116,7 +125,7 @@ export class NodeStore implements RateLimitStore {
     // asks again (a few times at most: the keeper answers with units or a refusal).
     for (let i = 0; i < 3; i++) {
       await (lease.pending ?? this.#ask(transport, lease));
-      const decided = this.#spend(transport, lease, this.#clock());
+      const decided = this.#spend(transport, lease, this.#clock(), false);
       if (decided !== undefined) return decided;
     }
     return { ...TOO_SOON, retryAfterMs: 1 };

@@ -27,9 +27,10 @@ function sane(p: BudgetPolicy): boolean {
 /**
  * Keeps the rate limiters' budgets of the whole node and leases them to workers in batches
  * (src/middleware/rate-limit/node-store.ts), so every worker spends from one budget per key.
- * A lease is granted whole or not at all: refused, the worker is told how long until the
- * batch is there and refuses locally meanwhile. Handled at once rather than enqueued (unlike
- * the arbiter's events): it is a few arithmetic operations on a map, with no I/O and no log.
+ * A token-bucket lease is granted whole or not at all (a sliding window's last units one by
+ * one): refused, the worker is told how long until there is one and refuses locally meanwhile.
+ * Handled at once rather than enqueued (unlike the arbiter's events): a few arithmetic
+ * operations on a map, with no I/O and no log.
  */
 export function keepNodeBudgets(host: KeeperHost, clock: () => number = Date.now): BudgetTable {
   const table = new BudgetTable();
@@ -39,12 +40,15 @@ export function keepNodeBudgets(host: KeeperHost, clock: () => number = Date.now
     const budget = table.get(policy, key, now);
     if (returned > 0) budget.give(now, returned);
     const n = Math.min(want, policy.algorithm === 'token-bucket' ? policy.burst : policy.limit);
-    const granted = budget.take(now, n, n);
+    // A sliding window loses what is left unspent when it rolls over, so its last units go out
+    // one by one; a token bucket keeps them, and leases whole batches.
+    const min = policy.algorithm === 'sliding-window' ? 1 : n;
+    const granted = budget.take(now, n, min);
     host.send(from, 'budget-granted', {
       id,
       granted,
       remaining: budget.available(now),
-      waitMs: granted > 0 ? 0 : budget.waitMs(now, n),
+      waitMs: granted > 0 ? 0 : budget.waitMs(now, min),
       resetMs: budget.resetMs(now),
     });
   });
