@@ -174,6 +174,15 @@ export const SERVERS: readonly ServerVariant[] = [
     { PEREGRINE_HTTP_ENGINE: 'node' },
     false,
   ),
+  // The same App with rateLimit() in front (default node store and RateLimit headers, a limit no
+  // run reaches): what the guard costs per request.
+  single(
+    'peregrine-rate-limit',
+    'Peregrine, one process, rateLimit() on every request (a limit never reached)',
+    'peregrine/main.ts',
+    { PEREGRINE_BENCH_RATE_LIMIT: '1' },
+    false,
+  ),
   single('node', 'raw node:http', 'node-http.ts'),
   single('fastify', 'Fastify 5', 'fastify.ts'),
   single('hono', 'Hono (@hono/node-server)', 'hono.ts'),
