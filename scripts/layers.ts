@@ -18,6 +18,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['db', 'cache', 'client'],
   ['auth'],
   ['telemetry'],
+  ['dashboard'],
   ['cli'],
 ];
 

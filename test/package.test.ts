@@ -143,6 +143,11 @@ test('the packed tarball installs offline, scaffolds a service that passes its t
     for (const bin of Object.values(OWN.bin)) assert.ok(files.has(bin.replace(/^\.\//, '')), bin);
     assert.ok(files.has('bin/node-version.js'));
     assert.ok(files.has('templates/service/app.ts'));
+    // The dashboard works offline: its built UI ships (the README's screenshots do not).
+    for (const f of ['index.html', 'app.js', 'app.css']) {
+      assert.ok(files.has(`dist/dashboard-ui/${f}`), `dist/dashboard-ui/${f}`);
+    }
+    assert.ok(![...files].some((f) => f.startsWith('docs/img/')), 'screenshots stay in the repo');
     assert.ok(files.has('templates/service/gitignore'), 'npm drops .gitignore: shipped renamed');
     assert.ok(info.size <= MAX_PACKED, `packed ${info.size} B > ${MAX_PACKED} B`);
     assert.ok(info.unpackedSize <= MAX_UNPACKED, `unpacked ${info.unpackedSize} B`);

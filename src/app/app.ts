@@ -416,6 +416,7 @@ export class App {
             { err, requestId: req.id, method: req.method, route: req.route },
             'server error response',
           );
+          this.#instrumentation?.exception?.(req, err);
         }
       }
       return err;
@@ -424,6 +425,7 @@ export class App {
       { err, requestId: req.id, method: req.method, route: req.route, path: req.path },
       'unhandled error',
     );
+    this.#instrumentation?.exception?.(req, err);
     return new HTTPInternalServerError({
       code: 'PRG_INTERNAL',
       extensions: { requestId: req.id },

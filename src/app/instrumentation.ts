@@ -25,6 +25,8 @@ export interface Instrumentation {
   end(req: Request, route: RouteProbe | undefined, status: number): void;
   /** Called when the request deadline passed and the 503 went out instead. */
   expired(req: Request, route: RouteProbe | undefined): void;
+  /** Called with an error that became a 5xx (before `end`), so a kept trace shows it. */
+  exception?(req: Request, err: unknown): void;
 }
 
 /**

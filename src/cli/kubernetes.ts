@@ -42,7 +42,14 @@ export interface Manifest {
 }
 
 /** Settings the manifests set themselves (listening addresses) or cannot carry (files, the module). */
-const NOT_MIRRORED: ReadonlySet<SettingKey> = new Set(['bind', 'admin', 'app', 'config', 'pid']);
+const NOT_MIRRORED: ReadonlySet<SettingKey> = new Set([
+  'bind',
+  'admin',
+  'adminToken',
+  'app',
+  'config',
+  'pid',
+]);
 
 function port(address: ServerSettings['bind'][number] | null, fallback: number): number {
   return address !== null && 'port' in address && address.port !== 0 ? address.port : fallback;
@@ -62,11 +69,20 @@ function containerEnv(
   settings: ServerSettings,
   sources: SettingSources,
   ports: { http: number; admin: number },
-): Array<{ name: string; value: string }> {
-  const env = [
+  name: string,
+): Array<{ name: string; value: string } | { name: string; valueFrom: Record<string, unknown> }> {
+  const env: Array<
+    { name: string; value: string } | { name: string; valueFrom: Record<string, unknown> }
+  > = [
     { name: envName('bind'), value: `0.0.0.0:${ports.http}` },
     // The kubelet's probes and Prometheus come from outside the pod.
     { name: envName('admin'), value: `0.0.0.0:${ports.admin}` },
+    // Off loopback the dashboard and /api/* need a token (the master refuses to start without
+    // one): from a Secret the operator creates, never in the manifest.
+    {
+      name: envName('admin-token'),
+      valueFrom: { secretKeyRef: { name: `${name}-admin`, key: 'token' } },
+    },
   ];
   const always: SettingKey[] = ['workers', 'drainDelay', 'gracefulTimeout'];
   for (const key of Object.keys(SETTINGS) as SettingKey[]) {
@@ -122,7 +138,7 @@ export function kubernetesManifests(
               image: o.image,
               // Exec form: the master is PID 1 and gets TERM itself (no shell, no npm between).
               command: ['node', 'node_modules/.bin/peregrine', 'serve', o.app],
-              env: containerEnv(settings, sources, ports),
+              env: containerEnv(settings, sources, ports, o.name),
               ports: [
                 { name: 'http', containerPort: ports.http, protocol: 'TCP' },
                 { name: 'admin', containerPort: ports.admin, protocol: 'TCP' },

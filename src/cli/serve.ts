@@ -2,6 +2,7 @@ import { EXIT } from '../server/exit-codes.ts';
 import { masterExtensions } from '../server/extensions.ts';
 // Built-in parts that run in the master register themselves on import.
 import '../telemetry/master/extension.ts';
+import '../dashboard/extension.ts';
 import { createLog } from '../server/log.ts';
 import { Master } from '../server/master/master.ts';
 import { supportsReusePort } from '../server/serve.ts';

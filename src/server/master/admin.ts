@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -38,6 +39,26 @@ function problem(res: ServerResponse, status: number, title: string, detail?: st
   res.end(text);
 }
 
+/** The dashboard's sign-in page: the token goes into a same-site cookie, never into a URL. */
+function signIn(res: ServerResponse): void {
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Peregrine: sign in</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"></head>
+<body style="font:16px system-ui;margin:15vh auto;max-width:24rem">
+<h1 style="font-size:1.3rem">Peregrine dashboard</h1>
+<p>This admin listener needs its token (<code>--admin-token</code>).</p>
+<form id="f"><input id="t" type="password" autocomplete="current-password" placeholder="token" style="width:100%;padding:.4rem" autofocus>
+<button style="margin-top:.6rem;padding:.4rem 1rem">Sign in</button></form>
+<script>document.getElementById('f').onsubmit=function(e){e.preventDefault();
+document.cookie='peregrine_admin_token='+encodeURIComponent(document.getElementById('t').value)+'; path=/; SameSite=Strict';
+location.reload();};</script></body></html>`;
+  res.writeHead(401, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-store',
+  });
+  res.end(html);
+}
+
 /**
  * The master's admin listener: `/healthz`, `/readyz`, and whatever other parts register (the
  * telemetry part adds `/metrics`, `/dashboard`, `/api/*`). Routes are exact paths, or prefixes
@@ -50,6 +71,7 @@ export class AdminServer {
   readonly #log: Logger;
   #server: Server | undefined;
   #address: string | undefined;
+  #guard: { digest: Buffer; covers: (path: string) => boolean } | undefined;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -61,6 +83,31 @@ export class AdminServer {
     if (path.endsWith('*')) this.#prefixes.push([m, path.slice(0, -1), handler]);
     else this.#exact.set(`${m} ${path}`, handler);
     return this;
+  }
+
+  /**
+   * Requires `token` on the paths `covers` accepts: `Authorization: Bearer TOKEN`, or the
+   * `peregrine_admin_token` cookie the dashboard's sign-in page sets (same-site only).
+   */
+  protect(token: string, covers: (path: string) => boolean): this {
+    this.#guard = { digest: createHash('sha256').update(token).digest(), covers };
+    return this;
+  }
+
+  /** Whether a request may see a path. */
+  #allowed(req: IncomingMessage, path: string): boolean {
+    const guard = this.#guard;
+    if (guard === undefined || !guard.covers(path)) return true;
+    const auth = req.headers.authorization;
+    let given: string | undefined;
+    if (auth !== undefined && /^bearer /i.test(auth)) given = auth.slice(7).trim();
+    else {
+      const m = /(?:^|;\s*)peregrine_admin_token=([^;]*)/.exec(req.headers.cookie ?? '');
+      if (m !== null) given = decodeURIComponent(m[1]!);
+    }
+    if (given === undefined) return false;
+    // Digests of equal length, compared in constant time: the answer's timing tells nothing.
+    return timingSafeEqual(createHash('sha256').update(given).digest(), guard.digest);
   }
 
   /** The routes, as `METHOD path` strings. */
@@ -90,6 +137,12 @@ export class AdminServer {
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    if (!this.#allowed(req, url.pathname)) {
+      res.setHeader('www-authenticate', 'Bearer realm="peregrine-admin"');
+      if (url.pathname === '/dashboard' && method === 'GET') signIn(res);
+      else problem(res, 401, 'Unauthorized', 'This admin endpoint needs the admin token.');
+      return;
+    }
     const handler = this.#find(method, url.pathname);
     if (handler === undefined) {
       const other = ['GET', 'POST', 'PUT', 'DELETE'].filter((m) => this.#find(m, url.pathname));

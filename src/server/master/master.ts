@@ -22,6 +22,7 @@ import { Autoscaler, scaleBounds } from './autoscaler.ts';
 import { keepNodeBudgets } from './budget-keeper.ts';
 import { EventQueue } from './event-queue.ts';
 import { MasterEvents } from './events.ts';
+import { journaled } from './journal.ts';
 import { Listeners } from './listeners.ts';
 import { relayNodeMessages } from './node-relay.ts';
 import { removePidFile, writePidFile } from './pid-file.ts';
@@ -71,7 +72,7 @@ export class Master {
   readonly admin: AdminServer;
   /** Handlers of worker messages by type (built-in types are dispatched here too). */
   readonly messages = new MessageRegistry<WorkerMessages, WorkerRecord>();
-  /** The master's logger. */
+  /** The master's logger (its lines at info and above are also events, below). */
   readonly log: Logger;
   /** The settings in effect (a reload may change those not marked master-only). */
   settings: ServerSettings;
@@ -103,7 +104,7 @@ export class Master {
   constructor(options: MasterOptions) {
     this.#options = options;
     this.settings = options.settings;
-    this.log = options.log.logger;
+    this.log = journaled(options.log.logger, this.events);
     this.#scaler = this.#autoscaler(options.settings);
     this.#workersBefore = options.settings.workers;
     this.#plan = {
@@ -132,6 +133,18 @@ export class Master {
     relayNodeMessages(this);
     keepNodeBudgets(this);
     this.admin = new AdminServer(this.log);
+    const token = options.settings.adminToken;
+    if (token !== null) {
+      const metrics = options.settings.adminProtectMetrics;
+      this.admin.protect(
+        token,
+        (path) =>
+          path === '/dashboard' ||
+          path.startsWith('/dashboard/') ||
+          path.startsWith('/api/') ||
+          (metrics && path === '/metrics'),
+      );
+    }
     this.admin.route('GET', '/healthz', (_req, res) => sendJSON(res, 200, this.#health()));
     this.admin.route('GET', '/readyz', async (_req, res) => {
       const { status, body } = await this.readiness();

@@ -1,3 +1,4 @@
+import { adminSettings } from './admin.ts';
 import { configSettings } from './config-file.ts';
 import { httpSettings } from './http.ts';
 import { listeningSettings } from './listening.ts';
@@ -13,6 +14,7 @@ import { telemetrySettings } from './telemetry.ts';
 export const SETTINGS = {
   ...configSettings,
   ...listeningSettings,
+  ...adminSettings,
   ...processSettings,
   ...scalingSettings,
   ...recyclingSettings,

@@ -12,6 +12,7 @@ import {
   camelName,
   envName,
   formatAddress,
+  isLoopback,
   type Setting,
   SettingError,
   type SettingSource,
@@ -186,6 +187,14 @@ function crossCheck(v: ServerSettings): string[] {
       }
     }
   }
+  if (v.admin !== null && !isLoopback(v.admin) && v.adminToken === null) {
+    problems.push(
+      `--admin ${formatAddress(v.admin)} is not a loopback address: the dashboard and /api/* need --admin-token (or PEREGRINE_ADMIN_TOKEN)`,
+    );
+  }
+  if (v.adminProtectMetrics && v.adminToken === null) {
+    problems.push('--admin-protect-metrics needs --admin-token');
+  }
   return problems;
 }
 
@@ -292,7 +301,12 @@ export function configValue(key: SettingKey, value: unknown): unknown {
 export function toConfigObject(settings: ServerSettings): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key] of settingList()) {
-    if (key !== 'config') out[key] = configValue(key, settings[key]);
+    if (key === 'config') continue;
+    // The token is a secret: printed config files say that one is set, never what it is.
+    out[key] =
+      key === 'adminToken' && settings[key] !== null
+        ? '<redacted>'
+        : configValue(key, settings[key]);
   }
   return out;
 }
@@ -301,6 +315,7 @@ export function toConfigObject(settings: ServerSettings): Record<string, unknown
 export function describeValue(key: SettingKey, value: unknown): string {
   const s = SETTINGS[key] as Setting;
   if (value === null) return 'none';
+  if (key === 'adminToken') return '<redacted>';
   if (s.kind === 'address' && Array.isArray(value)) return formatAddresses(value);
   const v = configValue(key, value);
   return Array.isArray(v) ? v.join(',') : String(v);

@@ -162,6 +162,15 @@ export function parseAddress(text: string): Address {
   return { host, port };
 }
 
+/** Whether an address is reachable from this machine only (127.0.0.0/8, ::1, a Unix socket). */
+export function isLoopback(address: Address): boolean {
+  if ('path' in address) return true;
+  const h = address.host.toLowerCase();
+  return (
+    h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1'
+  );
+}
+
 /** Renders an address the way it is written on the command line. */
 export function formatAddress(address: Address): string {
   if ('path' in address) return `unix:${address.path}`;

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type MasterExtension, masterExtensions } from '../../server/extensions.ts';
-import { sendJSON } from '../../server/master/admin.ts';
 import type { Master } from '../../server/master/master.ts';
 import type { MasterStats } from '../../server/master/stats.ts';
 import type { Counter, Gauge } from '../metrics/instruments.ts';
@@ -126,25 +125,6 @@ export class TelemetryMasterExtension implements MasterExtension {
         'cache-control': 'no-store',
       });
       res.end(req.method === 'HEAD' ? undefined : scrape.body);
-    });
-    // The kept traces (recent, slowest, errors) as JSON: what the dashboard and tests read.
-    master.admin.route('GET', '/api/traces', (req: IncomingMessage, res: ServerResponse) => {
-      const url = new URL(req.url ?? '/', 'http://admin');
-      const kind = url.searchParams.get('kind') ?? 'recent';
-      const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit')) || 100));
-      const traces =
-        kind === 'slowest'
-          ? hub.traces.slowest()
-          : kind === 'errors'
-            ? hub.traces.errors()
-            : hub.traces.recent(limit);
-      sendJSON(res, 200, { kind, traces: traces.slice(0, limit) });
-    });
-    master.admin.route('GET', '/api/traces/*', (req: IncomingMessage, res: ServerResponse) => {
-      const id = (req.url ?? '').split('?')[0]!.slice('/api/traces/'.length);
-      const trace = hub.traces.get(id);
-      if (trace === undefined) sendJSON(res, 404, { title: 'Not Found', status: 404 });
-      else sendJSON(res, 200, trace);
     });
   }
 

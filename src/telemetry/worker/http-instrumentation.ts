@@ -82,6 +82,8 @@ class RequestProbe extends SpanOnlyContext {
   readonly start: number;
   readonly method: number;
   ended = false;
+  /** The error that made the answer a 5xx, recorded on the span if it is kept. */
+  error: unknown = undefined;
   #span: TracedSpan | undefined = undefined;
   readonly #tracing: TracingSetup | undefined;
   readonly #req: Request;
@@ -235,6 +237,7 @@ export class HttpInstrumentation implements Instrumentation {
         if (kept) {
           // PERF: attributes are filled only for spans that will be exported.
           this.#describe(span, req, template, status);
+          if (probe.error !== undefined) recordError(span, probe.error);
           series.observeWithTrace(seconds, span.spanContext(), ORIGIN + now);
         } else {
           series.observe(seconds);
@@ -245,6 +248,11 @@ export class HttpInstrumentation implements Instrumentation {
     } catch {
       // never into the request path
     }
+  }
+
+  exception(req: Request, err: unknown): void {
+    const probe = req.probe as RequestProbe | undefined;
+    if (probe !== undefined && !probe.ended) probe.error = err;
   }
 
   expired(req: Request, route: RouteProbe | undefined): void {
@@ -297,6 +305,14 @@ export class HttpInstrumentation implements Instrumentation {
     };
     this.#logger.info(line, ACCESS_LOG_MESSAGE);
   }
+}
+
+/** An error that became a 5xx, as the span's exception event and status message. */
+function recordError(span: TracedSpan, err: unknown): void {
+  if (err instanceof Error) {
+    span.recordException(err);
+    span.setStatus({ code: 2, message: err.message.slice(0, 1000) });
+  } else span.recordException(String(err));
 }
 
 /** The instrumentation every App gets unless built with `instrumentation: false`. */
