@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { didYouMean } from '../server/settings/suggest.ts';
-import { routesCommand } from './routes.ts';
 import { serveCommand } from './serve.ts';
 
 /** The package version, read from package.json. */
@@ -38,8 +37,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === 'serve') return serveCommand(argv.slice(1));
-  if (command === 'routes') return routesCommand(argv.slice(1));
-  // Loaded on demand, so `serve` and `routes` start no slower for them.
+  // Loaded on demand: the master `serve` leaves running keeps none of them in memory.
+  if (command === 'routes') return (await import('./routes.ts')).routesCommand(argv.slice(1));
   if (command === 'dev') return (await import('./dev.ts')).devCommand(argv.slice(1));
   if (command === 'new') return (await import('./new.ts')).newCommand(argv.slice(1));
   if (command === 'deploy') return (await import('./deploy.ts')).deployCommand(argv.slice(1));
