@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { didYouMean } from '../server/settings/suggest.ts';
 import { serveCommand } from './serve.ts';
+
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** The package version, read from package.json. */
 export function version(): string {
