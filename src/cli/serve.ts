@@ -12,6 +12,7 @@ import {
   resolveSettings,
   toConfigObject,
 } from '../server/settings/resolve.ts';
+import { npmExecAdvice } from './npm-exec.ts';
 
 const FLAGS = { help: { short: 'h' }, 'print-config': {}, 'check-config': {} };
 
@@ -81,6 +82,14 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     bindings: { role: 'master' },
     sync: true,
   });
+  // One line at start: npx/npm exec (or an npm script) keeps a ~100 MiB npm process resident.
+  const advice = npmExecAdvice(
+    process.env,
+    ['serve', ...argv],
+    process.argv[1] ?? '',
+    process.cwd(),
+  );
+  if (advice !== null) log.logger.info({ npmCommand: process.env.npm_command }, advice);
   const master = new Master({ settings, input, app, log, extensions: masterExtensions });
   const code = await master.run();
   log.flush();
