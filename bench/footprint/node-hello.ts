@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 
 const body = JSON.stringify({ message: 'Hello, World!' });
-createServer((req, res) => {
+const server = createServer((req, res) => {
   if (req.url === '/json') {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);
@@ -10,8 +10,7 @@ createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 13 });
     res.end('Hello, World!');
   }
-}).listen(
-  Number(process.env.PORT),
-  '127.0.0.1',
-).// Idle keep-alive connections stay open as long as Peregrine's default (--keep-alive 75 s).
-keepAliveTimeout = 75_000;
+});
+// Idle keep-alive connections stay open as long as under Peregrine's default (--keep-alive 75 s).
+server.keepAliveTimeout = 75_000;
+server.listen(Number(process.env.PORT), '127.0.0.1');
