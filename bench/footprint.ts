@@ -192,6 +192,25 @@ function waitLog(s: Started, match: (l: Started['logs'][number]) => boolean, fro
   });
 }
 
+/** CPU time (user + system) a process has used, in µs (clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * `wrk` on /plaintext with the server's CPU per request: on a shared machine requests/s moves
+ * with everyone else's load, the server's CPU time per request much less.
+ */
+function measured(port: number, pid: number): { rps: number; cpuPerReq: number } {
+  const cpu0 = cpuMicros(pid);
+  const t0 = performance.now();
+  const rps = wrk(port);
+  const requests = (rps * (performance.now() - t0)) / 1000;
+  return { rps, cpuPerReq: (cpuMicros(pid) - cpu0) / requests };
+}
+
 /** Requests per second of `wrk -c64` on /plaintext (DURATION seconds by default). */
 function wrk(port: number, seconds = DURATION): number {
   const out = execFileSync(
@@ -323,6 +342,8 @@ interface IdleResult {
   server: string;
   base: number;
   withIdle: number;
+  cpuBase: number;
+  cpuIdle: number;
   before: number;
   after: number;
   peak: number;
@@ -339,20 +360,20 @@ async function idleTest(
   await warm(s.port);
   const pid = pidOf(s);
   wrk(port, 1); // warm-up: the JIT settles before either measured run
-  const base = wrk(port);
+  const { rps: base, cpuPerReq: cpuBase } = measured(port, pid);
   await sleep(1000);
   const before = memory(pid).rss;
   const sockets = await idleConnections(port, IDLE);
   await sleep(1500);
   const after = memory(pid).rss;
-  const withIdle = wrk(port);
+  const { rps: withIdle, cpuPerReq: cpuIdle } = measured(port, pid);
   const peak = memory(pid).peak;
   const open = sockets.filter((x) => !x.destroyed).length;
   for (const x of sockets) x.destroy();
   await s.stop();
   if (open < IDLE)
     process.stderr.write(`  ${server}: only ${open} of ${IDLE} idle connections stayed open\n`);
-  return { server, base, withIdle, before, after, peak };
+  return { server, base, withIdle, cpuBase, cpuIdle, before, after, peak };
 }
 
 // ---- main ----------------------------------------------------------------------------------
@@ -411,12 +432,12 @@ out.push(
   `${IDLE} idle keep-alive connections on one process while wrk -c64 runs /plaintext for ${DURATION} s:`,
 );
 out.push(
-  '| server | req/s without | req/s with idle | ratio | RSS before → with idle MiB | peak RSS MiB | KiB per idle connection |',
+  '| server | req/s without | req/s with idle | ratio | server CPU µs/req without → with | CPU ratio | RSS before → with idle MiB | peak RSS MiB | KiB per idle connection |',
 );
-out.push('|---|---:|---:|---:|---|---:|---:|');
+out.push('|---|---:|---:|---:|---|---:|---|---:|---:|');
 for (const r of idle) {
   out.push(
-    `| ${r.server} | ${r.base.toFixed(0)} | ${r.withIdle.toFixed(0)} | ${(r.withIdle / r.base).toFixed(2)} | ${fmt(r.before)} → ${fmt(r.after)} | ${fmt(r.peak)} | ${(((r.after - r.before) * 1024) / IDLE).toFixed(1)} |`,
+    `| ${r.server} | ${r.base.toFixed(0)} | ${r.withIdle.toFixed(0)} | ${(r.withIdle / r.base).toFixed(2)} | ${fmt(r.cpuBase)} → ${fmt(r.cpuIdle)} | ${(r.cpuBase / r.cpuIdle).toFixed(2)} | ${fmt(r.before)} → ${fmt(r.after)} | ${fmt(r.peak)} | ${(((r.after - r.before) * 1024) / IDLE).toFixed(1)} |`,
   );
 }
 process.stdout.write(`${out.join('\n')}\n`);
