@@ -67,6 +67,11 @@ export interface ResultRecord {
   ratioToNode: number | null;
   /** Raw node:http's CPU per response divided by this server's: the throughput ratio to expect when both are CPU-bound. */
   cpuRatioToNode: number | null;
+  /**
+   * Peak RSS of the server's processes divided by raw node:http's on the same test and load
+   * (issue 19: a worker's peak ≤ 1.2× node's; multi-process variants count master and workers).
+   */
+  rssRatioToNode: number | null;
   /** Every measured run, in order. */
   runs: RunMeasurement[];
 }
@@ -162,6 +167,8 @@ export function addRatios(records: ResultRecord[], baseline = BASELINE): void {
       r.status === 'ok' && r.cpuUsPerRequest && base?.cpuUsPerRequest
         ? round(base.cpuUsPerRequest / r.cpuUsPerRequest, 3)
         : null;
+    r.rssRatioToNode =
+      r.status === 'ok' && r.rssMiB && base?.rssMiB ? round(r.rssMiB / base.rssMiB, 3) : null;
   }
 }
 
@@ -309,6 +316,7 @@ export function formatTable(
     fmtMs(r.p99Ms),
     String(r.errors + r.non2xx),
     r.rssMiB === null ? '—' : r.rssMiB.toFixed(0),
+    r.rssRatioToNode === null ? '—' : `${r.rssRatioToNode.toFixed(2)}x`,
     r.spread === null ? '—' : `${(r.spread * 100).toFixed(0)}%`,
     r.cpuUsPerRequest === null ? '—' : r.cpuUsPerRequest.toFixed(1),
     r.cpuRatioToNode === null ? '—' : `${r.cpuRatioToNode.toFixed(2)}x`,
@@ -326,6 +334,7 @@ export function formatTable(
       'p99 ms',
       'errors',
       'RSS MiB',
+      'RSS vs node',
       'spread',
       'cpu µs/req',
       'cpu vs node',

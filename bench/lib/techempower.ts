@@ -132,6 +132,7 @@ export async function runTechEmpower(
       ...summarize(ok ? c.runs : []),
       ratioToNode: null,
       cpuRatioToNode: null,
+      rssRatioToNode: null,
       runs: c.runs,
     };
   });

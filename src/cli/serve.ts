@@ -5,17 +5,15 @@ import '../telemetry/master/extension.ts';
 import '../dashboard/extension.ts';
 import { createLog } from '../server/log.ts';
 import { Master } from '../server/master/master.ts';
-import { supportsReusePort } from '../server/serve.ts';
+import { supportsReusePort } from '../server/reuse-port.ts';
 import {
   type CommandLine,
   parseCommandLine,
   type ResolvedSettings,
-  renderHelp,
   resolveSettings,
   toConfigObject,
-} from '../server/settings/index.ts';
-import { loadApp, loadFailure } from '../server/worker/load-app.ts';
-import { isTypeScript, rerunWithStripTypes, stripsTypes } from './typescript.ts';
+} from '../server/settings/resolve.ts';
+import { npmExecAdvice } from './npm-exec.ts';
 
 const FLAGS = { help: { short: 'h' }, 'print-config': {}, 'check-config': {} };
 
@@ -33,6 +31,9 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     return fail(`${(err as Error).message}\n(see peregrine serve --help)`);
   }
   if (line.flags.help) {
+    // The help text, --check-config and the App itself load only when asked for: the master
+    // stays resident for the life of the service and keeps whatever it imported.
+    const { renderHelp } = await import('../server/settings/docs.ts');
     process.stdout.write(renderHelp());
     return EXIT.OK;
   }
@@ -55,7 +56,9 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   const app = settings.app;
   if (app === null) return fail('no MODULE given (peregrine serve MODULE[:EXPORT])');
   if (line.flags['check-config']) {
+    const { isTypeScript, rerunWithStripTypes, stripsTypes } = await import('./typescript.ts');
     if (isTypeScript(app) && !stripsTypes()) return rerunWithStripTypes();
+    const { loadApp, loadFailure } = await import('../server/worker/load-app.ts');
     try {
       const loaded = await loadApp(app);
       const routes = loaded.describeRoutes().length;
@@ -80,6 +83,14 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     bindings: { role: 'master' },
     sync: true,
   });
+  // One line at start: npx/npm exec (or an npm script) keeps a ~100 MiB npm process resident.
+  const advice = npmExecAdvice(
+    process.env,
+    ['serve', ...argv],
+    process.argv[1] ?? '',
+    process.cwd(),
+  );
+  if (advice !== null) log.logger.info({ npmCommand: process.env.npm_command }, advice);
   const master = new Master({ settings, input, app, log, extensions: masterExtensions });
   const code = await master.run();
   log.flush();

@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** The CPU this process may use. */
 export interface CpuBudget {

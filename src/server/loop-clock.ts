@@ -1,4 +1,7 @@
-import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { closeSync, openSync, readSync, writeFileSync, writeSync } =
+  process.getBuiltinModule('node:fs');
 
 /**
  * When a worker's event loop last turned, shared with the master through a small file (the page

@@ -1,11 +1,9 @@
-import {
-  type IncomingMessage,
-  type OutgoingHttpHeader,
-  type OutgoingHttpHeaders,
-  ServerResponse,
-  STATUS_CODES,
-} from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { STATUS_PHRASES } from '../app/errors/status.ts';
+
+// PERF: builtins through process.getBuiltinModule, not an ESM import: the ESM facade of
+// node:http reads every export, which loads Node's bundled undici (~14 MiB, ~80 ms per process).
+const { ServerResponse, STATUS_CODES } = process.getBuiltinModule('node:http');
 
 /**
  * The reason phrases where node:http's table is older than RFC 9110 (413 "Payload Too Large",

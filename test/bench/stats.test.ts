@@ -47,6 +47,7 @@ function record(
     ...summarize(runs),
     ratioToNode: null,
     cpuRatioToNode: null,
+    rssRatioToNode: null,
     runs,
   };
 }
@@ -118,6 +119,11 @@ test('ratios are taken against raw node:http of the same test and load only', ()
   addRatios(records);
   assert.equal(records[2]!.cpuRatioToNode, 0.5, 'node needs 1,000 µs per response, fastify 2,000');
   assert.equal(records[1]!.cpuRatioToNode, 0.97);
+  records[0]!.rssMiB = 80;
+  records[1]!.rssMiB = 92;
+  addRatios(records);
+  assert.equal(records[1]!.rssRatioToNode, 1.15, "peak RSS 92 MiB against node's 80");
+  assert.equal(records[3]!.rssRatioToNode, null, 'no baseline for plaintext');
 });
 
 test('targets: >= 0.95x node and >= 1.15x Fastify, unmeasured ones say so', () => {

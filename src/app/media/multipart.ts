@@ -1,4 +1,5 @@
-import busboy from 'busboy';
+import { createRequire } from 'node:module';
+import type busboy from 'busboy';
 import { HTTPBadRequest, HTTPContentTooLarge } from '../errors/classes.ts';
 import type { HTTPError } from '../errors/http-error.ts';
 import type { MediaHandler, ParseContext } from './handler.ts';
@@ -21,13 +22,18 @@ function limitError(detail: string): HTTPError {
   return new HTTPContentTooLarge({ code: 'PRG_MULTIPART_LIMIT', detail });
 }
 
+type Busboy = typeof busboy;
+let parserFactory: Busboy | undefined;
+
 /** Parses a buffered multipart body with busboy, enforcing part count and size limits. */
 export function parseMultipart(body: Buffer, context: ParseContext): Promise<MultipartForm> {
   const { limits } = context;
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({
+      // PERF: busboy loads with the first multipart body, not with every App.
+      parserFactory ??= createRequire(import.meta.url)('busboy') as Busboy;
+      parser = parserFactory({
         headers: { 'content-type': context.contentType },
         defParamCharset: 'utf8',
         limits: {

@@ -1,4 +1,6 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { readFileSync, rmSync, writeFileSync } = process.getBuiltinModule('node:fs');
 
 function alive(pid: number): boolean {
   try {

@@ -1,6 +1,5 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,6 +11,10 @@ import { WORKER_CONFIG_ENV, type WorkerConfig } from '../worker/config.ts';
 import type { CapturedStack } from '../worker/watchdog.ts';
 import type { MasterStatsBook } from './stats.ts';
 import { isAlive, type RetireReason, type WorkerRecord } from './worker-table.ts';
+
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { readFileSync, rmSync } = process.getBuiltinModule('node:fs');
 
 /** What a worker process reports, as the pool hands it to the master's queue. */
 export type WorkerEvent =

@@ -1,4 +1,4 @@
-import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import {
   SETTINGS,
   type ServerSettings,
@@ -18,6 +18,10 @@ import {
   type SettingSource,
 } from './setting.ts';
 import { didYouMean } from './suggest.ts';
+
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 /** Raw command-line values: strings (arrays for repeatable flags) and booleans. */
 export type CliValues = Partial<Record<SettingKey, string | string[] | boolean>>;

@@ -1,8 +1,11 @@
-import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { App } from '../../app/app.ts';
 import { AppLoadError, explainImportFailure } from './load-error.ts';
+
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { existsSync } = process.getBuiltinModule('node:fs');
 
 export { AppLoadError };
 

@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// PERF: a builtin through process.getBuiltinModule, not an ESM import: an ESM import builds
+// the module's facade, which reads every lazy export (node:fs's promises, node:util's types).
+const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
 
 /**
  * The application module could not be loaded, or it does not export an App. The message says
