@@ -46,10 +46,19 @@ test('peregrine new writes a service: scripts, Node 24 pinned, app, migration, t
     'README.md',
     'app.test.ts',
     'app.ts',
+    'deploy',
     'migrations.ts',
     'package.json',
     'tsconfig.json',
   ]);
+  // The files to copy for many nodes come along (load balancers, Prometheus, Kubernetes).
+  for (const f of [
+    'haproxy/haproxy.cfg',
+    'nginx/nginx.conf',
+    'prometheus/rules.yml',
+    'kubernetes/deployment.yaml',
+  ])
+    assert.ok(existsSync(join(dir, 'deploy', f)), f);
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   assert.equal(pkg.name, 'orders');
   assert.equal(pkg.type, 'module');
