@@ -14,6 +14,9 @@ const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
 const APP = new URL('./app.ts', import.meta.url).pathname;
 
+/** The admin token of every node (the admin listener is bound to the node's own address). */
+const ADMIN_TOKEN = 'scale-test-admin-token-0123456789';
+
 /** The port every node serves on, and its admin port (as in deploy/haproxy/haproxy.cfg). */
 export const SERVICE_PORT = 8000;
 export const ADMIN_PORT = 9464;
@@ -225,6 +228,10 @@ export class Fleet {
       node.target,
       '--admin',
       `${node.address}:${ADMIN_PORT}`,
+      // Off loopback the dashboard and /api/* need a token; /readyz and /metrics stay open for
+      // the balancer's checks and Prometheus, as in production.
+      '--admin-token',
+      ADMIN_TOKEN,
       '--log-format',
       'json',
       ...(this.#options.serveArgs ?? ['--workers', '1', '--drain-delay', '3']),
