@@ -22,8 +22,12 @@ const OWN = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Mani
   [field: string]: unknown;
 };
 
-/** What the tarball may weigh: 369 KiB packed and 1.2 MiB unpacked at the time of writing. */
-const MAX_PACKED = 512 * 1024;
+/**
+ * What the tarball may weigh: 517 KiB packed and 1.7 MiB unpacked at the time of writing (369 KiB
+ * before the dashboard UI, peregrine/auth, rate limiting and deploy/ joined). The bound is there
+ * to catch what should not ship (source maps alone were 708 KB), not to freeze the features.
+ */
+const MAX_PACKED = 640 * 1024;
 const MAX_UNPACKED = 2 * 1024 * 1024;
 
 /** Top-level entries the tarball may hold; anything else (src, test, bench…) is a mistake. */
