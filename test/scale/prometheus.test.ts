@@ -52,10 +52,14 @@ describe('Prometheus across the fleet (deploy/prometheus/)', { skip: !usable }, 
     release = await acquireLoadLock();
     fleet = new Fleet();
     for (let i = 0; i < 3; i++) fleet.addNode();
-    [prom] = await Promise.all([
+    // Settled, not Promise.all: when a node fails to start, Prometheus must still be known to the
+    // after hook, or its process keeps this test file alive forever.
+    const [started, ...nodes] = await Promise.allSettled([
       startFleetPrometheus(fleet.dir),
       ...fleet.nodes.map((n) => fleet.start(n)),
     ]);
+    if (started?.status === 'fulfilled') prom = started.value as FleetPrometheus;
+    for (const r of [started, ...nodes]) if (r?.status === 'rejected') throw r.reason;
     prom.setTargets(fleet.nodes.map((n) => `${n.address}:${ADMIN_PORT}`));
     await eventually(
       async () => (await prom.query('sum(up{job="peregrine"})'))[0]?.value[1] === '3' || undefined,
