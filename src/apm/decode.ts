@@ -134,7 +134,9 @@ const HEX = '0123456789abcdef';
 
 /** A trace or span id: bytes from protobuf, hex from OTLP/JSON. */
 function id(v: unknown, bytes: number, what: string, required: boolean): string {
-  if (v === undefined || v === null || (v instanceof Uint8Array && v.length === 0) || v === '') {
+  // An absent bytes field is protobufjs's default on the prototype: an empty array or buffer.
+  const empty = (v instanceof Uint8Array || Array.isArray(v)) && v.length === 0;
+  if (v === undefined || v === null || empty || v === '') {
     if (required) fail(`${what} is missing`);
     return '';
   }
@@ -150,32 +152,37 @@ function id(v: unknown, bytes: number, what: string, required: boolean): string 
   return fail(`${what} must be ${bytes * 2} hex digits`);
 }
 
+/** Whether a oneof member is set (protobufjs keeps defaults on the prototype, JSON has none). */
+function has(v: Obj, key: string): boolean {
+  return Object.hasOwn(v, key) && v[key] !== undefined && v[key] !== null;
+}
+
 function anyValue(v: unknown, limits: DecodeLimits, depth: number): AttrValue {
   if (depth > MAX_DEPTH) fail('attribute values are nested too deeply');
   if (v === undefined || v === null) return null;
   if (!isObj(v)) fail('an attribute value must be an AnyValue object');
-  if (v.stringValue !== undefined && v.stringValue !== null) {
+  if (has(v, 'stringValue')) {
     const s = str(v.stringValue, 'stringValue');
     return s.length > limits.maxAttributeLength ? s.slice(0, limits.maxAttributeLength) : s;
   }
-  if (v.boolValue !== undefined && v.boolValue !== null) {
+  if (has(v, 'boolValue')) {
     if (typeof v.boolValue !== 'boolean') fail('boolValue must be a boolean');
     return v.boolValue;
   }
-  if (v.intValue !== undefined && v.intValue !== null) return int64(v.intValue, 'intValue');
-  if (v.doubleValue !== undefined && v.doubleValue !== null) {
+  if (has(v, 'intValue')) return int64(v.intValue, 'intValue');
+  if (has(v, 'doubleValue')) {
     if (typeof v.doubleValue !== 'number') fail('doubleValue must be a number');
     return Number.isFinite(v.doubleValue) ? v.doubleValue : String(v.doubleValue);
   }
-  if (v.arrayValue !== undefined && v.arrayValue !== null) {
+  if (has(v, 'arrayValue')) {
     return list(obj(v.arrayValue, 'arrayValue').values, 'arrayValue.values').map((x) =>
       anyValue(x, limits, depth + 1),
     );
   }
-  if (v.kvlistValue !== undefined && v.kvlistValue !== null) {
+  if (has(v, 'kvlistValue')) {
     return attrs(obj(v.kvlistValue, 'kvlistValue').values, limits, depth + 1);
   }
-  if (v.bytesValue !== undefined && v.bytesValue !== null) {
+  if (has(v, 'bytesValue')) {
     if (v.bytesValue instanceof Uint8Array) return Buffer.from(v.bytesValue).toString('base64');
     return str(v.bytesValue, 'bytesValue');
   }
@@ -257,7 +264,7 @@ function num(v: unknown, what: string): number {
 
 function pointValue(type: string, p: Obj): AttrValue {
   if (type === 'gauge' || type === 'sum') {
-    if (p.asDouble !== undefined && p.asDouble !== null) return num(p.asDouble, 'asDouble');
+    if (has(p, 'asDouble')) return num(p.asDouble, 'asDouble');
     return num(p.asInt, 'asInt');
   }
   if (type === 'histogram') {
@@ -297,7 +304,7 @@ export function pointsFrom(request: unknown, limits: DecodeLimits): MetricPoint[
         const name = str(m.name, 'metric name');
         const unit = str(m.unit, 'unit');
         for (const key of METRIC_TYPES) {
-          if (m[key] === undefined || m[key] === null) continue;
+          if (!has(m, key)) continue;
           const type = key === 'exponentialHistogram' ? 'exponential_histogram' : key;
           for (const p of list(obj(m[key], key).dataPoints, 'dataPoints')) {
             if (!isObj(p)) fail('dataPoints[] must be objects');
