@@ -553,11 +553,15 @@ export class ApmStore {
     const minute = Math.floor(cutoffUs / 60_000_000);
     this.db.prepare('DELETE FROM edge_minutes WHERE minute < ?').run(minute);
     this.db.prepare('DELETE FROM node_minutes WHERE minute < ?').run(minute);
-    // By size: the oldest tenth of the spans at a time, until under the bound.
-    for (let round = 0; round < 20 && this.liveBytes() > this.#options.retentionBytes; round++) {
+    // By size: the oldest spans, as many as the bytes over the bound (at the average size),
+    // aiming 10% under it; a few rounds, as freed index pages are partly filled.
+    for (let round = 0; round < 5; round++) {
+      const live = this.liveBytes();
+      if (live <= this.#options.retentionBytes) break;
       const total = this.db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
       if (total === 0) break;
-      const n = Math.max(1, Math.ceil(total / 10));
+      const share = 1 - (0.9 * this.#options.retentionBytes) / live;
+      const n = Math.max(1, Math.ceil(total * share));
       deleted += this.db
         .prepare('DELETE FROM spans WHERE id IN (SELECT id FROM spans ORDER BY id LIMIT ?)')
         .run(n).changes;
@@ -565,7 +569,12 @@ export class ApmStore {
         .prepare(
           'DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points ORDER BY id LIMIT ?)',
         )
-        .run(n);
+        .run(
+          Math.ceil(
+            share * (this.db.prepare('SELECT count(*) FROM metric_points').pluck().get() as number),
+          ),
+        );
+      this.db.pragma('incremental_vacuum');
     }
     if (deleted > 0) this.db.pragma('incremental_vacuum');
     return deleted;

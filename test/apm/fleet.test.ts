@@ -26,6 +26,7 @@ async function startOtelService(otlp: string) {
       OTEL_SERVICE_NAME: 'pricing',
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
       OTEL_BSP_SCHEDULE_DELAY: '200',
       OTEL_METRICS_EXPORTER: 'otlp',
       OTEL_METRIC_EXPORT_INTERVAL: '500',
