@@ -492,13 +492,24 @@ export class ApmStore {
       args.push(`$."${key.replaceAll('"', '\\"')}"`, value);
     }
     const limit = Math.min(Math.max(q.limit ?? 20, 1), 1000);
-    const ids = this.db
+    // Newest first along an index (service + time, or time), stopping at `limit` distinct
+    // traces: a search costs the rows it reads until it has found enough, not the whole range.
+    const rows = this.db
       .prepare(
         `SELECT trace_id FROM spans ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         GROUP BY trace_id ORDER BY max(start_us) DESC LIMIT ?`,
+         ORDER BY start_us DESC`,
       )
       .pluck()
-      .all(...args, limit) as Buffer[];
+      .iterate(...args) as IterableIterator<Buffer>;
+    const seen = new Set<string>();
+    const ids: Buffer[] = [];
+    for (const tid of rows) {
+      const key = tid.toString('hex');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      ids.push(tid);
+      if (ids.length >= limit) break;
+    }
     const summary = this.db.prepare(
       `SELECT service, name, parent_id, start_us, duration_us, status FROM spans WHERE trace_id = ?
        ORDER BY start_us`,
