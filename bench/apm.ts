@@ -196,6 +196,9 @@ const searches = {
     store.search({ service: 'catalog', minDurationMs: 5, startMs: endMs - 900_000, limit: 20 }),
   'service + status=error': () => store.search({ service: 'pricing', status: 'error', limit: 20 }),
   'service + route': () => store.search({ service: 'gateway', route: '/items', limit: 20 }),
+  // The worst case: a filter nothing matches reads every span of the service.
+  'service + minDuration matching nothing (full scan of a service)': () =>
+    store.search({ service: 'pricing', minDurationMs: 60_000, limit: 20 }),
   'attribute = value (last 15 min)': () =>
     store.search({
       attributes: [['db.namespace', 'catalog.db']],
