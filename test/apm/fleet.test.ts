@@ -6,7 +6,7 @@
  * shows the failing span in the right service; the apm restarted mid-run keeps what it stored.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { eventually } from '../helpers/wait.ts';
 import { type ApmProcess, type MapDoc, startApm } from './helpers.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
+const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
 
 async function startOtelService(otlp: string) {
   const proc = spawn(process.execPath, ['test/fixtures/apm/otel-service.ts'], {
@@ -211,4 +212,38 @@ test('a fleet on the map: exact nodes, edges and call counts; errors; traces; re
   );
   assert.equal(map.edges.length, 2);
   assert.ok(gateway.proc.exitCode === null && catalog.proc.exitCode === null, 'senders alive');
+});
+
+test('peregrine apm: usage errors exit 2, a taken port exits 5, --help prints the options', async (t) => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--conditions=development', BIN, 'apm', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--retention-size MIB/);
+  for (const bad of [
+    ['--bogus'],
+    ['--retention', '5x'],
+    ['--otlp', '127.0.0.1:99999'],
+    ['--queue', '0'],
+  ]) {
+    const r = run(bad);
+    assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^peregrine apm: /);
+  }
+  const apm = await startApm(['--otlp', '127.0.0.1:0', '--api', '127.0.0.1:0', '--db', ':memory:']);
+  t.after(() => apm.stop());
+  const taken = run([
+    '--otlp',
+    `127.0.0.1:${apm.otlpPort}`,
+    '--api',
+    '127.0.0.1:0',
+    '--db',
+    ':memory:',
+  ]);
+  assert.equal(taken.status, 5, taken.stderr);
+  assert.match(taken.stderr, /EADDRINUSE/);
 });
