@@ -3,7 +3,8 @@
  * builds it: a client span (kind CLIENT or PRODUCER) and a server span (SERVER or CONSUMER) pair
  * when the server span's parent is the client span; each half waits a bounded time for the other.
  * Client spans to a database or cache (`db.system`) become edges to a leaf node at once; client
- * spans whose server half never arrives become edges to a leaf named by `peer.service`,
+ * spans whose server half never arrives become edges to a leaf named by `service.peer.name` (or
+ * `peer.service`),
  * `server.address` (or the URL's host) when the wait ends.
  */
 import type { SpanRecord } from './decode.ts';
@@ -51,7 +52,7 @@ export function leafOf(span: SpanRecord): { name: string; kind: NodeKind } | und
     const where = text(a['db.namespace']) ?? text(a['db.name']);
     return { name: where !== undefined ? `${system}/${where}` : system, kind };
   }
-  const peer = text(a['peer.service']);
+  const peer = text(a['service.peer.name']) ?? text(a['peer.service']);
   if (peer !== undefined) return { name: peer, kind: 'external' };
   const address = text(a['server.address']) ?? text(a['net.peer.name']);
   if (address !== undefined) {

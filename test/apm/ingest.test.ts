@@ -249,7 +249,15 @@ test('a client and a server span pair into an edge; an unpaired client span ends
     status: { code: 2 },
     attributes: [{ key: 'peer.service', value: { stringValue: 'payments-vendor' } }],
   });
-  assert.equal((await postJson(request('svc-a', [db, lonely]))).status, 200);
+  const named = span({
+    traceId: hex(16),
+    kind: 3,
+    attributes: [
+      { key: 'service.peer.name', value: { stringValue: 'stripe' } },
+      { key: 'server.address', value: { stringValue: 'api.stripe.com' } },
+    ],
+  });
+  assert.equal((await postJson(request('svc-a', [db, lonely, named]))).status, 200);
   type M = {
     nodes: { id: string; kind: string }[];
     edges: { source: string; target: string; calls: number; errors: number }[];
@@ -257,7 +265,8 @@ test('a client and a server span pair into an edge; an unpaired client span ends
   const map = await eventually(
     async () => {
       const m = (await getJson<M>('/api/map?window=600')).body;
-      return m.edges.some((e) => e.target === 'payments-vendor') ? m : undefined;
+      const leaves = m.edges.filter((e) => e.target === 'payments-vendor' || e.target === 'stripe');
+      return leaves.length === 2 ? m : undefined;
     },
     5000,
     'the unpaired client span on its leaf after the wait',
@@ -267,7 +276,7 @@ test('a client and a server span pair into an edge; an unpaired client span ends
     .filter((e) => e.source === 'svc-a')
     .map((e) => `${e.target}:${e.calls}:${e.errors}`)
     .sort();
-  assert.deepEqual(edges, ['payments-vendor:1:1', 'redis:1:0', 'svc-b:1:0']);
+  assert.deepEqual(edges, ['payments-vendor:1:1', 'redis:1:0', 'stripe:1:0', 'svc-b:1:0']);
   const kinds = Object.fromEntries(map.nodes.map((n) => [n.id, n.kind]));
   assert.equal(kinds.redis, 'cache');
   assert.equal(kinds['payments-vendor'], 'external');
