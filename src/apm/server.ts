@@ -426,7 +426,8 @@ export class ApmServer {
       return;
     }
     if (path === '/api/services') {
-      json(res, { services: this.store.services() });
+      const window = seconds(url.searchParams.get('window'), 900);
+      json(res, { windowSeconds: window, services: this.store.services(window * 1000) });
       return;
     }
     if (path === '/api/map') {

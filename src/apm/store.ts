@@ -71,6 +71,19 @@ export interface StoredSpan {
   events: { timeMs: number; name: string; attributes: Attrs }[];
 }
 
+/** A service of `/api/services`. */
+export interface ServiceSummary {
+  service: string;
+  lastSeenMs: number;
+  /** Server spans in the window. */
+  calls: number;
+  errors: number;
+  callsPerSecond: number;
+  errorRate: number;
+  p95Ms: number | null;
+  health: MapNode['health'];
+}
+
 /** A node of the map. */
 export interface MapNode {
   id: string;
@@ -427,21 +440,34 @@ export class ApmStore {
     };
   }
 
-  /** Services that sent spans, with their span count and last span time. */
-  services(): { service: string; spans: number; lastSeenMs: number }[] {
-    return (
-      this.db
-        .prepare(
-          `SELECT r.service AS service, (SELECT count(*) FROM spans WHERE service = r.service) AS spans,
-            (SELECT max(start_us) FROM spans WHERE service = r.service) AS last
-           FROM (SELECT DISTINCT service FROM resources) r ORDER BY r.service`,
-        )
-        .all() as { service: string; spans: number; last: number | null }[]
-    ).map((r) => ({
-      service: r.service,
-      spans: r.spans,
-      lastSeenMs: r.last === null ? 0 : Math.floor(r.last / 1000),
-    }));
+  /**
+   * Every service that sent spans (still stored): when it last did, and its server spans in the
+   * window (calls, errors, rates, p95) from the per-minute aggregates. Index reads only.
+   */
+  services(windowMs: number, nowMs = Date.now()): ServiceSummary[] {
+    const names = this.db
+      .prepare('SELECT DISTINCT service FROM resources ORDER BY service')
+      .pluck()
+      .all() as string[];
+    const last = this.db.prepare('SELECT max(start_us) FROM spans WHERE service = ?').pluck();
+    const nodes = new Map(this.map(windowMs, nowMs).nodes.map((n) => [n.id, n]));
+    const out: ServiceSummary[] = [];
+    for (const service of names) {
+      const lastUs = last.get(service) as number | null;
+      if (lastUs === null) continue;
+      const n = nodes.get(service);
+      out.push({
+        service,
+        lastSeenMs: Math.floor(lastUs / 1000),
+        calls: n?.calls ?? 0,
+        errors: n?.errors ?? 0,
+        callsPerSecond: n?.callsPerSecond ?? 0,
+        errorRate: n?.errorRate ?? 0,
+        p95Ms: n?.p95Ms ?? null,
+        health: n?.health ?? 'idle',
+      });
+    }
+    return out;
   }
 
   /** The spans of one trace, by start time. */

@@ -148,6 +148,17 @@ test('a fleet on the map: exact nodes, edges and call counts; errors; traces; re
   const node = (id: string) => map.nodes.find((n) => n.id === id)!;
   assert.equal(node('pricing').calls, ok + failing, 'server spans of the SDK service');
   assert.equal(node('pricing').errors, failing);
+  const services = await apm.api<{
+    services: { service: string; calls: number; errors: number }[];
+  }>('/api/services?window=3600');
+  assert.deepEqual(
+    services.body.services.map((s) => `${s.service}:${s.calls}:${s.errors}`),
+    [
+      `catalog:${ok + failing}:${failing}`,
+      `gateway:${ok + failing}:${failing}`,
+      `pricing:${ok + failing}:${failing}`,
+    ],
+  );
 
   // The failing calls' traces: the failing span is pricing's server span.
   const failed = await apm.api<{
