@@ -209,6 +209,8 @@ export class ApmServer {
   #api: Server | undefined;
   #timers: NodeJS.Timeout[] = [];
   #log: (line: Record<string, unknown>) => void;
+  #retaining = false;
+  #open = true;
 
   constructor(
     options: Partial<ApmOptions> = {},
@@ -261,6 +263,7 @@ export class ApmServer {
 
   /** Stops listening, writes what is queued (and the unpaired halves' leaf edges), closes the store. */
   async close(): Promise<void> {
+    this.#open = false;
     for (const t of this.#timers) clearInterval(t);
     const close = (server: Server | undefined) =>
       new Promise<void>((resolve) => {
@@ -397,13 +400,30 @@ export class ApmServer {
     }
   }
 
+  /** Retention in steps of at most 20,000 spans, with I/O let in between (senders never wait long). */
   #retain(): void {
-    try {
-      const deleted = this.store.retain();
-      if (deleted > 0) this.#log({ level: 'info', msg: 'apm retention', deletedSpans: deleted });
-    } catch (err) {
-      this.#log({ level: 'error', msg: 'apm retention failed', err: (err as Error).message });
-    }
+    if (this.#retaining) return;
+    this.#retaining = true;
+    let total = 0;
+    const step = () => {
+      if (!this.#open) {
+        this.#retaining = false;
+        return;
+      }
+      try {
+        const { deleted, more } = this.store.retain(Date.now(), 20_000);
+        total += deleted;
+        if (more && this.#open) {
+          setImmediate(step);
+          return;
+        }
+        if (total > 0) this.#log({ level: 'info', msg: 'apm retention', deletedSpans: total });
+      } catch (err) {
+        this.#log({ level: 'error', msg: 'apm retention failed', err: (err as Error).message });
+      }
+      this.#retaining = false;
+    };
+    step();
   }
 
   /** Flushes the queue now (tests and benchmarks). */

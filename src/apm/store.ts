@@ -582,39 +582,59 @@ export class ApmStore {
     return (pages - free) * pageSize;
   }
 
-  /** Applies retention; returns the spans deleted. */
-  retain(nowMs = Date.now()): number {
+  /**
+   * Applies retention, deleting at most `maxRows` spans (so a caller can spread a large deletion
+   * over several turns of the event loop); `more` says whether rows past the bounds remain.
+   */
+  retain(
+    nowMs = Date.now(),
+    maxRows = Number.POSITIVE_INFINITY,
+  ): { deleted: number; more: boolean } {
+    const limit = Number.isFinite(maxRows) ? Math.max(1, Math.floor(maxRows)) : -1;
     const cutoffUs = (nowMs - this.#options.retentionMs) * 1000;
-    let deleted = this.db.prepare('DELETE FROM spans WHERE start_us < ?').run(cutoffUs).changes;
-    this.db.prepare('DELETE FROM metric_points WHERE time_us < ?').run(cutoffUs);
+    let deleted = this.db
+      .prepare('DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE start_us < ? LIMIT ?)')
+      .run(cutoffUs, limit).changes;
+    this.db
+      .prepare(
+        'DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE time_us < ? LIMIT ?)',
+      )
+      .run(cutoffUs, limit);
     const minute = Math.floor(cutoffUs / 60_000_000);
     this.db.prepare('DELETE FROM edge_minutes WHERE minute < ?').run(minute);
     this.db.prepare('DELETE FROM node_minutes WHERE minute < ?').run(minute);
+    if (limit !== -1 && deleted >= limit) {
+      this.db.pragma('incremental_vacuum');
+      return { deleted, more: true };
+    }
     // By size: the oldest spans, as many as the bytes over the bound (at the average size),
     // aiming 10% under it; a few rounds, as freed index pages are partly filled.
+    let more = false;
     for (let round = 0; round < 5; round++) {
       const live = this.liveBytes();
       if (live <= this.#options.retentionBytes) break;
       const total = this.db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
       if (total === 0) break;
       const share = 1 - (0.9 * this.#options.retentionBytes) / live;
-      const n = Math.max(1, Math.ceil(total * share));
+      let n = Math.max(1, Math.ceil(total * share));
+      if (limit !== -1 && deleted + n > limit) {
+        n = limit - deleted;
+        more = true;
+      }
+      if (n <= 0) break;
       deleted += this.db
         .prepare('DELETE FROM spans WHERE id IN (SELECT id FROM spans ORDER BY id LIMIT ?)')
         .run(n).changes;
+      const points = this.db.prepare('SELECT count(*) FROM metric_points').pluck().get() as number;
       this.db
         .prepare(
           'DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points ORDER BY id LIMIT ?)',
         )
-        .run(
-          Math.ceil(
-            share * (this.db.prepare('SELECT count(*) FROM metric_points').pluck().get() as number),
-          ),
-        );
+        .run(Math.ceil(share * points));
       this.db.pragma('incremental_vacuum');
+      if (more) break;
     }
-    if (deleted > 0) this.db.pragma('incremental_vacuum');
-    return deleted;
+    return { deleted, more };
   }
 
   close(): void {

@@ -498,7 +498,12 @@ test('retention: by age and by size', async () => {
     await eventually(() => r.server.stats.queued === 0, 5000, 'written');
     assert.equal(r.server.store.counts().spans, 2005);
     assert.ok(r.server.store.liveBytes() > 64 * 1024);
-    r.server.store.retain();
+    // In steps, as the server runs it: a step deletes at most its share.
+    const first = r.server.store.retain(Date.now(), 3);
+    assert.deepEqual(first, { deleted: 3, more: true });
+    let steps = 1;
+    while (r.server.store.retain(Date.now(), 500).more) steps++;
+    assert.ok(steps >= 3, `the size bound took ${steps} steps of 500`);
     const left = r.server.store.db
       .prepare('SELECT min(start_us) AS min, count(*) AS n FROM spans')
       .get() as {
