@@ -20,6 +20,8 @@ Commands:
   routes MODULE[:EXPORT]  print the App's routes, responders and middleware
   dev MODULE[:EXPORT]     serve with one worker and pretty logs; reload when a file changes
   new NAME                create a service in the folder NAME (app, test, package.json)
+  apm                     run the APM: OTLP/HTTP ingest from many services, an embedded
+                          store, the service map and trace search (peregrine apm --help)
   deploy kubernetes MODULE  write Kubernetes manifests (Deployment, Service, PDB, HPA) from
                           the serve settings given
 
@@ -44,8 +46,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === 'routes') return (await import('./routes.ts')).routesCommand(argv.slice(1));
   if (command === 'dev') return (await import('./dev.ts')).devCommand(argv.slice(1));
   if (command === 'new') return (await import('./new.ts')).newCommand(argv.slice(1));
+  if (command === 'apm') return (await import('./apm.ts')).apmCommand(argv.slice(1));
   if (command === 'deploy') return (await import('./deploy.ts')).deployCommand(argv.slice(1));
-  const hint = didYouMean(command, ['serve', 'routes', 'dev', 'new', 'deploy']);
+  const hint = didYouMean(command, ['serve', 'routes', 'dev', 'new', 'deploy', 'apm']);
   process.stderr.write(`peregrine: unknown command "${command}"${hint}\n\n${HELP}`);
   return 2;
 }
