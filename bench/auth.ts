@@ -7,7 +7,7 @@
  * interleaved rounds of 2 000 sequential requests) and each case's ratio to the unguarded route.
  *
  * On the shared development machine:
- * `flock /tmp/peregrine-load.lock node --conditions=development bench/auth.ts`
+ * `flock /tmp/peregrine-load.lock node --conditions=peregrine-source bench/auth.ts`
  */
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Authenticator, generateApiKey } from '../src/auth/index.ts';

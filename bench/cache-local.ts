@@ -16,7 +16,7 @@
  * synchronous run). Medians of 5 rounds; ratios against Peregrine's number-key `Cache`.
  *
  * On the shared development machine:
- * `flock /tmp/peregrine-load.lock taskset -c 1 node --conditions=development bench/cache-local.ts`
+ * `flock /tmp/peregrine-load.lock taskset -c 1 node --conditions=peregrine-source bench/cache-local.ts`
  */
 import { LRUCache } from 'lru-cache';
 import { Cache } from '../src/cache/cache.ts';

@@ -6,7 +6,7 @@
  * the machine's load is shared alike; it prints the throughput of each phase, the ratio, and the
  * master's CPU (from /proc) and memory.
  *
- *   flock /tmp/peregrine-load.lock node --conditions=development bench/dashboard-cost.ts --rounds 3 --seconds 10
+ *   flock /tmp/peregrine-load.lock node --conditions=peregrine-source bench/dashboard-cost.ts --rounds 3 --seconds 10
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -40,7 +40,7 @@ async function start(): Promise<{ proc: ChildProcess; port: number; admin: numbe
   const proc = spawn(
     process.execPath,
     [
-      '--conditions=development',
+      '--conditions=peregrine-source',
       'bin/peregrine.js',
       'serve',
       'test/fixtures/dashboard/app.ts',

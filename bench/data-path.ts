@@ -3,7 +3,7 @@
  * run: TechEmpower json, db, queries (N=20), updates (N=20) and cached-queries (N=20), each
  * server in its own process with the same pool size, loaded by wrk.
  *
- *   flock /tmp/peregrine-load.lock node --conditions=development bench/data-path.ts [--duration 10]
+ *   flock /tmp/peregrine-load.lock node --conditions=peregrine-source bench/data-path.ts [--duration 10]
  *
  * Needs wrk, and the `world` / `cachedworld` tables in DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/test); they are created and filled when missing.
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   const servers = await Promise.all(
     (['raw', 'peregrine'] as const).map(async (server) => {
       const proc = fork(import.meta.filename, ['--child', server], {
-        execArgv: ['--conditions=development'],
+        execArgv: ['--conditions=peregrine-source'],
         stdio: 'inherit',
       });
       const [msg] = (await once(proc, 'message')) as [{ port: number }];

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       const out = spawnSync(
         process.execPath,
         [
-          '--conditions=development',
+          '--conditions=peregrine-source',
           fileURLToPath(import.meta.url),
           '--child',
           mode,

@@ -5,7 +5,7 @@
  * asks per second the master's IPC carries). SharedArrayBuffer is no alternative: node:cluster
  * workers are processes, and a SharedArrayBuffer is shared only among threads of one process.
  *
- *   flock /tmp/peregrine-load.lock npx node --conditions=development bench/node-budget-ipc.ts
+ *   flock /tmp/peregrine-load.lock npx node --conditions=peregrine-source bench/node-budget-ipc.ts
  */
 import cluster from 'node:cluster';
 

@@ -4,7 +4,7 @@
  * worker of `peregrine serve`, loaded in turn by wrk (off, on, off, on, …) so both see the same
  * machine. Prints requests/s of each round and the ratio on/off of the medians.
  *
- *   flock /tmp/peregrine-load.lock npx node --conditions=development bench/rate-limit-cost.ts
+ *   flock /tmp/peregrine-load.lock npx node --conditions=peregrine-source bench/rate-limit-cost.ts
  */
 import { spawnSync } from 'node:child_process';
 import { startServe } from '../test/helpers/serve-process.ts';

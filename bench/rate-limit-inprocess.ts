@@ -5,7 +5,7 @@
  * fastest batch of each. KEY=ip keys by address instead of the header; HEADERS=0 drops the
  * RateLimit fields from allowed responses.
  *
- *   flock /tmp/peregrine-load.lock npx node --conditions=development bench/rate-limit-inprocess.ts
+ *   flock /tmp/peregrine-load.lock npx node --conditions=peregrine-source bench/rate-limit-inprocess.ts
  */
 import { App } from '../src/index.ts';
 import { rateLimit } from '../src/middleware/index.ts';

@@ -80,12 +80,15 @@ export function specifiers(text: string): string[] {
 function selfExports(): Map<string, string> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     name: string;
-    exports: Record<string, string | { development?: string }>;
+    exports: Record<string, string | { 'peregrine-source'?: string }>;
   };
   const map = new Map<string, string>();
   for (const [subpath, target] of Object.entries(pkg.exports)) {
-    if (typeof target === 'string' || target.development === undefined) continue;
-    map.set(join(pkg.name, subpath).replace(/\/\.$/, ''), resolve(ROOT, target.development));
+    if (typeof target === 'string' || target['peregrine-source'] === undefined) continue;
+    map.set(
+      join(pkg.name, subpath).replace(/\/\.$/, ''),
+      resolve(ROOT, target['peregrine-source']),
+    );
   }
   return map;
 }

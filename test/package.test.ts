@@ -92,7 +92,7 @@ function lockFor(dir: string, tarball: string): void {
   writeFileSync(join(dir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
 }
 
-/** Every file an `exports` entry names, by subpath and condition (`development` is repo-only). */
+/** Every file an `exports` entry names, by subpath and condition (`peregrine-source` is repo-only). */
 function exportTargets(): Array<{ subpath: string; condition: string; file: string }> {
   const out: Array<{ subpath: string; condition: string; file: string }> = [];
   for (const [subpath, target] of Object.entries(OWN.exports)) {
@@ -101,7 +101,7 @@ function exportTargets(): Array<{ subpath: string; condition: string; file: stri
       continue;
     }
     for (const [condition, file] of Object.entries(target)) {
-      if (condition !== 'development') out.push({ subpath, condition, file });
+      if (condition !== 'peregrine-source') out.push({ subpath, condition, file });
     }
   }
   return out;

@@ -6,7 +6,7 @@ import type { TestName } from './catalogue.ts';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Node flags every server gets: package self-imports resolve to src/ (TypeScript, no build). */
-export const NODE_FLAGS = ['--conditions=development'];
+export const NODE_FLAGS = ['--conditions=peregrine-source'];
 
 /** What a server variant is started with. */
 export interface LaunchContext {

@@ -39,14 +39,14 @@ for round in $(seq "$ROUNDS"); do
         ENV=(PEREGRINE_LOG_LEVEL=warn OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT")
         [ "$mode" = serve-off ] && ENV+=(PEREGRINE_TELEMETRY=off)
         [ "$mode" = serve-traces100 ] && ENV+=(OTEL_TRACES_SAMPLER_ARG=1 PEREGRINE_TRACES_BUFFER=1000000 OTEL_BSP_MAX_QUEUE_SIZE=1000000)
-        env "${ENV[@]}" "${PIN_SERVER[@]}" $NODE --conditions=development bin/peregrine.js serve examples/hello/app.ts --workers 1 \
+        env "${ENV[@]}" "${PIN_SERVER[@]}" $NODE --conditions=peregrine-source bin/peregrine.js serve examples/hello/app.ts --workers 1 \
           --bind "127.0.0.1:$PORT_SRV" --admin "127.0.0.1:$ADMIN" > /tmp/peregrine-bench-tel.log 2>&1 & SRV=$!
         for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT_SRV/json" > /dev/null 2>&1 && break; sleep 0.1; done
         WORKER=$(pgrep -P "$SRV" | head -1)
         ;;
       *)
         BENCH_MODE=$mode PORT=$PORT_SRV BENCH_OTLP_URL="http://127.0.0.1:$SINK_PORT/v1/traces" \
-          PEREGRINE_LOG_LEVEL=warn "${PIN_SERVER[@]}" $NODE --conditions=development bench/telemetry/server.ts > /tmp/peregrine-bench-tel.log 2>&1 & SRV=$!
+          PEREGRINE_LOG_LEVEL=warn "${PIN_SERVER[@]}" $NODE --conditions=peregrine-source bench/telemetry/server.ts > /tmp/peregrine-bench-tel.log 2>&1 & SRV=$!
         for _ in $(seq 100); do grep -q ready /tmp/peregrine-bench-tel.log 2>/dev/null && break; sleep 0.1; done
         ;;
     esac

@@ -227,7 +227,7 @@ test('a fleet on the map: exact nodes, edges and call counts; errors; traces; re
 
 test('peregrine apm: usage errors exit 2, a taken port exits 5, --help prints the options', async (t) => {
   const run = (args: string[]) =>
-    spawnSync(process.execPath, ['--conditions=development', BIN, 'apm', ...args], {
+    spawnSync(process.execPath, ['--conditions=peregrine-source', BIN, 'apm', ...args], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 30_000,

@@ -18,7 +18,7 @@ export interface ApmProcess {
 
 /** Starts `peregrine apm` with the given arguments and waits for its `apm listening` line. */
 export async function startApm(args: string[]): Promise<ApmProcess> {
-  const proc = spawn(process.execPath, ['--conditions=development', BIN, 'apm', ...args], {
+  const proc = spawn(process.execPath, ['--conditions=peregrine-source', BIN, 'apm', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -25,7 +25,7 @@ function inChild(body: string): { files: string[]; result: unknown; stderr: stri
   `;
   const r = spawnSync(
     process.execPath,
-    ['--conditions=development', '--input-type=module', '-e', code],
+    ['--conditions=peregrine-source', '--input-type=module', '-e', code],
     {
       cwd: ROOT,
       encoding: 'utf8',

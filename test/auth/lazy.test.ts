@@ -16,7 +16,7 @@ function loadedBy(body: string): string[] {
   `;
   const r = spawnSync(
     process.execPath,
-    ['--conditions=development', '--input-type=module', '-e', code],
+    ['--conditions=peregrine-source', '--input-type=module', '-e', code],
     {
       cwd: ROOT,
       encoding: 'utf8',

@@ -314,7 +314,9 @@ describe('Cache, Redis tier', () => {
     let nextId = 1;
     const pending = new Map<number, (body: Record<string, unknown>) => void>();
     const procs = Array.from({ length: count }, (_, i) => {
-      const p = fork(child, [JSON.stringify(config)], { execArgv: ['--conditions=development'] });
+      const p = fork(child, [JSON.stringify(config)], {
+        execArgv: ['--conditions=peregrine-source'],
+      });
       p.on('message', (m: { id?: number; event?: string; keys?: string[]; at?: number }) => {
         if (m.event === 'invalidate') events.push({ worker: i, keys: m.keys!, at: m.at! });
         else if (m.id !== undefined) pending.get(m.id)?.(m as Record<string, unknown>);

@@ -46,7 +46,16 @@ interface Dev {
 function startDev(cwd: string, bind = '127.0.0.1:0'): Dev {
   const proc = spawn(
     process.execPath,
-    ['--conditions=development', BIN, 'dev', 'app.ts', '--bind', bind, '--admin', '127.0.0.1:0'],
+    [
+      '--conditions=peregrine-source',
+      BIN,
+      'dev',
+      'app.ts',
+      '--bind',
+      bind,
+      '--admin',
+      '127.0.0.1:0',
+    ],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
   );
   const out = { stdout: '', stderr: '' };

@@ -21,7 +21,7 @@ const OWN = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 };
 
 function peregrine(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ['--conditions=development', BIN, ...args], {
+  const r = spawnSync(process.execPath, ['--conditions=peregrine-source', BIN, ...args], {
     cwd,
     encoding: 'utf8',
     timeout: 60_000,

@@ -95,7 +95,7 @@ test('peregrine serve under a real `npm exec` logs one line with the command tha
   const advice = (msg: string) => msg.startsWith('started by ');
   const underNpm = await firstLine(
     'npm',
-    ['exec', '--offline', '--', process.execPath, '--conditions=development', BIN, ...SERVE],
+    ['exec', '--offline', '--', process.execPath, '--conditions=peregrine-source', BIN, ...SERVE],
     advice,
   );
   assert.ok(underNpm.line !== null, 'no advice under npm exec');
@@ -103,7 +103,7 @@ test('peregrine serve under a real `npm exec` logs one line with the command tha
   assert.match(underNpm.line, /node bin\/peregrine\.js serve examples\/hello\/app\.ts --workers 1/);
   const direct = await firstLine(
     process.execPath,
-    ['--conditions=development', BIN, ...SERVE],
+    ['--conditions=peregrine-source', BIN, ...SERVE],
     advice,
   );
   assert.equal(direct.line, null);

@@ -281,7 +281,7 @@ describe('SQLite', () => {
     assert.equal(db.handle.pragma('journal_mode', { simple: true }), 'wal');
     const child = new URL('../fixtures/sqlite-writer.ts', import.meta.url).pathname;
     const workers = [1, 2, 3].map((w) =>
-      fork(child, [path, String(w), '200'], { execArgv: ['--conditions=development'] }),
+      fork(child, [path, String(w), '200'], { execArgv: ['--conditions=peregrine-source'] }),
     );
     const codes = await Promise.all(workers.map(async (w) => (await once(w, 'exit'))[0]));
     assert.deepEqual(codes, [0, 0, 0]);

@@ -35,7 +35,7 @@ function files(dir: string): string[] {
 }
 
 function peregrine(args: string[]) {
-  return spawnSync(process.execPath, ['--conditions=development', BIN, ...args], {
+  return spawnSync(process.execPath, ['--conditions=peregrine-source', BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1' },

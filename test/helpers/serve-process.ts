@@ -78,7 +78,7 @@ export async function startServe(
   if (!args.includes('--log-format')) defaults.push('--log-format', 'json');
   const proc = spawn(
     process.execPath,
-    ['--conditions=development', BIN, 'serve', ...args, ...defaults],
+    ['--conditions=peregrine-source', BIN, 'serve', ...args, ...defaults],
     {
       cwd: ROOT,
       env: { ...process.env, ...options.env },

@@ -220,7 +220,7 @@ export class Fleet {
     }
     const serve = [
       process.execPath,
-      '--conditions=development',
+      '--conditions=peregrine-source',
       BIN,
       'serve',
       APP,

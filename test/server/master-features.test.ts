@@ -63,7 +63,7 @@ describe('peregrine serve: more of the process model', () => {
     const child = spawn(
       process.execPath,
       [
-        '--conditions=development',
+        '--conditions=peregrine-source',
         'bin/peregrine.js',
         'serve',
         APP,
@@ -155,7 +155,7 @@ describe('peregrine serve: more of the process model', () => {
   });
 
   test('npx peregrine serve examples/hello/app.ts: the built package serves the example', async (t) => {
-    // No --conditions=development: this is the path a fresh checkout takes (dist/ from `prepare`).
+    // No --conditions=peregrine-source: this is the path a fresh checkout takes (dist/ from `prepare`).
     const child = spawn(
       process.execPath,
       [

@@ -10,7 +10,7 @@ const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 function routes(args: string[]) {
-  const r = spawnSync(process.execPath, ['--conditions=development', BIN, 'routes', ...args], {
+  const r = spawnSync(process.execPath, ['--conditions=peregrine-source', BIN, 'routes', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 30_000,
@@ -71,7 +71,7 @@ test('routes and serve --check-config: a user error is one message with file:lin
       `import { App, before } from '${src}';\nconst auth = () => {};\n@before(auth)\nclass Orders {\n  onGet() {}\n}\nexport default new App().addRoute('/orders', new Orders());\n`,
     );
     const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--conditions=development', BIN, ...args], {
+      spawnSync(process.execPath, ['--conditions=peregrine-source', BIN, ...args], {
         cwd: ROOT,
         encoding: 'utf8',
         timeout: 30_000,

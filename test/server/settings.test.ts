@@ -20,7 +20,7 @@ const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ['--conditions=development', BIN, ...args], {
+  const r = spawnSync(process.execPath, ['--conditions=peregrine-source', BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     encoding: 'utf8',
