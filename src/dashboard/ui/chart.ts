@@ -32,6 +32,19 @@ function formatter(unit: Unit): (v: number) => string {
 }
 
 /**
+ * The labels of the value axis: a zero is "0" whatever the unit, and percentages get as many
+ * decimals as the tick step needs, so two ticks never read the same ("1 %", "1 %").
+ */
+function axisLabels(unit: Unit, splits: number[], fmt: (v: number) => string): string[] {
+  if (unit === 'ratio') {
+    const step = splits.length > 1 ? Math.abs(splits[1]! - splits[0]!) * 100 : 1;
+    const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
+    return splits.map((v) => (v === 0 ? '0' : pct(v, digits)));
+  }
+  return splits.map((v) => (v === 0 ? '0' : fmt(v)));
+}
+
+/**
  * A time series chart (uPlot: 50 KB, canvas, fast enough to redraw every second). A null value is
  * a gap in the line (no data, or nothing to measure), never drawn as zero.
  */
@@ -85,7 +98,7 @@ export function Chart(props: {
           grid: { stroke: '#2a3140', width: 1 },
           ticks: { show: false },
           size: 64,
-          values: (_u, splits) => splits.map((v) => fmt(v)),
+          values: (_u, splits) => axisLabels(props.unit, splits, fmt),
         },
       ],
       series: [
