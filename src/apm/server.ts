@@ -16,7 +16,8 @@ import {
   type SpanRecord,
 } from './decode.ts';
 import { ServiceGraph } from './graph.ts';
-import { ApmStore, type TraceQuery } from './store.ts';
+import type { TraceQuery } from './query-types.ts';
+import { ApmStore } from './store.ts';
 
 /** Options of `peregrine apm`. */
 export interface ApmOptions {

@@ -13,6 +13,14 @@ import {
   type NodeKind,
   quantileMs,
 } from './graph.ts';
+import type {
+  MapEdge,
+  MapNode,
+  ServiceSummary,
+  StoredSpan,
+  TraceQuery,
+  TraceSummary,
+} from './query-types.ts';
 
 /** Options of the store. */
 export interface StoreOptions {
@@ -22,92 +30,6 @@ export interface StoreOptions {
   retentionMs: number;
   /** When the live data passes this size, the oldest spans are deleted (bytes). */
   retentionBytes: number;
-}
-
-/** A trace search. Times in ms since the epoch. */
-export interface TraceQuery {
-  service?: string;
-  /** The span name. */
-  operation?: string;
-  /** The `http.route` attribute. */
-  route?: string;
-  status?: 'error' | 'ok' | 'unset';
-  minDurationMs?: number;
-  /** attribute key = value (string compare of the stored value). */
-  attributes?: readonly (readonly [string, string])[];
-  startMs?: number;
-  endMs?: number;
-  limit?: number;
-}
-
-/** A trace found by a search. */
-export interface TraceSummary {
-  traceId: string;
-  /** The root span's service and name (the earliest span's when the root is missing). */
-  rootService: string;
-  rootName: string;
-  startMs: number;
-  durationMs: number;
-  spans: number;
-  errors: number;
-  services: string[];
-}
-
-/** A stored span as the API gives it. */
-export interface StoredSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  service: string;
-  name: string;
-  kind: string;
-  startMs: number;
-  durationMs: number;
-  status: 'unset' | 'ok' | 'error';
-  statusMessage: string;
-  attributes: Attrs;
-  resource: Attrs;
-  scope: string;
-  events: { timeMs: number; name: string; attributes: Attrs }[];
-}
-
-/** A service of `/api/services`. */
-export interface ServiceSummary {
-  service: string;
-  lastSeenMs: number;
-  /** Server spans in the window. */
-  calls: number;
-  errors: number;
-  callsPerSecond: number;
-  errorRate: number;
-  p95Ms: number | null;
-  health: MapNode['health'];
-}
-
-/** A node of the map. */
-export interface MapNode {
-  id: string;
-  kind: NodeKind;
-  /** Server spans (for services) or calls into it (for leaves) in the window. */
-  calls: number;
-  errors: number;
-  callsPerSecond: number;
-  errorRate: number;
-  p95Ms: number | null;
-  health: 'ok' | 'warning' | 'critical' | 'idle';
-}
-
-/** An edge of the map. */
-export interface MapEdge {
-  source: string;
-  target: string;
-  calls: number;
-  errors: number;
-  callsPerSecond: number;
-  errorRate: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  health: 'ok' | 'warning' | 'critical' | 'idle';
 }
 
 const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];

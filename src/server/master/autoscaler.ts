@@ -1,10 +1,15 @@
 import type { Logger } from 'pino';
-import type { CpuBudget } from '../cores.ts';
+import { type CpuBudget, cpuBudget } from '../cores.ts';
 import type { ServerSettings } from '../settings/all.ts';
 import type { MasterEvents } from './events.ts';
 import type { WorkerPool } from './pool.ts';
 import type { Plan } from './reconcile.ts';
-import type { ScaleBounds, ScaleDecision, ScalePolicy, ScaleSample } from './scale-policy.ts';
+import {
+  type ScaleBounds,
+  type ScaleDecision,
+  ScalePolicy,
+  type ScaleSample,
+} from './scale-policy.ts';
 import type { WorkerRecord } from './worker-table.ts';
 
 /** How often the master's own CPU use is measured, ms (shorter windows are mostly noise). */
@@ -27,6 +32,34 @@ export function scaleBounds(
     min = max;
   }
   return { bounds: { min, max, cpuLimit: budget.limit }, lowered };
+}
+
+/**
+ * The autoscaler of `--workers auto`, or undefined with a fixed worker count: the bounds fitted
+ * to the CPU budget (a warning names what was lowered) and the policy built from the settings.
+ */
+export function autoscalerFor(
+  settings: ServerSettings,
+  log: Logger,
+  events: MasterEvents,
+  counted?: (action: ScaleDecision['action']) => void,
+): Autoscaler | undefined {
+  if (settings.workers !== 'auto') return undefined;
+  const budget = cpuBudget();
+  const { bounds, lowered } = scaleBounds(settings, budget);
+  if (lowered.length > 0) log.warn({ lowered, cpu: budget }, lowered.join('; '));
+  const policy = new ScalePolicy(bounds, {
+    upUtilization: settings.scaleUpUtilization,
+    downUtilization: settings.scaleDownUtilization,
+    upAfterMs: settings.scaleUpAfter * 1000,
+    downAfterMs: settings.scaleDownAfter * 1000,
+    cooldownMs: settings.scaleCooldown * 1000,
+  });
+  log.info(
+    { ...bounds, cpuSource: budget.source },
+    `autoscale: ${bounds.min} to ${bounds.max} workers`,
+  );
+  return new Autoscaler(policy, log, events, counted);
 }
 
 /**

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BindError } from '../bind-error.ts';
-import { cpuBudget } from '../cores.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { MasterExtension } from '../extensions.ts';
 import {
@@ -17,7 +16,7 @@ import { type ServerSettings, settingList } from '../settings/all.ts';
 import { resolveSettings, type SettingsInput } from '../settings/resolve.ts';
 import type { Address } from '../settings/setting.ts';
 import { AdminServer, sendJSON } from './admin.ts';
-import { Autoscaler, scaleBounds } from './autoscaler.ts';
+import { type Autoscaler, autoscalerFor } from './autoscaler.ts';
 import { keepNodeBudgets } from './budget-keeper.ts';
 import { EventQueue } from './event-queue.ts';
 import { MasterEvents } from './events.ts';
@@ -29,7 +28,6 @@ import { type WorkerEvent, WorkerPool } from './pool.ts';
 import { answerReadiness, type ReadinessAnswer, ReadinessProbes } from './readiness.ts';
 import { type Plan, reconcile } from './reconcile.ts';
 import { RestartPolicy } from './restart-policy.ts';
-import { ScalePolicy } from './scale-policy.ts';
 import { installSignals, type MasterSignal } from './signals.ts';
 import { resolvePorts, workerEntry, workerExecArgv } from './spawn-options.ts';
 import { type MasterStats, MasterStatsBook } from './stats.ts';
@@ -108,7 +106,9 @@ export class Master {
     this.#options = options;
     this.settings = options.settings;
     this.log = journaled(options.log.logger, this.events);
-    this.#scaler = this.#autoscaler(options.settings);
+    this.#scaler = autoscalerFor(options.settings, this.log, this.events, (a) =>
+      this.#book.scaled(a),
+    );
     this.#workersBefore = options.settings.workers;
     this.#plan = {
       generation: 1,
@@ -161,26 +161,6 @@ export class Master {
       const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit')) || 1000));
       sendJSON(res, 200, { events: this.events.list(since, limit) });
     });
-  }
-
-  /** The autoscaler for `--workers auto` (undefined with a fixed count). */
-  #autoscaler(settings: ServerSettings): Autoscaler | undefined {
-    if (settings.workers !== 'auto') return undefined;
-    const budget = cpuBudget();
-    const { bounds, lowered } = scaleBounds(settings, budget);
-    if (lowered.length > 0) this.log.warn({ lowered, cpu: budget }, lowered.join('; '));
-    const policy = new ScalePolicy(bounds, {
-      upUtilization: settings.scaleUpUtilization,
-      downUtilization: settings.scaleDownUtilization,
-      upAfterMs: settings.scaleUpAfter * 1000,
-      downAfterMs: settings.scaleDownAfter * 1000,
-      cooldownMs: settings.scaleCooldown * 1000,
-    });
-    this.log.info(
-      { ...bounds, cpuSource: budget.source },
-      `autoscale: ${bounds.min} to ${bounds.max} workers`,
-    );
-    return new Autoscaler(policy, this.log, this.events, (action) => this.#book.scaled(action));
   }
 
   /** Where the master is in its life. */
@@ -619,7 +599,9 @@ export class Master {
       try {
         const next = (await resolveSettings(this.#options.input)).settings;
         this.#applySettings(next);
-        this.#scaler = this.#autoscaler(this.settings);
+        this.#scaler = autoscalerFor(this.settings, this.log, this.events, (a) =>
+          this.#book.scaled(a),
+        );
         if (this.#scaler !== undefined) {
           const { min, max } = this.#scaler.policy.bounds;
           target = Math.min(max, Math.max(min, target));
