@@ -50,7 +50,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { runTraffic, type Traffic, type TrafficOptions, type TrafficSummary } from './traffic.ts';
+import { runTraffic, type Traffic, type TrafficOptions } from './traffic.ts';
 
 export {
   FAILING_SKUS,
@@ -514,6 +514,3 @@ async function terminate(child: Child): Promise<void> {
   }
   for (const pid of child.workers) if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
-
-/** The summary type of a finished traffic run (re-exported for start.ts). */
-export type { TrafficSummary as Summary };
