@@ -111,26 +111,32 @@ function trafficLine(s: TrafficSummary, done: boolean): string {
   );
 }
 
-let system: ReferenceSystem | undefined;
+/** Resolves with the system once started, or undefined when it did not start. */
+let starting: Promise<ReferenceSystem | undefined> = Promise.resolve(undefined);
 let stopping: Promise<void> | undefined;
 function stop(code: number): void {
   if (stopping !== undefined) return;
   say('stopping…');
-  stopping = (system?.stop() ?? Promise.resolve()).then(
-    () => {
-      say('stopped');
-      process.exit(code);
-    },
-    (err: unknown) => {
-      process.stderr.write(`npm start: stopping failed: ${String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  // A signal during start-up: the start finishes (or fails, its processes stopped), then stops.
+  stopping = starting
+    .then((system) => system?.stop())
+    .then(
+      () => {
+        say('stopped');
+        process.exit(code);
+      },
+      (err: unknown) => {
+        process.stderr.write(`npm start: stopping failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
 }
 // A Ctrl-C in the terminal reaches every process of the group: the services stop on it by
-// themselves, and stop() waits for them all.
+// themselves, and stop() waits for them all. A closed terminal (HUP) stops it too: to the
+// services HUP means reload, so they would outlive it otherwise.
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
+process.on('SIGHUP', () => stop(0));
 // The npm script execs this process so npm's forwarded signals reach it; should whatever
 // started it die anyway (killed with no signal passed on), stop rather than leave an orphaned
 // system running.
@@ -141,30 +147,33 @@ setInterval(() => {
 
 const startedAt = Date.now();
 say('starting the reference system: peregrine apm, pricing, inventory, catalog, gateway…');
-try {
-  system = await startReferenceSystem({
-    traffic: args.values['no-traffic']
-      ? false
-      : {
-          rate,
-          durationMs: minutes * 60_000,
-          ...(requests === undefined ? {} : { maxRequests: requests }),
-          onReport: (s, done) => say(trafficLine(s, done)),
-        },
-    ...(basePort === undefined ? {} : { basePort }),
-    ...(args.values['data-dir'] === undefined ? {} : { dataDir: args.values['data-dir'] }),
-    onLog: show,
-    onExit: (source, code, signal) => {
-      if (stopping !== undefined) return;
-      process.stderr.write(`${source} exited (${signal ?? code}): stopping everything\n`);
-      stop(1);
-    },
-  });
-} catch (err) {
-  process.stderr.write(`npm start: ${(err as Error).message}\n`);
-  process.exit(1);
-}
-if (stopping === undefined) {
+starting = startReferenceSystem({
+  traffic: args.values['no-traffic']
+    ? false
+    : {
+        rate,
+        durationMs: minutes * 60_000,
+        ...(requests === undefined ? {} : { maxRequests: requests }),
+        onReport: (s, done) => say(trafficLine(s, done)),
+      },
+  ...(basePort === undefined ? {} : { basePort }),
+  ...(args.values['data-dir'] === undefined ? {} : { dataDir: args.values['data-dir'] }),
+  onLog: show,
+  onExit: (source, code, signal) => {
+    if (stopping !== undefined) return;
+    process.stderr.write(`${source} exited (${signal ?? code}): stopping everything\n`);
+    stop(1);
+  },
+}).catch((err: unknown) => {
+  // Failing because a signal stopped its processes is no failure.
+  if (stopping === undefined) {
+    process.stderr.write(`npm start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  return undefined;
+});
+const system = await starting;
+if (system !== undefined && stopping === undefined) {
   const u = system.urls;
   const t = system.mode;
   say(`

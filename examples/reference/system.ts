@@ -435,20 +435,15 @@ export async function startReferenceSystem(
     const inventoryUp = inventoryChild
       .waitFor((l) => l.msg === 'listening', 30_000)
       .then((l) => `http://127.0.0.1:${l.port}`);
-    const urlOf = async (port: number, up: Promise<string>) =>
-      port === 0 ? up : `http://127.0.0.1:${port}`;
-    const catalogUp = urlOf(
-      ports.pricing,
-      pricingUp.then((p) => p.url),
-    ).then((pricingUrl) =>
+    // (A thunk: a promise made and never awaited would reject unhandled when that start fails.)
+    const urlOf = async (port: number, up: () => Promise<string>) =>
+      port === 0 ? up() : `http://127.0.0.1:${port}`;
+    const catalogUp = urlOf(ports.pricing, () => pricingUp.then((p) => p.url)).then((pricingUrl) =>
       serve('catalog', { PRICING_URL: pricingUrl, CATALOG_DB: join(dataDir, 'catalog.db') }),
     );
     const gatewayUp = Promise.all([
-      urlOf(
-        ports.catalog,
-        catalogUp.then((c) => c.url),
-      ),
-      urlOf(ports.inventory, inventoryUp),
+      urlOf(ports.catalog, () => catalogUp.then((c) => c.url)),
+      urlOf(ports.inventory, () => inventoryUp),
     ]).then(([catalogUrl, inventoryUrl]) =>
       serve('gateway', { CATALOG_URL: catalogUrl, INVENTORY_URL: inventoryUrl }),
     );

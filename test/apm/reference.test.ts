@@ -165,6 +165,7 @@ function npmStart(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}) {
   t.after(async () => {
     // On failure: nothing of the system may outlive the test.
     if (proc.exitCode === null && proc.signalCode === null) {
+      seen = [...new Set([...seen, ...processTree(proc.pid!)])];
       try {
         process.kill(-proc.pid!, 'SIGTERM');
       } catch {}
