@@ -134,8 +134,9 @@ describe('environment variables and flags: the code against the docs', () => {
 
   test('every command-line flag the docs name exists', () => {
     // `peregrine serve` and `npm run bench` list theirs in their help, the other peregrine
-    // commands in their usage text (src/cli/); the other bench, scripts/ and test/scale/ entry
-    // points declare theirs to util.parseArgs; node's are node's (`--test` is CLI-only).
+    // commands in their usage text (src/cli/); the other bench, scripts/, test/scale/ and
+    // `npm start` (examples/reference/start.ts) entry points declare theirs to util.parseArgs;
+    // node's are node's (`--test` is CLI-only).
     const known = new Set<string>(['test']);
     const flagsIn = (text: string) => {
       for (const m of text.matchAll(/--(\[no-\])?([a-z][a-z0-9-]*)/g)) {
@@ -150,7 +151,12 @@ describe('environment variables and flags: the code against the docs', () => {
         .filter((f) => f.endsWith('.ts'))
         .map((f) => readFileSync(join(ROOT, dir, f), 'utf8'));
     for (const text of files('src/cli')) flagsIn(text);
-    for (const text of [...files('bench'), ...files('scripts'), ...files('test/scale')]) {
+    for (const text of [
+      ...files('bench'),
+      ...files('scripts'),
+      ...files('test/scale'),
+      ...files('examples/reference'),
+    ]) {
       for (const m of text.matchAll(/^\s+'?([a-z][a-z0-9-]*)'?: \{ type: '/gm)) known.add(m[1]!);
     }
     // In `npm …` the flags are npm's, except those after ` -- `, which go to the script; in a

@@ -33,6 +33,21 @@ export class BindError extends Error {
   }
 }
 
+/**
+ * Ports Peregrine listens on by default: serve's bind (8000) and admin (9464), and `peregrine
+ * apm`'s OTLP receivers (4317/4318) and API (9465). A suggested address avoids all of them.
+ */
+const DEFAULT_PORTS = new Set([8000, 9464, 9465, 4317, 4318]);
+
+/** Another admin address for one that is taken: ten ports up, past Peregrine's defaults. */
+function suggestAdmin(address: Address): string {
+  if (!('port' in address)) return '127.0.0.1:9474';
+  let port = address.port === 0 ? 9464 : address.port;
+  do port = port + 10 > 65535 ? 9474 : port + 10;
+  while (DEFAULT_PORTS.has(port));
+  return formatAddress({ ...address, port });
+}
+
 function describe(
   role: ListenerRole,
   address: Address,
@@ -49,7 +64,7 @@ function describe(
     case 'EADDRINUSE':
       return role === 'admin'
         ? `${what}: the address is in use — is another peregrine serve running on this machine? ` +
-            'Give each its own admin address, e.g. --admin 127.0.0.1:9465, or turn it off with --admin off.'
+            `Give each its own admin address, e.g. --admin ${suggestAdmin(address)}, or turn it off with --admin off.`
         : `${what}: the address is in use — another server listens there. ` +
             'Choose another with --bind HOST:PORT, or stop the other server.';
     case 'EACCES':
