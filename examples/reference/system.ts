@@ -12,7 +12,7 @@
  *
  * Each service runs under `peregrine serve` (one worker) with its own app and admin (dashboard)
  * port, `OTEL_TRACES_SAMPLER_ARG=1` (every trace kept, so the map's counts are exact) and its
- * spans exported to the apm every 500 ms. With `DATABASE_URL` set catalog uses PostgreSQL
+ * spans exported to the apm every 250 ms. With `DATABASE_URL` set catalog uses PostgreSQL
  * (leaf `postgresql/<database>`), with `REDIS_URL` its cache has Redis as the second tier.
  *
  * ## Counted calls (what a test can rely on)
@@ -365,9 +365,11 @@ export async function startReferenceSystem(
         options,
       ),
     );
-    const listening = await apm.waitFor((l) => l.msg === 'apm listening', 20_000);
-    const otlp = `http://127.0.0.1:${listening.otlpPort}`;
-    const apiUrl = `http://127.0.0.1:${listening.apiPort}`;
+    const apmUp = apm.waitFor((l) => l.msg === 'apm listening', 20_000);
+    // With its OTLP port fixed the services start beside the apm (their first export is 250 ms
+    // away, the apm listens well before); on a free port they need to know which first.
+    const otlpPort = ports.apmOtlp !== 0 ? ports.apmOtlp : (await apmUp).otlpPort;
+    const otlp = `http://127.0.0.1:${otlpPort}`;
 
     const telemetry = (service: ServiceName): NodeJS.ProcessEnv => ({
       OTEL_SERVICE_NAME: service,
@@ -375,7 +377,7 @@ export async function startReferenceSystem(
       // Keep every trace: the map's counts are then the calls made.
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '1',
-      OTEL_BSP_SCHEDULE_DELAY: '500',
+      OTEL_BSP_SCHEDULE_DELAY: '250',
     });
     const serve = (service: Exclude<ServiceName, 'inventory'>, env: NodeJS.ProcessEnv) => {
       const child = watch(
@@ -394,7 +396,7 @@ export async function startReferenceSystem(
             '--log-format',
             'json',
             '--telemetry-interval',
-            '500',
+            '250',
           ],
           { ...baseEnv, ...telemetry(service), ...env },
           options,
@@ -447,13 +449,15 @@ export async function startReferenceSystem(
     ]).then(([catalogUrl, inventoryUrl]) =>
       serve('gateway', { CATALOG_URL: catalogUrl, INVENTORY_URL: inventoryUrl }),
     );
-    const [pricing, inventoryPort, catalog, gateway] = await Promise.all([
+    const [listening, pricing, inventoryPort, catalog, gateway] = await Promise.all([
+      apmUp,
       pricingUp,
       inventoryUp,
       catalogUp,
       gatewayUp,
     ]);
 
+    const apiUrl = `http://127.0.0.1:${listening.apiPort}`;
     const urls: ReferenceUrls = {
       gateway: gateway.url,
       services: {

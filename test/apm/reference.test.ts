@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -338,7 +338,12 @@ test('npm start: prints the URLs, the map fills within 10 s, Ctrl-C leaves nothi
       'gateway->inventory',
     ],
   });
-  assert.ok(elapsed < 10_000, `the map filled ${elapsed} ms after npm start`);
+  // Eight Node processes start (about 5 s of CPU): on two cores shared with other work this is
+  // where a busy machine shows, so the message carries the load average.
+  assert.ok(
+    elapsed < 10_000,
+    `the map filled ${elapsed} ms after npm start (load average ${loadavg().map((l) => l.toFixed(1))})`,
+  );
 
   const tree = run.tree();
   // npm, the start script, the apm, inventory, three masters and three workers.
