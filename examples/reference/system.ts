@@ -21,22 +21,30 @@
  *
  * - `GET /products/{sku}` is exactly one call gateway → catalog, one gateway → inventory and,
  *   for a SKU catalog has, one catalog → pricing. catalog reads the database (a call to the
- *   database leaf) only when the product is not in its cache: the first time each SKU (and
- *   `UNKNOWN_SKU`) is asked within a minute.
+ *   database leaf) only when the product is not in its cache: the first time each SKU is asked
+ *   within a minute (`UNKNOWN_SKU`: within 5 s, the cache's negative TTL).
  *   - `FAST_SKUS`: 200. `SLOW_SKUS`: 200 after 250–350 ms.
  *   - `FAILING_SKUS`: pricing fails (500), catalog answers 502, the gateway 502: the
- *     catalog → pricing and gateway → catalog edges count an error, pricing's node too. Send at
- *     most four failing calls in a row (five open catalog's breaker to pricing for a second).
- *   - `UNKNOWN_SKU`: 404 (no pricing call; 4xx is not an error on the map).
+ *     gateway → catalog and catalog → pricing edges and the gateway, catalog and pricing nodes
+ *     count an error, and the trace's failing server span is pricing's (its parent is catalog's
+ *     client span). Send at most four failing calls in a row (five open catalog's breaker to
+ *     pricing for a second: 503 and no call to pricing).
+ *   - `UNKNOWN_SKU`: 404 (no pricing call; a 4xx is not an error on the map).
+ *   - A malformed SKU (`/products/not%20a%20sku`): 400 from the gateway, no downstream call.
  * - `GET /products` is one call gateway → catalog and one catalog → database.
  *
- * The map (`urls.apmApi + '/api/map'`) then has nodes `gateway`, `catalog`, `pricing`,
- * `inventory` (kind `service`) and `sqlite/catalog.db` (or `postgresql/<db>`, kind `database`),
- * and edges gateway→catalog, gateway→inventory, catalog→pricing, catalog→database. Spans reach
- * the apm within about a second and a half.
+ * The map (`urls.apmMap`) then has nodes `gateway`, `catalog`, `pricing`, `inventory` (kind
+ * `service`) and `databaseNode` (`sqlite/catalog.db`, or `postgresql/<db>`; kind `database`),
+ * and edges gateway→catalog, gateway→inventory, catalog→pricing, catalog→`databaseNode`; the
+ * spans arrive within a second or so (poll). test/apm/reference.test.ts does exactly this.
+ *
+ * The mode follows `env` (default `process.env`): to be sure of SQLite and no Redis whatever the
+ * environment (CI sets DATABASE_URL), pass `env: { ...process.env, DATABASE_URL: undefined,
+ * REDIS_URL: undefined }`.
  *
  * ```ts
  * const system = await startReferenceSystem({ traffic: false, basePort: 0, dataDir: tmp });
+ * // (test: t.after(() => system.stop()) — stop() may be called more than once)
  * try {
  *   await fetch(`${system.urls.gateway}/products/TENT-2P`);      // 200
  *   await fetch(`${system.urls.gateway}/products/LANTERN-OLD`);  // 502
