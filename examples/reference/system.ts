@@ -125,7 +125,10 @@ export interface ReferenceOptions {
   env?: NodeJS.ProcessEnv;
   /** Every line the processes write, with the process's name (default: dropped). */
   onLog?: (source: ServiceName | 'apm', line: string) => void;
-  /** Called if a process exits while the system runs (stop() is not called for you). */
+  /**
+   * Called if a process exits once the system has started and before stop() (stop() is not
+   * called for you). An exit while starting rejects the start instead.
+   */
   onExit?: (source: ServiceName | 'apm', code: number | null, signal: string | null) => void;
 }
 
@@ -240,7 +243,11 @@ function startChild(
             resolve(hit);
           } else if (child.gone) {
             done();
-            reject(new Error(`${name} exited (${proc.exitCode}):\n${lines.slice(-15).join('\n')}`));
+            reject(
+              new Error(
+                `${name} exited (${proc.exitCode ?? proc.signalCode}) while starting:\n${lines.slice(-15).join('\n')}`,
+              ),
+            );
           }
         };
         const timer = setTimeout(() => {
@@ -331,6 +338,8 @@ export async function startReferenceSystem(
 
   const children: Child[] = [];
   let stopping = false;
+  // Set once started: an exit before that fails the start instead of calling onExit.
+  let running = false;
   // If this process ends without stop() (an uncaught error, process.exit), take them along.
   const killAll = () => {
     for (const c of children) {
@@ -342,7 +351,9 @@ export async function startReferenceSystem(
   const watch = (child: Child) => {
     children.push(child);
     void child.exited.then(() => {
-      if (!stopping) options.onExit?.(child.name, child.proc.exitCode, child.proc.signalCode);
+      if (running && !stopping) {
+        options.onExit?.(child.name, child.proc.exitCode, child.proc.signalCode);
+      }
     });
     return child;
   };
@@ -483,6 +494,7 @@ export async function startReferenceSystem(
       apmApi: apiUrl,
       apmMap: `${apiUrl}/api/map`,
     };
+    running = true;
     const traffic =
       options.traffic === false
         ? undefined
