@@ -167,7 +167,14 @@ starting = startReferenceSystem({
 }).catch((err: unknown) => {
   // Failing because a signal stopped its processes is no failure.
   if (stopping === undefined) {
-    process.stderr.write(`npm start: ${(err as Error).message}\n`);
+    // The processes' errors were shown as they came; the rest of the tail with --verbose.
+    const message = (err as Error).message;
+    process.stderr.write(`npm start: ${verbose ? message : message.split('\n')[0]}\n`);
+    if (/ exited \(5\) while starting/.test(message)) {
+      process.stderr.write(
+        'npm start: a port it needs is in use; `npm start -- --base-port N` moves them all to N…N+8\n',
+      );
+    }
     process.exit(1);
   }
   return undefined;

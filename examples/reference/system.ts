@@ -12,7 +12,7 @@
  *
  * Each service runs under `peregrine serve` (one worker) with its own app and admin (dashboard)
  * port, `OTEL_TRACES_SAMPLER_ARG=1` (every trace kept, so the map's counts are exact) and its
- * spans exported to the apm every 500 ms. With `DATABASE_URL` set catalog uses PostgreSQL
+ * spans exported to the apm every 250 ms. With `DATABASE_URL` set catalog uses PostgreSQL
  * (leaf `postgresql/<database>`), with `REDIS_URL` its cache has Redis as the second tier.
  *
  * ## Counted calls (what a test can rely on)
@@ -21,22 +21,30 @@
  *
  * - `GET /products/{sku}` is exactly one call gateway → catalog, one gateway → inventory and,
  *   for a SKU catalog has, one catalog → pricing. catalog reads the database (a call to the
- *   database leaf) only when the product is not in its cache: the first time each SKU (and
- *   `UNKNOWN_SKU`) is asked within a minute.
+ *   database leaf) only when the product is not in its cache: the first time each SKU is asked
+ *   within a minute (`UNKNOWN_SKU`: within 5 s, the cache's negative TTL).
  *   - `FAST_SKUS`: 200. `SLOW_SKUS`: 200 after 250–350 ms.
  *   - `FAILING_SKUS`: pricing fails (500), catalog answers 502, the gateway 502: the
- *     catalog → pricing and gateway → catalog edges count an error, pricing's node too. Send at
- *     most four failing calls in a row (five open catalog's breaker to pricing for a second).
- *   - `UNKNOWN_SKU`: 404 (no pricing call; 4xx is not an error on the map).
+ *     gateway → catalog and catalog → pricing edges and the gateway, catalog and pricing nodes
+ *     count an error, and the trace's failing server span is pricing's (its parent is catalog's
+ *     client span). Send at most four failing calls in a row (five open catalog's breaker to
+ *     pricing for a second: 503 and no call to pricing).
+ *   - `UNKNOWN_SKU`: 404 (no pricing call; a 4xx is not an error on the map).
+ *   - A malformed SKU (`/products/not%20a%20sku`): 400 from the gateway, no downstream call.
  * - `GET /products` is one call gateway → catalog and one catalog → database.
  *
- * The map (`urls.apmApi + '/api/map'`) then has nodes `gateway`, `catalog`, `pricing`,
- * `inventory` (kind `service`) and `sqlite/catalog.db` (or `postgresql/<db>`, kind `database`),
- * and edges gateway→catalog, gateway→inventory, catalog→pricing, catalog→database. Spans reach
- * the apm within about a second and a half.
+ * The map (`urls.apmMap`) then has nodes `gateway`, `catalog`, `pricing`, `inventory` (kind
+ * `service`) and `databaseNode` (`sqlite/catalog.db`, or `postgresql/<db>`; kind `database`),
+ * and edges gateway→catalog, gateway→inventory, catalog→pricing, catalog→`databaseNode`; the
+ * spans arrive within a second or so (poll). test/apm/reference.test.ts does exactly this.
+ *
+ * The mode follows `env` (default `process.env`): to be sure of SQLite and no Redis whatever the
+ * environment (CI sets DATABASE_URL), pass `env: { ...process.env, DATABASE_URL: undefined,
+ * REDIS_URL: undefined }`.
  *
  * ```ts
  * const system = await startReferenceSystem({ traffic: false, basePort: 0, dataDir: tmp });
+ * // (test: t.after(() => system.stop()) — stop() may be called more than once)
  * try {
  *   await fetch(`${system.urls.gateway}/products/TENT-2P`);      // 200
  *   await fetch(`${system.urls.gateway}/products/LANTERN-OLD`);  // 502
@@ -117,7 +125,10 @@ export interface ReferenceOptions {
   env?: NodeJS.ProcessEnv;
   /** Every line the processes write, with the process's name (default: dropped). */
   onLog?: (source: ServiceName | 'apm', line: string) => void;
-  /** Called if a process exits while the system runs (stop() is not called for you). */
+  /**
+   * Called if a process exits once the system has started and before stop() (stop() is not
+   * called for you). An exit while starting rejects the start instead.
+   */
   onExit?: (source: ServiceName | 'apm', code: number | null, signal: string | null) => void;
 }
 
@@ -232,7 +243,11 @@ function startChild(
             resolve(hit);
           } else if (child.gone) {
             done();
-            reject(new Error(`${name} exited (${proc.exitCode}):\n${lines.slice(-15).join('\n')}`));
+            reject(
+              new Error(
+                `${name} exited (${proc.exitCode ?? proc.signalCode}) while starting:\n${lines.slice(-15).join('\n')}`,
+              ),
+            );
           }
         };
         const timer = setTimeout(() => {
@@ -323,6 +338,8 @@ export async function startReferenceSystem(
 
   const children: Child[] = [];
   let stopping = false;
+  // Set once started: an exit before that fails the start instead of calling onExit.
+  let running = false;
   // If this process ends without stop() (an uncaught error, process.exit), take them along.
   const killAll = () => {
     for (const c of children) {
@@ -334,7 +351,9 @@ export async function startReferenceSystem(
   const watch = (child: Child) => {
     children.push(child);
     void child.exited.then(() => {
-      if (!stopping) options.onExit?.(child.name, child.proc.exitCode, child.proc.signalCode);
+      if (running && !stopping) {
+        options.onExit?.(child.name, child.proc.exitCode, child.proc.signalCode);
+      }
     });
     return child;
   };
@@ -365,9 +384,11 @@ export async function startReferenceSystem(
         options,
       ),
     );
-    const listening = await apm.waitFor((l) => l.msg === 'apm listening', 20_000);
-    const otlp = `http://127.0.0.1:${listening.otlpPort}`;
-    const apiUrl = `http://127.0.0.1:${listening.apiPort}`;
+    const apmUp = apm.waitFor((l) => l.msg === 'apm listening', 20_000);
+    // With its OTLP port fixed the services start beside the apm (their first export is 250 ms
+    // away, the apm listens well before); on a free port they need to know which first.
+    const otlpPort = ports.apmOtlp !== 0 ? ports.apmOtlp : (await apmUp).otlpPort;
+    const otlp = `http://127.0.0.1:${otlpPort}`;
 
     const telemetry = (service: ServiceName): NodeJS.ProcessEnv => ({
       OTEL_SERVICE_NAME: service,
@@ -375,7 +396,7 @@ export async function startReferenceSystem(
       // Keep every trace: the map's counts are then the calls made.
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '1',
-      OTEL_BSP_SCHEDULE_DELAY: '500',
+      OTEL_BSP_SCHEDULE_DELAY: '250',
     });
     const serve = (service: Exclude<ServiceName, 'inventory'>, env: NodeJS.ProcessEnv) => {
       const child = watch(
@@ -394,7 +415,7 @@ export async function startReferenceSystem(
             '--log-format',
             'json',
             '--telemetry-interval',
-            '500',
+            '250',
           ],
           { ...baseEnv, ...telemetry(service), ...env },
           options,
@@ -447,13 +468,15 @@ export async function startReferenceSystem(
     ]).then(([catalogUrl, inventoryUrl]) =>
       serve('gateway', { CATALOG_URL: catalogUrl, INVENTORY_URL: inventoryUrl }),
     );
-    const [pricing, inventoryPort, catalog, gateway] = await Promise.all([
+    const [listening, pricing, inventoryPort, catalog, gateway] = await Promise.all([
+      apmUp,
       pricingUp,
       inventoryUp,
       catalogUp,
       gatewayUp,
     ]);
 
+    const apiUrl = `http://127.0.0.1:${listening.apiPort}`;
     const urls: ReferenceUrls = {
       gateway: gateway.url,
       services: {
@@ -471,6 +494,7 @@ export async function startReferenceSystem(
       apmApi: apiUrl,
       apmMap: `${apiUrl}/api/map`,
     };
+    running = true;
     const traffic =
       options.traffic === false
         ? undefined
