@@ -30,7 +30,22 @@ function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-function Edge(props: { e: MapEdge; from: Placed; to: Placed; window: string; index: number }) {
+/** A cubic Bézier's coordinate at t. */
+function cubic(t: number, p0: number, p1: number, p2: number, p3: number): number {
+  const u = 1 - t;
+  return u * u * u * p0 + 3 * u * u * t * p1 + 3 * u * t * t * p2 + t * t * t * p3;
+}
+
+function Edge(props: {
+  e: MapEdge;
+  from: Placed;
+  to: Placed;
+  window: string;
+  index: number;
+  /** Edges leaving the caller, edges entering the callee. */
+  fanOut: number;
+  fanIn: number;
+}) {
   const { e, from, to } = props;
   const color = HEALTH_COLOR[e.health];
   const x1 = from.x + from.width;
@@ -43,9 +58,12 @@ function Edge(props: { e: MapEdge; from: Placed; to: Placed; window: string; ind
   if (to.layer > from.layer) {
     const bend = (x2 - x1) / 2;
     d = `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2 - 6},${y2}`;
-    lx = (x1 + x2) / 2;
-    // Above the line's middle, so the line and its arrow stay in view.
-    ly = (y1 + y2) / 2 - 13;
+    // The label on the curve, towards the end where the edges spread out: near the callee when
+    // the caller fans out more than the callee is fanned into, else near the caller.
+    const t = props.fanOut > props.fanIn ? 0.6 : props.fanOut < props.fanIn ? 0.4 : 0.5;
+    const a = (1 - t) ** 3 + 3 * (1 - t) ** 2 * t;
+    lx = cubic(t, x1, x1 + bend, x2 - bend, x2 - 6);
+    ly = y1 === y2 ? y1 - 13 : a * y1 + (1 - a) * y2;
   } else {
     // A call back (a cycle, or within a layer): under both nodes, right side to right side.
     x2 = to.x + to.width;
@@ -139,7 +157,9 @@ export function MapPanel(props: { window: string }) {
             const from = placed.nodes.get(e.source);
             const to = placed.nodes.get(e.target);
             return from && to
-              ? html`<${Edge} e=${e} from=${from} to=${to} window=${props.window} index=${i} />`
+              ? html`<${Edge} e=${e} from=${from} to=${to} window=${props.window} index=${i}
+                  fanOut=${m.edges.filter((x) => x.source === e.source).length}
+                  fanIn=${m.edges.filter((x) => x.target === e.target).length} />`
               : null;
           })}
           ${m.nodes.map((n) => html`<${Node} n=${n} at=${placed.nodes.get(n.id)!} window=${props.window} />`)}

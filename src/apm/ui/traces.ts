@@ -25,7 +25,7 @@ export function TraceList(props: {
   const now = Date.now();
   return html`<div class="scroll"><table class=${`table ${props.compact ? 'compact' : ''}`} data-testid=${props.id} data-count=${traces.length}>
     <thead><tr><th>Trace</th>${props.compact ? null : html`<th>Services</th>`}<th class="num">Duration</th>
-      ${props.compact ? null : html`<th class="num">Spans</th>`}<th class="num">Errors</th><th class="num">When</th></tr></thead>
+      ${props.compact ? null : html`<th class="num">Spans</th>`}<th class="num" title="spans with status error">Failed spans</th><th class="num">When</th></tr></thead>
     <tbody>${traces.map(
       (t) => html`<tr data-trace=${t.traceId} class=${t.errors > 0 ? 'failed' : ''}
           onClick=${() => {
