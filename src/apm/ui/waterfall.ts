@@ -99,7 +99,8 @@ function Details(props: { span: StoredSpan; t0: number; caller: StoredSpan | und
  * before and after the server's bar) and labelled.
  */
 export function TracePanel(props: { id: string }) {
-  const q = usePoll<TraceDoc>(props.id ? `traces/${encodeURIComponent(props.id)}` : null, {}, 0);
+  // Again every 5 s: spans of a trace still arriving (each service exports on its own clock) join it.
+  const q = usePoll<TraceDoc>(props.id ? `traces/${encodeURIComponent(props.id)}` : null, {}, 5000);
   const [open, setOpen] = useState<Set<string> | null>(null);
   const t = q.data;
   const back = html`<a href=${href('traces')} class="muted">Traces</a>`;
