@@ -88,7 +88,7 @@ function App() {
       body = html`<${TracePanel} id=${place.params.get('id') ?? ''} />`;
       break;
     default:
-      body = html`<${MapPanel} window=${window} />`;
+      body = html`<${MapPanel} window=${window} services=${services.data?.services} />`;
   }
   const section = page === 'service' ? 'services' : page === 'trace' ? 'traces' : page;
   useEffect(() => {

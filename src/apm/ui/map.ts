@@ -1,5 +1,5 @@
 import { html } from 'htm/preact';
-import { int } from '../../dashboard/ui/format.ts';
+import { ago, int } from '../../dashboard/ui/format.ts';
 import { usePoll } from '../../dashboard/ui/poll.ts';
 import { href } from '../../dashboard/ui/route.ts';
 import {
@@ -12,7 +12,7 @@ import {
   windowSeconds,
 } from './common.ts';
 import { layout, type Placed } from './layout.ts';
-import type { Health, MapEdge, MapNode, ServiceMap } from './types.ts';
+import type { Health, MapEdge, MapNode, ServiceMap, ServiceSummary } from './types.ts';
 
 const KIND_ICON: Record<string, string> = {
   service: '◆',
@@ -124,14 +124,22 @@ function Legend() {
 }
 
 /** Every service, database, cache and external host, and the calls between them, over the window. */
-export function MapPanel(props: { window: string }) {
+export function MapPanel(props: { window: string; services: ServiceSummary[] | undefined }) {
   const q = usePoll<ServiceMap>('map', { window: String(windowSeconds(props.window)) }, 2000);
   const m = q.data;
   if (m === undefined)
     return html`<section class="card"><p class=${q.error ? 'error' : 'muted'}>${q.error ? `The apm does not answer: ${q.error}` : 'Loading the map…'}</p></section>`;
   if (m.nodes.length === 0) {
+    const earlier = props.services ?? [];
+    const last = Math.max(0, ...earlier.map((s) => s.lastSeenMs));
     return html`<section class="card map-empty" data-testid="map-empty">
       <h3>Waiting for data</h3>
+      ${
+        earlier.length > 0
+          ? html`<p>${earlier.length} service${earlier.length === 1 ? '' : 's'} sent spans before
+              this window (the last ${ago(last, Date.now())}): choose a longer window above to see them.</p>`
+          : null
+      }
       <p class="muted">No spans arrived in the last ${props.window}. Point your services' OTLP exporter
         at this apm (<code>OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318</code> by default; for
         <code>peregrine serve</code>, also <code>OTEL_SERVICE_NAME</code>) and the map fills in
