@@ -39,8 +39,12 @@ export function msText(v: Ms): string {
   return v === null ? '–' : dur(v / 1000);
 }
 
-/** Calls per second as text. */
+/** Calls per second as text; below 0.1/s per minute (0.9/min reads better than 0.01/s). */
 export function perSecond(v: number): string {
+  if (v > 0 && v < 0.1) {
+    const perMinute = v * 60;
+    return `${perMinute >= 1 ? perMinute.toFixed(1) : perMinute.toFixed(2)}/min`;
+  }
   return `${rate(v)}/s`;
 }
 

@@ -103,7 +103,7 @@ function Node(props: { n: MapNode; at: Placed; window: string }) {
       ? 'no calls in the window'
       : `${perSecond(n.callsPerSecond)} · ${errorText(n.errorRate)} · p95 ${msText(n.p95Ms)}`;
   return html`<g class=${`node ${n.kind} ${n.health} ${isService ? 'link' : ''}`} data-node=${n.id}
-      data-kind=${n.kind} data-health=${n.health} data-calls=${n.calls}
+      data-kind=${n.kind} data-health=${n.health} data-calls=${n.calls} data-errors=${n.errors}
       transform=${`translate(${at.x},${at.y})`} role=${isService ? 'link' : 'img'}
       tabindex=${isService ? 0 : -1} onClick=${open}
       onKeyDown=${(ev: KeyboardEvent) => ev.key === 'Enter' && open()}>
