@@ -110,6 +110,8 @@ export interface OperationRow {
 /** A service's page (`GET /api/service`): totals, per-minute points, operations, neighbours. */
 export interface ServiceDetail {
   service: string;
+  /** A service, or a leaf (database, cache, external host): then the totals are the calls into it. */
+  kind: NodeKind;
   windowSeconds: number;
   /** Last span stored for it (ms), null when none is stored. */
   lastSeenMs: number | null;

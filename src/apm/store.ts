@@ -559,6 +559,7 @@ export class ApmStore {
     });
     return {
       service,
+      kind: kinds.get(service)?.kind ?? 'service',
       windowSeconds: seconds,
       lastSeenMs: lastUs === null ? null : Math.floor(lastUs / 1000),
       totals: { ...totals, health: health(calls, totals.errorRate) },

@@ -96,18 +96,17 @@ function Node(props: { n: MapNode; at: Placed; window: string }) {
   const color = HEALTH_COLOR[n.health];
   const isService = n.kind === 'service';
   const open = () => {
-    if (isService) location.hash = href('service', { name: n.id, window: props.window });
+    location.hash = href('service', { name: n.id, window: props.window });
   };
   const stats =
     n.calls === 0
       ? 'no calls in the window'
       : `${perSecond(n.callsPerSecond)} · ${errorText(n.errorRate)} · p95 ${msText(n.p95Ms)}`;
-  return html`<g class=${`node ${n.kind} ${n.health} ${isService ? 'link' : ''}`} data-node=${n.id}
+  return html`<g class=${`node ${n.kind} ${n.health} link`} data-node=${n.id}
       data-kind=${n.kind} data-health=${n.health} data-calls=${n.calls} data-errors=${n.errors}
-      transform=${`translate(${at.x},${at.y})`} role=${isService ? 'link' : 'img'}
-      tabindex=${isService ? 0 : -1} onClick=${open}
+      transform=${`translate(${at.x},${at.y})`} role="link" tabindex="0" onClick=${open}
       onKeyDown=${(ev: KeyboardEvent) => ev.key === 'Enter' && open()}>
-    <title>${n.id} (${n.kind}): ${int(n.calls)} ${isService ? 'requests served' : 'calls'}, ${int(n.errors)} failed. ${HEALTH_TEXT[n.health]}${isService ? '. Click for its page.' : ''}</title>
+    <title>${n.id} (${n.kind}): ${int(n.calls)} ${isService ? 'requests served' : 'calls'}, ${int(n.errors)} failed. ${HEALTH_TEXT[n.health]}. Click for its page.</title>
     <rect width=${at.width} height=${at.height} rx=${isService ? 8 : 22} class="node-box" stroke=${color} />
     <rect width="5" height=${at.height - 16} x="0" y="8" fill=${color} rx="2" />
     <text x="16" y="24" class="node-name"><tspan class="node-icon" fill=${color}>${KIND_ICON[n.kind] ?? '•'}</tspan> ${cut(n.id, 21)}</text>
@@ -151,7 +150,7 @@ export function MapPanel(props: { window: string; services: ServiceSummary[] | u
   const sortedEdges = [...m.edges].sort((a, b) => b.calls - a.calls);
   return html`<section>
     <div class="card map-card">
-      <h3>Service map <span class="muted">(last ${props.window}; a service opens its page, an edge its traces)</span></h3>
+      <h3>Service map <span class="muted">(last ${props.window}; a node opens its page, an edge its traces)</span></h3>
       ${q.error ? html`<p class="error">${q.error}</p>` : null}
       <div class="map-scroll">
         <svg class="map" data-testid="map" viewBox=${`0 0 ${placed.width} ${placed.height + 40}`}

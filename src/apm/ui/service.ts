@@ -67,19 +67,25 @@ export function ServicePanel(props: { name: string; window: string }) {
   const q = usePoll<ServiceDetail>('service', { name: props.name, window: String(seconds) }, 5000);
   // Rounded to the minute, so the searches' parameters (and their polling) stay put meanwhile.
   const since = String(Math.floor((Date.now() - seconds * 1000) / 60_000) * 60_000);
-  const common = { service: props.name, start: since, limit: '8' };
-  const recent = usePoll<{ traces: TraceSummary[] }>('traces', common, 5000);
+  const d = q.data;
+  // A leaf has no spans of its own: its traces are the calls into it from its (busiest) caller.
+  const caller = d === undefined || d.kind === 'service' ? undefined : d.callers[0]?.source;
+  const ready = d !== undefined && (d.kind === 'service' || caller !== undefined);
+  const common: Record<string, string> =
+    caller === undefined
+      ? { service: props.name, start: since, limit: '8' }
+      : { caller, callee: props.name, start: since, limit: '8' };
+  const recent = usePoll<{ traces: TraceSummary[] }>(ready ? 'traces' : null, common, 5000);
   const failed = usePoll<{ traces: TraceSummary[] }>(
-    'traces',
+    ready ? 'traces' : null,
     { ...common, status: 'error' },
     5000,
   );
-  const d = q.data;
   // Slow: at least the lower bound of the histogram bucket the p95 falls in (the p95 itself is
   // interpolated inside it, so it can exceed every stored duration); stable while p95 moves.
   const p95 = d?.totals.p95Ms == null ? null : bucketFloor(d.totals.p95Ms);
   const slow = usePoll<{ traces: TraceSummary[] }>(
-    p95 === null ? null : 'traces',
+    p95 === null || !ready ? null : 'traces',
     { ...common, minDuration: String(p95 ?? 0) },
     5000,
   );
@@ -89,8 +95,15 @@ export function ServicePanel(props: { name: string; window: string }) {
     return html`<section>${title}<p class=${q.error ? 'error' : 'muted'}>${q.error ?? 'Loading…'}</p></section>`;
   const t = d.totals;
   const p = d.points;
+  // A database, cache or external host: its numbers are the calls into it (its callers' client spans).
+  const leaf = d.kind !== 'service';
+  const what = leaf ? 'Calls' : 'Requests';
   const traceLink = (params: Record<string, string>) =>
-    href('traces', { service: props.name, window: props.window, ...params });
+    href('traces', {
+      ...(caller === undefined ? { service: props.name } : { caller, callee: props.name }),
+      window: props.window,
+      ...params,
+    });
   return html`<section data-testid="service-page">
     ${title}
     <p class="facts">${
@@ -99,15 +112,15 @@ export function ServicePanel(props: { name: string; window: string }) {
         : html`<span>last span <b>${ago(d.lastSeenMs ?? 0, Date.now())}</b></span>`
     }<span>points per minute, from the stored aggregates</span></p>
     <div class="tiles">
-      <${Tile} id="service-calls" label=${`Requests (${props.window})`} value=${int(t.calls)} />
-      <${Tile} id="service-rate" label="Requests/s" value=${perSecond(t.callsPerSecond)} />
+      <${Tile} id="service-calls" label=${`${what} (${props.window})`} value=${int(t.calls)} />
+      <${Tile} id="service-rate" label=${`${what}/s`} value=${perSecond(t.callsPerSecond)} />
       <${Tile} id="service-errors" label="Errors" value=${pct(t.errorRate)} tone=${t.errors > 0 ? 'bad' : ''} />
       <${Tile} id="service-p50" label="p50" value=${msText(t.p50Ms)} />
       <${Tile} id="service-p95" label="p95" value=${msText(t.p95Ms)} />
       <${Tile} id="service-p99" label="p99" value=${msText(t.p99Ms)} />
     </div>
     <div class="grid2">
-      <${Chart} title="Throughput (server spans per second, per minute)" unit="rate" start=${p.start} stepMs=${p.stepMs}
+      <${Chart} title=${leaf ? `Calls into this ${d.kind} per second (per minute)` : 'Throughput (server spans per second, per minute)'} unit="rate" start=${p.start} stepMs=${p.stepMs}
         waitingText=${t.calls === 0 ? 'No requests in this window' : 'Waiting for a second minute of data…'}
         lines=${[
           { label: 'requests', values: p.callsPerSecond, color: '#5b9cf5', fill: true },
@@ -125,7 +138,11 @@ export function ServicePanel(props: { name: string; window: string }) {
         <h3>Operations <span class="muted">(server spans by name, busiest first)</span></h3>
         ${
           d.operations.length === 0
-            ? html`<p class="muted" data-testid="operations">No requests served in this window.</p>`
+            ? html`<p class="muted" data-testid="operations">${
+                leaf
+                  ? `A ${d.kind}: its operations are its callers' client spans (their traces are below).`
+                  : 'No requests served in this window.'
+              }</p>`
             : html`<div class="scroll"><table class="table compact" data-testid="operations">
           <thead><tr><th>Operation</th><th class="num">Calls</th><th class="num">calls/s</th><th class="num">Errors</th>
             <th class="num">p50</th><th class="num">p95</th><th class="num">p99</th></tr></thead>

@@ -59,6 +59,7 @@ export type Neighbour = MapEdge & { kind: NodeKind; nodeHealth: Health };
 
 export interface ServiceDetail {
   service: string;
+  kind: NodeKind;
   windowSeconds: number;
   lastSeenMs: number | null;
   totals: OperationRow & { health: Health };
