@@ -27,9 +27,9 @@ export interface Layout {
   height: number;
 }
 
-export const NODE_WIDTH = 198;
+export const NODE_WIDTH = 226;
 export const NODE_HEIGHT = 58;
-const COLUMN_GAP = 215;
+const COLUMN_GAP = 205;
 const ROW_GAP = 44;
 const MARGIN = 24;
 

@@ -119,7 +119,7 @@ function Legend() {
   return html`<div class="map-legend" data-testid="map-legend">${(
     ['ok', 'warning', 'critical', 'idle'] as Health[]
   ).map((h) => html`<span><${HealthDot} health=${h} /> ${HEALTH_TEXT[h]}</span>`)}
-    <span class="muted">◆ service · ⛁ database · ⚡ cache · ☁ external · edge: calls/s · errors · p95</span></div>`;
+    <span class="muted">◆ service · ⛁ database · ⚡ cache · ☁ external · node and edge: rate · error % · p95</span></div>`;
 }
 
 /** Every service, database, cache and external host, and the calls between them, over the window. */
@@ -180,7 +180,7 @@ export function MapPanel(props: { window: string; services: ServiceSummary[] | u
         sortedEdges.length === 0
           ? html`<p class="muted">No calls between services in this window: each service is on its own.</p>`
           : html`<div class="scroll"><table class="table" data-testid="edges">
-        <thead><tr><th>Caller</th><th>Callee</th><th class="num">Calls</th><th class="num">calls/s</th>
+        <thead><tr><th>Caller</th><th>Callee</th><th class="num">Calls</th><th class="num">Rate</th>
           <th class="num">Errors</th><th class="num">p50</th><th class="num">p95</th><th></th></tr></thead>
         <tbody>${sortedEdges.map(
           (e) => html`<tr data-edge-row=${`${e.source}→${e.target}`}

@@ -43,7 +43,7 @@ function Neighbours(props: {
     }</p>`;
   return html`<div class="scroll"><table class="table compact" data-testid=${props.side}>
     <thead><tr><th>${props.side === 'callers' ? 'Caller' : 'Callee'}</th><th>Kind</th><th class="num">Calls</th>
-      <th class="num">calls/s</th><th class="num">Errors</th><th class="num">p95</th><th></th></tr></thead>
+      <th class="num">Rate</th><th class="num">Errors</th><th class="num">p95</th><th></th></tr></thead>
     <tbody>${props.rows.map((e) => {
       const other = props.side === 'callers' ? e.source : e.target;
       return html`<tr data-neighbour=${other} data-health=${e.nodeHealth}>
@@ -144,7 +144,7 @@ export function ServicePanel(props: { name: string; window: string }) {
                   : 'No requests served in this window.'
               }</p>`
             : html`<div class="scroll"><table class="table compact" data-testid="operations">
-          <thead><tr><th>Operation</th><th class="num">Calls</th><th class="num">calls/s</th><th class="num">Errors</th>
+          <thead><tr><th>Operation</th><th class="num">Calls</th><th class="num">Rate</th><th class="num">Errors</th>
             <th class="num">p50</th><th class="num">p95</th><th class="num">p99</th></tr></thead>
           <tbody>${d.operations.map(
             (o) => html`<tr data-operation=${o.operation} onClick=${() => {
