@@ -1,13 +1,14 @@
 /**
  * `peregrine apm`'s pages in a real browser (Debian's chromium driven by playwright-core) against
- * a real fleet: gateway → catalog under `peregrine serve` (calling through peregrine/client) →
- * pricing, a service with no Peregrine in it (node:http + the OpenTelemetry Node SDK), all
- * exporting OTLP to `peregrine apm`. A counted number of calls, then, in the page: the map holds
- * exactly the expected nodes and edges, each edge's call count is the calls made, failing
- * downstream calls turn its edges red, clicking an edge lists its traces, a failed trace's
- * waterfall shows the failing span in pricing (with the network gaps drawn), and the service page
- * counts the same. Screenshots go to $PEREGRINE_SCREENSHOTS (docs/img for the README's) or a
- * temporary folder.
+ * the `npm start` reference system (examples/reference: gateway → catalog (SQLite behind the tiered
+ * cache) → pricing under `peregrine serve`, inventory on the plain OpenTelemetry SDK, all
+ * exporting OTLP to `peregrine apm`), started with no traffic of its own. Counted calls through
+ * the gateway, then, in the page: the map holds exactly the expected nodes and edges and each
+ * edge's call count is the calls made; healthy calls leave the edges green, failing pricing calls
+ * turn the edges above them red; clicking an edge lists its traces, and a failed trace's waterfall
+ * shows the failing span in pricing (each service in its colour, the network gaps drawn); the
+ * service page counts the same. Screenshots go to $PEREGRINE_SCREENSHOTS (docs/img for the
+ * README's) or a temporary folder.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,9 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { type ReferenceSystem, startReferenceSystem } from '../../examples/reference/system.ts';
 import { eventually } from '../helpers/wait.ts';
-import { type ApmProcess, startApm, startOtelService } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -69,117 +69,144 @@ async function mapFacts(page: Page) {
   };
 }
 
-test('the apm pages: the map counts every call, a failing call reddens its edge, its trace shows where it failed', {
+/**
+ * The healthy calls (all 200): 8 product calls over 5 SKUs (one slow) and a list. Each product
+ * call is gateway → catalog, gateway → inventory and catalog → pricing; catalog reads the
+ * database the first time it sees a SKU (then it is cached) and for every list.
+ */
+const HEALTHY = [
+  '/products/TENT-2P',
+  '/products/BAG-0C',
+  '/products/TENT-2P',
+  '/products/POT-1L',
+  '/products/KAYAK-SEA',
+  '/products/MAT-AIR',
+  '/products/TENT-2P',
+  '/products/BAG-0C',
+  '/products',
+];
+/** Then: three calls pricing fails (502 at the gateway; never five in a row) and an unknown SKU (404, no pricing call). */
+const FAILING = ['/products/LANTERN-OLD', '/products/ROPE-60M', '/products/LANTERN-OLD'];
+const UNKNOWN = '/products/NOPE-0';
+
+test('the apm pages on the reference system: exact map, a failing call reddens its edges, its trace shows where it failed', {
   skip,
-  timeout: 120_000,
+  timeout: 150_000,
 }, async (t) => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install chromium)`);
   // The pages as the sources say now (the build takes about a second).
   execFileSync(process.execPath, [join(ROOT, 'scripts/build-ui.ts')], { stdio: 'ignore' });
   const dir = await mkdtemp(join(tmpdir(), 'prg-apm-ui-'));
-  const stops: Array<() => Promise<unknown>> = [];
+  let system: ReferenceSystem | undefined;
   let browser: Browser | undefined;
   t.after(async () => {
     await browser?.close();
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await system?.stop();
     await rm(dir, { recursive: true, force: true });
   });
-
-  const apm: ApmProcess = await startApm([
-    '--otlp',
-    '127.0.0.1:0',
-    '--api',
-    '127.0.0.1:0',
-    '--db',
-    join(dir, 'apm.db'),
-    '--pair-wait',
-    '3000',
-  ]);
-  stops.push(() => apm.stop());
-  const otlp = `http://127.0.0.1:${apm.otlpPort}`;
-  const pricing = await startOtelService(otlp, 'pricing');
-  stops.push(() => pricing.stop());
-  const env = (name: string, next: string, nextName: string) => ({
-    OTEL_SERVICE_NAME: name,
-    OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
-    OTEL_TRACES_SAMPLER_ARG: '1',
-    PEREGRINE_TELEMETRY_INTERVAL: '200',
-    APM_NEXT: next,
-    APM_NEXT_NAME: nextName,
+  const logs: string[] = [];
+  system = await startReferenceSystem({
+    traffic: false,
+    basePort: 0,
+    dataDir: dir,
+    // SQLite and the in-process cache whatever this test's environment has (PostgreSQL, Redis).
+    env: { ...process.env, DATABASE_URL: undefined, REDIS_URL: undefined },
+    onLog: (source, line) => {
+      logs.push(`${source}: ${line}`);
+      if (logs.length > 200) logs.shift();
+    },
   });
-  const args = ['test/fixtures/apm/service.ts', '--workers', '1', '--shed-delay', '0'];
-  const services: ServeProcess[] = [];
-  const [catalog] = await Promise.all([
-    startServe(args, { env: env('catalog', `http://127.0.0.1:${pricing.port}`, 'pricing') }),
-  ]);
-  services.push(catalog!);
-  stops.push(() => catalog!.stop());
-  const gateway = await startServe(args, {
-    env: env('gateway', `http://127.0.0.1:${catalog!.port}`, 'catalog'),
-  });
-  stops.push(() => gateway.stop());
+  const db = system.databaseNode;
+  assert.equal(db, 'sqlite/catalog.db');
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   mkdirSync(SHOTS, { recursive: true });
-  const ui = `http://127.0.0.1:${apm.apiPort}`;
 
   // Before any call: the map says it is waiting, not a blank picture.
-  await page.goto(`${ui}/`);
+  await page.goto(`${system.urls.apmApi}/`);
   await page.getByTestId('map-empty').waitFor({ timeout: 10_000 });
   assert.match((await page.getByTestId('map-empty').textContent()) ?? '', /Waiting for data/);
 
+  const gateway = system.urls.gateway;
   const call = async (path: string) => {
-    const res = await fetch(`http://127.0.0.1:${gateway.port}${path}`);
+    const res = await fetch(gateway + path);
     await res.arrayBuffer();
     return res.status;
   };
-  const OK = 20;
-  const FAILING = 3;
-  for (let i = 0; i < OK; i++) assert.equal(await call('/work'), 200);
-
-  // The healthy calls first: both edges green with every call.
-  await eventually(
-    async () => {
-      const { edges } = await mapFacts(page);
-      return (
-        edges['gateway→catalog']?.calls === OK &&
-        edges['catalog→pricing']?.calls === OK &&
-        edges['gateway→catalog']?.health === 'ok' &&
-        edges['catalog→pricing']?.health === 'ok'
+  for (const path of HEALTHY) assert.equal(await call(path), 200, path);
+  const waitFor = async (want: Record<string, [calls: number, health: string]>, what: string) => {
+    let last: unknown;
+    try {
+      await eventually(
+        async () => {
+          const { edges } = await mapFacts(page);
+          last = Object.fromEntries(
+            Object.entries(edges).map(([k, v]) => [k, [v.calls, v.health]]),
+          );
+          return JSON.stringify(Object.keys(edges).sort()) ===
+            JSON.stringify(Object.keys(want).sort()) &&
+            Object.entries(want).every(
+              ([k, [calls, health]]) => edges[k]?.calls === calls && edges[k]?.health === health,
+            )
+            ? true
+            : undefined;
+        },
+        30_000,
+        what,
+        250,
       );
+    } catch (err) {
+      assert.fail(
+        `${(err as Error).message}: the page shows ${JSON.stringify(last)}\n${logs.slice(-20).join('\n')}`,
+      );
+    }
+  };
+  // 8 product calls (5 SKUs) and a list: every edge green with exactly its calls.
+  await waitFor(
+    {
+      'gateway→catalog': [9, 'ok'],
+      'gateway→inventory': [8, 'ok'],
+      'catalog→pricing': [8, 'ok'],
+      [`catalog→${db}`]: [6, 'ok'],
     },
-    30_000,
-    `both edges on the map with ${OK} calls, ok`,
-    200,
+    'the healthy calls on the map, every edge ok',
   );
-  for (let i = 0; i < FAILING; i++) assert.ok((await call('/fail')) >= 500);
-  const total = OK + FAILING;
-  await eventually(
-    async () => {
-      const { edges } = await mapFacts(page);
-      return edges['gateway→catalog']?.calls === total && edges['catalog→pricing']?.calls === total;
+  for (const path of FAILING) assert.equal(await call(path), 502, path);
+  assert.equal(await call(UNKNOWN), 404);
+  // 3 failing + 1 unknown more product calls; 2 + 1 new SKUs read from the database.
+  await waitFor(
+    {
+      'gateway→catalog': [13, 'critical'],
+      'gateway→inventory': [12, 'ok'],
+      'catalog→pricing': [11, 'critical'],
+      [`catalog→${db}`]: [9, 'ok'],
     },
-    30_000,
-    `both edges with ${total} calls`,
-    200,
+    'the failing calls on the map: their edges critical',
   );
   const facts = await mapFacts(page);
-  assert.deepEqual(Object.keys(facts.nodes).sort(), ['catalog', 'gateway', 'pricing']);
-  assert.deepEqual(Object.keys(facts.edges).sort(), ['catalog→pricing', 'gateway→catalog']);
-  for (const [id, e] of Object.entries(facts.edges)) {
-    assert.equal(e.calls, total, `${id} calls`);
-    assert.equal(e.errors, FAILING, `${id} errors`);
-    // 3 of 23 failed: ≥ 5 %, critical, drawn in the critical red.
-    assert.equal(e.health, 'critical', `${id} health`);
-    assert.equal(e.stroke, '#f05a5a', `${id} colour`);
-  }
-  // pricing is the OpenTelemetry-SDK service: on the map like the others, with its requests.
-  assert.equal(facts.nodes.pricing!.kind, 'service');
-  assert.equal(facts.nodes.pricing!.calls, total);
-  assert.equal(facts.nodes.pricing!.health, 'critical');
+  assert.deepEqual(Object.keys(facts.nodes).sort(), [
+    'catalog',
+    'gateway',
+    'inventory',
+    'pricing',
+    db,
+  ]);
+  assert.equal(facts.nodes[db]!.kind, 'database');
+  assert.equal(facts.edges['gateway→catalog']!.errors, 3);
+  assert.equal(facts.edges['catalog→pricing']!.errors, 3);
+  assert.equal(facts.edges['gateway→inventory']!.errors, 0);
+  // Drawn in the health colours: failing edges red, the others green.
+  assert.equal(facts.edges['catalog→pricing']!.stroke, '#f05a5a');
+  assert.equal(facts.edges['gateway→catalog']!.stroke, '#f05a5a');
+  assert.equal(facts.edges['gateway→inventory']!.stroke, '#4cc38a');
+  assert.equal(facts.edges[`catalog→${db}`]!.stroke, '#4cc38a');
+  // inventory runs the plain OpenTelemetry SDK (no Peregrine): on the map like the others.
+  assert.equal(facts.nodes.inventory!.kind, 'service');
+  assert.equal(facts.nodes.inventory!.calls, 12);
+  assert.equal(facts.nodes.pricing!.errors, 3);
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(SHOTS, 'apm-map.png') });
 
@@ -187,19 +214,19 @@ test('the apm pages: the map counts every call, a failing call reddens its edge,
   await page.locator('[data-edge="catalog→pricing"] .edge-label').click();
   await page.getByTestId('edge-filter').waitFor();
   const rows = page.locator('[data-testid="traces"] tr[data-trace]');
-  await eventually(async () => (await rows.count()) === total, 10_000, `${total} traces`, 100);
-  assert.equal(await page.locator('[data-testid="traces"] tr.failed').count(), FAILING);
+  await eventually(async () => (await rows.count()) === 11, 10_000, '11 traces on the edge', 100);
+  assert.equal(await page.locator('[data-testid="traces"] tr.failed').count(), 3);
   // The failed filter on the same edge: exactly the failing calls.
   await page.locator('select[name="status"]').selectOption('error');
   await eventually(
-    async () => (await page.getByTestId('traces').getAttribute('data-count')) === String(FAILING),
+    async () => (await page.getByTestId('traces').getAttribute('data-count')) === '3',
     10_000,
-    `${FAILING} failed traces on the edge`,
+    '3 failed traces on the edge',
     100,
   );
   await page.locator('[data-testid="traces"] tr.failed a').first().click();
   await page.getByTestId('waterfall').waitFor();
-  // The failing span is pricing's server span, under catalog's client span.
+  // The failing span is pricing's server span, called by catalog's client span.
   const failing = page.locator('li.wf-row[data-status="error"][data-kind="server"]');
   await failing.first().waitFor();
   const failedServers = await failing.evaluateAll((els) =>
@@ -209,18 +236,21 @@ test('the apm pages: the map counts every call, a failing call reddens its edge,
   const legend = await page
     .locator('[data-testid="wf-legend"] [data-service]')
     .evaluateAll((els) => els.map((el) => el.getAttribute('data-service')).sort());
-  assert.deepEqual(legend, ['catalog', 'gateway', 'pricing']);
+  assert.deepEqual(legend, ['catalog', 'gateway', 'inventory', 'pricing']);
   // Each service its own colour.
   const colours = await page
     .locator('[data-testid="wf-legend"] [data-service] i')
     .evaluateAll((els) => els.map((el) => el.getAttribute('style')));
-  assert.equal(new Set(colours).size, 3, `colours ${colours.join(' ')}`);
-  // Two calls in the trace (gateway → catalog → pricing): each server span shows its network gap.
+  assert.equal(new Set(colours).size, 4, `colours ${colours.join(' ')}`);
+  // Three calls between services in the trace (gateway → catalog, gateway → inventory,
+  // catalog → pricing): each server span shows its network gap.
   const gaps = await page
     .getByTestId('wf-gap')
     .evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-gap-ms'))));
-  assert.equal(gaps.length, 2, `gaps ${gaps.join(', ')}`);
+  assert.equal(gaps.length, 3, `gaps ${gaps.join(', ')}`);
   for (const g of gaps) assert.ok(g >= 0 && g < 1000, `gap ${g} ms`);
+  // The span where the failure began is open: pricing's, with its error.
+  await page.waitForTimeout(300);
   await page.screenshot({ path: join(SHOTS, 'apm-waterfall.png'), fullPage: true });
 
   // A node opens its service page: the same counts, from the stored aggregates.
@@ -229,31 +259,38 @@ test('the apm pages: the map counts every call, a failing call reddens its edge,
   await page.getByTestId('service-page').waitFor();
   assert.equal(await page.getByTestId('service-name').textContent(), 'catalog');
   await eventually(
-    async () => (await page.getByTestId('service-calls').textContent()) === String(total),
+    async () => (await page.getByTestId('service-calls').textContent()) === '13',
     10_000,
-    `catalog served ${total}`,
+    'catalog served 13',
     100,
   );
   assert.equal(await page.getByTestId('service-health').textContent(), 'critical');
+  assert.equal(await page.locator('[data-testid="callers"] tr[data-neighbour]').count(), 1);
   assert.deepEqual(
     await page
-      .locator('[data-testid="operations"] tr[data-operation]')
-      .evaluateAll((els) => els.map((el) => el.getAttribute('data-operation')).sort()),
-    ['GET /fail', 'GET /work'],
-  );
-  assert.equal(await page.locator('[data-testid="callers"] tr[data-neighbour]').count(), 1);
-  assert.equal(
-    await page
-      .locator('[data-testid="callees"] tr[data-neighbour="pricing"]')
-      .getAttribute('data-health'),
-    'critical',
+      .locator('[data-testid="callees"] tr[data-neighbour]')
+      .evaluateAll((els) =>
+        els.map((el) => `${el.getAttribute('data-neighbour')}:${el.getAttribute('data-health')}`),
+      )
+      .then((xs) => xs.sort()),
+    [`pricing:critical`, `${db}:ok`].sort(),
   );
   await page.locator('[data-testid="service-failed"] tr[data-trace]').first().waitFor();
-  assert.equal(
-    await page.locator('[data-testid="service-failed"] tr[data-trace]').count(),
-    FAILING,
-  );
-  await page.waitForTimeout(300);
+  assert.equal(await page.locator('[data-testid="service-failed"] tr[data-trace]').count(), 3);
+  await page.waitForTimeout(500);
   await page.screenshot({ path: join(SHOTS, 'apm-service.png'), fullPage: true });
+
+  // The database opens its page too: the calls into it, and their traces (from catalog).
+  await page.getByTestId('tab-map').click();
+  await page.locator(`[data-node="${db}"]`).click();
+  await page.getByTestId('service-page').waitFor();
+  await eventually(
+    async () => (await page.getByTestId('service-calls').textContent()) === '9',
+    10_000,
+    'the database read 9 times',
+    100,
+  );
+  assert.equal(await page.getByTestId('service-health').textContent(), 'ok');
+  await page.locator('[data-testid="service-recent"] tr[data-trace]').first().waitFor();
   assert.deepEqual(errors, [], 'no error in the page');
 });

@@ -29,7 +29,7 @@ export interface Layout {
 
 export const NODE_WIDTH = 226;
 export const NODE_HEIGHT = 58;
-const COLUMN_GAP = 205;
+const COLUMN_GAP = 228;
 const ROW_GAP = 44;
 const MARGIN = 24;
 

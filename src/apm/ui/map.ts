@@ -73,6 +73,11 @@ function Edge(props: {
     ly = below - 8;
   }
   const label = `${perSecond(e.callsPerSecond)} · ${errorText(e.errorRate)} · p95 ${msText(e.p95Ms)}`;
+  const half = label.length * 3.1 + 6;
+  // Never over a node: between the two columns when the label fits there.
+  if (to.layer > from.layer && x2 - x1 > 2 * half + 12) {
+    lx = Math.min(Math.max(lx, x1 + half + 6), x2 - half - 12);
+  }
   const open = () => {
     location.hash = edgeTraces(e.source, e.target, props.window);
   };
@@ -85,7 +90,7 @@ function Edge(props: {
     <path class="edge-line" d=${d} stroke=${color} marker-end=${`url(#arrow-${e.health})`}
       stroke-width=${Math.min(6, 1.5 + Math.log10(1 + e.callsPerSecond) * 2)} />
     <g transform=${`translate(${lx},${ly})`}>
-      <rect class="edge-label-bg" x=${-label.length * 3.1 - 6} y="-9" width=${label.length * 6.2 + 12} height="18" rx="4" />
+      <rect class="edge-label-bg" x=${-half} y="-9" width=${2 * half} height="18" rx="4" />
       <text class="edge-label" text-anchor="middle" dy="4" fill=${e.health === 'ok' ? '#cfd6e1' : color}>${label}</text>
     </g>
   </g>`;

@@ -113,7 +113,7 @@ export function ServicePanel(props: { name: string; window: string }) {
     }<span>points per minute, from the stored aggregates</span></p>
     <div class="tiles">
       <${Tile} id="service-calls" label=${`${what} (${props.window})`} value=${int(t.calls)} />
-      <${Tile} id="service-rate" label=${`${what}/s`} value=${perSecond(t.callsPerSecond)} />
+      <${Tile} id="service-rate" label="Rate" value=${perSecond(t.callsPerSecond)} />
       <${Tile} id="service-errors" label="Errors" value=${pct(t.errorRate)} tone=${t.errors > 0 ? 'bad' : ''} />
       <${Tile} id="service-p50" label="p50" value=${msText(t.p50Ms)} />
       <${Tile} id="service-p95" label="p95" value=${msText(t.p95Ms)} />

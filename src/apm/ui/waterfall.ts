@@ -147,6 +147,14 @@ export function TracePanel(props: { id: string }) {
       const gap = caller === undefined ? undefined : gapOf(caller, s);
       const isOpen = opened.has(s.spanId);
       const end = left + width;
+      // Where the row's drawing ends (the bar, or the hatched gap after it): the label goes right
+      // of it when there is room, else left of where the drawing starts.
+      const reach = end + (gap?.after ? (gap.after / total) * 100 : 0);
+      const from = gap && gap.before > 0 ? at(caller!.startMs) : left;
+      // The label's width as a share of the track (about 0.8 % a character on a desktop screen);
+      // with room on neither side it goes inside the bar's end.
+      const need =
+        (msText(s.durationMs).length + (gap ? 12 + msText(gap.total).length : 0)) * 0.8 + 1;
       const label = html`${msText(s.durationMs)}${
         gap
           ? html` <span class="wf-gap-label" data-testid="wf-gap" data-gap-ms=${gap.total.toFixed(3)}>· network ${msText(gap.total)}</span>`
@@ -165,10 +173,12 @@ export function TracePanel(props: { id: string }) {
             ${gap && gap.before > 0 ? html`<span class="wf-gap" style=${{ left: `${at(caller!.startMs)}%`, width: `${(gap.before / total) * 100}%` }}></span>` : null}
             ${gap && gap.after > 0 ? html`<span class="wf-gap" style=${{ left: `${end}%`, width: `${(gap.after / total) * 100}%` }}></span>` : null}
             <span class="wf-bar" style=${{ left: `${left}%`, width: `${width}%`, background: color }}></span>
-            <span class="wf-dur" style=${
-              end > 70
-                ? { right: `${100 - (gap && gap.before > 0 ? at(caller!.startMs) : left) + 0.5}%` }
-                : { left: `${end + (gap?.after ? (gap.after / total) * 100 : 0) + 0.5}%` }
+            <span class=${`wf-dur ${100 - reach < need && from < need ? 'inside' : ''}`} style=${
+              100 - reach >= need
+                ? { left: `${reach + 0.5}%` }
+                : from >= need
+                  ? { right: `${100 - from + 0.5}%` }
+                  : { right: `${100 - end + 0.5}%` }
             }>${label}</span>
           </span>
         </button>
