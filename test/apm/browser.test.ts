@@ -292,5 +292,20 @@ test('the apm pages on the reference system: exact map, a failing call reddens i
   );
   assert.equal(await page.getByTestId('service-health').textContent(), 'ok');
   await page.locator('[data-testid="service-recent"] tr[data-trace]').first().waitFor();
+
+  // The search form: an attribute (the SKU pricing was asked for) and a service, from the page.
+  await page.getByTestId('tab-traces').click();
+  await page.getByTestId('trace-search').waitFor();
+  await page.locator('select[name="service"]').selectOption('pricing');
+  await page.locator('input[name="attr"]').fill('url.path=/prices/LANTERN-OLD');
+  await page.locator('input[name="attr"]').press('Enter');
+  await eventually(
+    async () => (await page.getByTestId('traces').getAttribute('data-count')) === '2',
+    10_000,
+    'the two LANTERN-OLD calls found by attribute',
+    100,
+  );
+  assert.match(page.url(), /service=pricing/);
+  assert.match(page.url(), /attr=url\.path%3D%2Fprices%2FLANTERN-OLD/);
   assert.deepEqual(errors, [], 'no error in the page');
 });
