@@ -119,13 +119,16 @@ export function ServicePanel(props: { name: string; window: string }) {
       <${Tile} id="service-p95" label="p95" value=${msText(t.p95Ms)} />
       <${Tile} id="service-p99" label="p99" value=${msText(t.p99Ms)} />
     </div>
-    <div class="grid2">
+    <div class="grid3 charts">
       <${Chart} title=${leaf ? `Calls into this ${d.kind} per second (per minute)` : 'Throughput (server spans per second, per minute)'} unit="rate" start=${p.start} stepMs=${p.stepMs}
         waitingText=${t.calls === 0 ? 'No requests in this window' : 'Waiting for a second minute of data…'}
         lines=${[
           { label: 'requests', values: p.callsPerSecond, color: '#5b9cf5', fill: true },
           { label: 'errors', values: p.errorsPerSecond, color: '#f05a5a' },
         ]} />
+      <${Chart} title="Error rate (per minute)" unit="ratio" start=${p.start} stepMs=${p.stepMs}
+        waitingText=${t.calls === 0 ? 'No requests in this window' : 'Drawn from two minutes with requests'}
+        lines=${[{ label: 'failed', values: p.errorRate, color: '#f05a5a', fill: true }]} />
       <${Chart} title="Latency (per minute)" unit="seconds" start=${p.start} stepMs=${p.stepMs}
         waitingText="No requests in this window" lines=${[
           { label: 'p50', values: toSeconds(p.p50Ms), color: '#4cc38a' },
