@@ -159,7 +159,8 @@ export function MapPanel(props: { window: string; services: ServiceSummary[] | u
       ${q.error ? html`<p class="error">${q.error}</p>` : null}
       <div class="map-scroll">
         <svg class="map" data-testid="map" viewBox=${`0 0 ${placed.width} ${placed.height + 40}`}
-          style=${{ maxWidth: `${placed.width}px` }} role="group" aria-label="Service map">
+          style=${{ maxWidth: `${placed.width}px`, minWidth: `${Math.min(placed.width, 760)}px` }}
+          role="group" aria-label="Service map">
           <defs>${(['ok', 'warning', 'critical', 'idle'] as Health[]).map(
             (h) => html`<marker id=${`arrow-${h}`} viewBox="0 0 10 10" refX="8" refY="5"
               markerWidth="7" markerHeight="7" orient="auto-start-reverse">
