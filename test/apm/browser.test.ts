@@ -123,6 +123,10 @@ test('the apm pages on the reference system: exact map, a failing call reddens i
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  // A Content-Security-Policy refusal or a failed request shows as a console error.
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   mkdirSync(SHOTS, { recursive: true });
 
   // Before any call: the map says it is waiting, not a blank picture.

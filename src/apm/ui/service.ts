@@ -126,8 +126,8 @@ export function ServicePanel(props: { name: string; window: string }) {
           { label: 'requests', values: p.callsPerSecond, color: '#5b9cf5', fill: true },
           { label: 'errors', values: p.errorsPerSecond, color: '#f05a5a' },
         ]} />
-      <${Chart} title="Error rate (per minute)" unit="ratio" start=${p.start} stepMs=${p.stepMs}
-        waitingText=${t.calls === 0 ? 'No requests in this window' : 'Drawn from two minutes with requests'}
+      <${Chart} title="Error rate (per minute)" unit="ratio" start=${p.start} stepMs=${p.stepMs} dots=${true}
+        waitingText="No requests in this window"
         lines=${[{ label: 'failed', values: p.errorRate, color: '#f05a5a', fill: true }]} />
       <${Chart} title="Latency (per minute)" unit="seconds" start=${p.start} stepMs=${p.stepMs}
         waitingText="No requests in this window" lines=${[
