@@ -297,6 +297,15 @@ test('the apm pages on the reference system: exact map, a failing call reddens i
   assert.equal(await page.getByTestId('service-health').textContent(), 'ok');
   await page.locator('[data-testid="service-recent"] tr[data-trace]').first().waitFor();
 
+  // The services list: the four services (the database is no service), with their requests.
+  await page.getByTestId('tab-services').click();
+  const services = page.locator('[data-testid="services"] tr[data-service]');
+  await services.first().waitFor();
+  assert.deepEqual(
+    await services.evaluateAll((els) => els.map((el) => el.getAttribute('data-service'))),
+    ['catalog', 'gateway', 'inventory', 'pricing'],
+  );
+
   // The search form: an attribute (the SKU pricing was asked for) and a service, from the page.
   await page.getByTestId('tab-traces').click();
   await page.getByTestId('trace-search').waitFor();
