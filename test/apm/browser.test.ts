@@ -310,14 +310,26 @@ test('the apm pages on the reference system: exact map, a failing call reddens i
   await page.getByTestId('tab-traces').click();
   await page.getByTestId('trace-search').waitFor();
   await page.locator('select[name="service"]').selectOption('pricing');
+  await eventually(
+    () => page.url().includes('service=pricing'),
+    5000,
+    'the service in the URL',
+    50,
+  );
   await page.locator('input[name="attr"]').fill('url.path=/prices/LANTERN-OLD');
+  // Polls re-render the page meanwhile (every 3 s): what was typed stays until Enter.
+  await page.waitForTimeout(3500);
   await page.locator('input[name="attr"]').press('Enter');
   await eventually(
     async () => (await page.getByTestId('traces').getAttribute('data-count')) === '2',
     10_000,
     'the two LANTERN-OLD calls found by attribute',
     100,
-  );
+  ).catch(async (err: Error) => {
+    assert.fail(
+      `${err.message}: ${page.url()} shows ${await page.getByTestId('traces').getAttribute('data-count')} (${await page.getByTestId('traces').textContent()})`,
+    );
+  });
   assert.match(page.url(), /service=pricing/);
   assert.match(page.url(), /attr=url\.path%3D%2Fprices%2FLANTERN-OLD/);
   assert.deepEqual(errors, [], 'no error in the page');

@@ -133,30 +133,51 @@ export function MapPanel(props: { window: string; services: ServiceSummary[] | u
   const m = q.data;
   if (m === undefined)
     return html`<section class="card"><p class=${q.error ? 'error' : 'muted'}>${q.error ? `The apm does not answer: ${q.error}` : 'Loading the map…'}</p></section>`;
-  if (m.nodes.length === 0) {
-    const earlier = props.services ?? [];
-    const last = Math.max(0, ...earlier.map((s) => s.lastSeenMs));
+  // Services that sent spans before the window but none in it: on the map too, grey (idle).
+  const idle: MapNode[] = (props.services ?? [])
+    .filter((sv) => !m.nodes.some((n) => n.id === sv.service))
+    .map((sv) => ({
+      id: sv.service,
+      kind: 'service',
+      calls: 0,
+      errors: 0,
+      callsPerSecond: 0,
+      errorRate: 0,
+      p95Ms: null,
+      health: 'idle',
+    }));
+  const nodes = [...m.nodes, ...idle];
+  if (nodes.length === 0) {
     return html`<section class="card map-empty" data-testid="map-empty">
       <h3>Waiting for data</h3>
-      ${
-        earlier.length > 0
-          ? html`<p>${earlier.length} service${earlier.length === 1 ? '' : 's'} sent spans before
-              this window (the last ${ago(last, Date.now())}): choose a longer window above to see them.</p>`
-          : null
-      }
-      <p class="muted">No spans arrived in the last ${props.window}. Point your services' OTLP exporter
-        at this apm (<code>OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318</code> by default; for
+      <p class="muted">No service has sent spans yet. Point your services' OTLP exporter at this
+        apm (<code>OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318</code> by default; for
         <code>peregrine serve</code>, also <code>OTEL_SERVICE_NAME</code>) and the map fills in
         as calls arrive.</p>
       <${Legend} />
     </section>`;
   }
-  const placed = layout(m);
+  const lastIdle = Math.max(
+    0,
+    ...(props.services ?? [])
+      .filter((sv) => idle.some((n) => n.id === sv.service))
+      .map((sv) => sv.lastSeenMs),
+  );
+  const placed = layout({ nodes, edges: m.edges });
   const sortedEdges = [...m.edges].sort((a, b) => b.calls - a.calls);
   return html`<section>
     <div class="card map-card">
       <h3>Service map <span class="muted">(last ${props.window}; a node opens its page, an edge its traces)</span></h3>
       ${q.error ? html`<p class="error">${q.error}</p>` : null}
+      ${
+        idle.length > 0
+          ? html`<p class="muted" data-testid="map-idle">${
+              idle.length === nodes.length ? 'No spans arrived in this window. ' : ''
+            }${idle.length === 1 ? '1 service' : `${idle.length} services`} sent no spans in the last
+              ${props.window} (grey; the latest of ${idle.length === 1 ? 'its' : 'their'} spans
+              ${ago(lastIdle, Date.now())}): a longer window shows ${idle.length === 1 ? 'its' : 'their'} calls.</p>`
+          : null
+      }
       <div class="map-scroll">
         <svg class="map" data-testid="map" viewBox=${`0 0 ${placed.width} ${placed.height + 40}`}
           style=${{ maxWidth: `${placed.width}px`, minWidth: `${Math.min(placed.width, 760)}px` }}
@@ -175,7 +196,7 @@ export function MapPanel(props: { window: string; services: ServiceSummary[] | u
                   fanIn=${m.edges.filter((x) => x.target === e.target).length} />`
               : null;
           })}
-          ${m.nodes.map((n) => html`<${Node} n=${n} at=${placed.nodes.get(n.id)!} window=${props.window} />`)}
+          ${nodes.map((n) => html`<${Node} n=${n} at=${placed.nodes.get(n.id)!} window=${props.window} />`)}
         </svg>
       </div>
       <${Legend} />

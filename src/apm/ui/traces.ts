@@ -71,8 +71,14 @@ export function TracesPanel(props: { params: URLSearchParams; window: string }) 
   const p = props.params;
   const get = (k: string) => p.get(k) ?? '';
   const set = (k: string, v: string) => {
+    // From the address as it is now, not as this render saw it: a change made just before (the
+    // hash set, its re-render not yet run) must not be lost.
+    const now = new URLSearchParams(location.hash.split('?')[1] ?? '');
     const next: Record<string, string> = {};
-    for (const f of FIELDS) if (get(f) !== '') next[f] = get(f);
+    for (const f of FIELDS) {
+      const value = now.get(f) ?? '';
+      if (value !== '') next[f] = value;
+    }
     if (v === '') delete next[k];
     else next[k] = v;
     if (k === 'window') {
@@ -96,8 +102,11 @@ export function TracesPanel(props: { params: URLSearchParams; window: string }) 
     query.start = String(Math.floor((Date.now() - windowSeconds(window) * 1000) / 60_000) * 60_000);
   }
   const q = usePoll<{ traces: TraceSummary[] }>('traces', query, 3000);
-  const input = (k: string, label: string, placeholder: string, size = 14) =>
-    html`<label>${label} <input name=${k} value=${get(k)} placeholder=${placeholder} size=${size}
+  // Uncontrolled (defaultValue), so a re-render while someone types (every poll re-renders) never
+  // puts back the value the address holds; keyed by that value, so a new address shows its own.
+  const input = (k: string, label: string, placeholder: string, size = 14, type = 'text') =>
+    html`<label>${label} <input key=${`${k}=${get(k)}`} type=${type} name=${k} defaultValue=${get(k)}
+      placeholder=${placeholder} size=${size}
       onChange=${(e: Event) => set(k, (e.target as HTMLInputElement).value.trim())} /></label>`;
   const names = services.data?.services.map((s) => s.service) ?? [];
   if (get('service') !== '' && !names.includes(get('service'))) names.push(get('service'));
@@ -133,10 +142,7 @@ export function TracesPanel(props: { params: URLSearchParams; window: string }) 
         }}>${WINDOWS.map(([w]) => html`<option value=${w}>last ${w}</option>`)}<option value="custom">from … to …</option></select></label>
       ${
         custom
-          ? html`<label>From <input type="datetime-local" name="start" value=${get('start')}
-              onChange=${(e: Event) => set('start', (e.target as HTMLInputElement).value)} /></label>
-            <label>To <input type="datetime-local" name="end" value=${get('end')}
-              onChange=${(e: Event) => set('end', (e.target as HTMLInputElement).value)} /></label>`
+          ? html`${input('start', 'From', '', 16, 'datetime-local')} ${input('end', 'To', '', 16, 'datetime-local')}`
           : null
       }
     </form>
