@@ -187,6 +187,7 @@ if (system !== undefined && stopping === undefined) {
 ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s — catalog on ${t.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, cache ${t.cache === 'local' ? 'in-process' : 'in-process + Redis'}
 
   gateway (the public API)   ${u.gateway}/products   ${u.gateway}/products/TENT-2P
+  apm: the map (pages)       ${u.apmApi}/
   apm: service map (JSON)    ${u.apmMap}
   apm: services, traces      ${u.apmApi}/api/services   ${u.apmApi}/api/traces?status=error
   gateway dashboard          ${u.dashboards.gateway}

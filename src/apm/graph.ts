@@ -32,6 +32,8 @@ export interface EdgeCall {
 /** One server span counted for its service's node. */
 export interface NodeCall {
   service: string;
+  /** The server span's name (its operation: `GET /items/{id}`). */
+  operation: string;
   startUs: number;
   durationUs: number;
   failed: boolean;
@@ -104,6 +106,7 @@ export class ServiceGraph {
       if (span.kind === 2 || span.kind === 5) {
         nodes.push({
           service: span.service,
+          operation: span.name,
           startUs: span.startUs,
           durationUs: span.durationUs,
           failed: span.status === 2,

@@ -16,6 +16,13 @@ export interface TraceQuery {
   startMs?: number;
   endMs?: number;
   limit?: number;
+  /**
+   * The calls on one edge of the map: with `callee` a service, its server spans whose parent is
+   * a span of `caller`; with `callee` a leaf (database, cache, external), `caller`'s client spans
+   * that name that leaf. Both or neither.
+   */
+  caller?: string;
+  callee?: string;
 }
 
 /** A trace found by a search. */
@@ -86,4 +93,44 @@ export interface MapEdge {
   p50Ms: number | null;
   p95Ms: number | null;
   health: 'ok' | 'warning' | 'critical' | 'idle';
+}
+
+/** One operation (server span name) of a service over a window. */
+export interface OperationRow {
+  operation: string;
+  calls: number;
+  errors: number;
+  callsPerSecond: number;
+  errorRate: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+}
+
+/** A service's page (`GET /api/service`): totals, per-minute points, operations, neighbours. */
+export interface ServiceDetail {
+  service: string;
+  /** A service, or a leaf (database, cache, external host): then the totals are the calls into it. */
+  kind: NodeKind;
+  windowSeconds: number;
+  /** Last span stored for it (ms), null when none is stored. */
+  lastSeenMs: number | null;
+  totals: OperationRow & { health: MapNode['health'] };
+  /** One point per minute from `start` (ms since the epoch), oldest first. */
+  points: {
+    start: number;
+    stepMs: number;
+    callsPerSecond: (number | null)[];
+    errorsPerSecond: (number | null)[];
+    errorRate: (number | null)[];
+    p50Ms: (number | null)[];
+    p95Ms: (number | null)[];
+    p99Ms: (number | null)[];
+  };
+  /** Busiest first. */
+  operations: OperationRow[];
+  /** Edges into it, with the caller node's kind and health. */
+  callers: (MapEdge & { kind: NodeKind; nodeHealth: MapNode['health'] })[];
+  /** Edges out of it, with the callee node's kind and health. */
+  callees: (MapEdge & { kind: NodeKind; nodeHealth: MapNode['health'] })[];
 }

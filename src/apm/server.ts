@@ -5,9 +5,12 @@
  * decoded whole, queued, and answered; when the queue is full it is answered 503 with Retry-After
  * and its spans are counted as dropped.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { gunzip } from 'node:zlib';
+import { UiAssets } from '../dashboard/assets.ts';
 import {
   BadPayload,
   type DecodeLimits,
@@ -18,6 +21,9 @@ import {
 import { ServiceGraph } from './graph.ts';
 import type { TraceQuery } from './query-types.ts';
 import { ApmStore } from './store.ts';
+
+/** The built pages (`npm run build:ui` writes them; src/apm and dist/apm are both two levels down). */
+export const APM_UI_DIR = fileURLToPath(new URL('../../dist/apm-ui/', import.meta.url));
 
 /** Options of `peregrine apm`. */
 export interface ApmOptions {
@@ -212,6 +218,7 @@ export class ApmServer {
   #log: (line: Record<string, unknown>) => void;
   #retaining = false;
   #open = true;
+  #ui: UiAssets | undefined;
 
   constructor(
     options: Partial<ApmOptions> = {},
@@ -456,6 +463,15 @@ export class ApmServer {
       json(res, this.store.map(window * 1000));
       return;
     }
+    if (path === '/api/service') {
+      const name = url.searchParams.get('name') ?? '';
+      if (name === '') throw new HttpProblem(400, 'name (the service) is required');
+      const window = seconds(url.searchParams.get('window'), 900);
+      const detail = this.store.service(name, window * 1000);
+      if (detail === undefined) throw new HttpProblem(404, `no service ${name} is stored`);
+      json(res, detail);
+      return;
+    }
     if (path === '/api/traces') {
       json(res, { traces: this.store.search(traceQuery(url.searchParams)) });
       return;
@@ -469,7 +485,22 @@ export class ApmServer {
       json(res, { traceId: id, spans });
       return;
     }
+    // The pages: `/` and `/apm` are the page, `/apm/NAME` its files.
+    if (path === '/' || path === '/apm' || path === '/apm/') {
+      this.#pages().send(req, res, 'index.html');
+      return;
+    }
+    if (path.startsWith('/apm/')) {
+      this.#pages().send(req, res, path.slice(5));
+      return;
+    }
     throw new HttpProblem(404, `nothing at ${path}`);
+  }
+
+  /** The built UI, read on first use. */
+  #pages(): UiAssets {
+    this.#ui ??= new UiAssets(APM_UI_DIR, 'apm UI');
+    return this.#ui;
   }
 
   /** The counters, with the graph's and the store's. */
@@ -541,5 +572,14 @@ export function traceQuery(p: URLSearchParams): TraceQuery {
     return [a.slice(0, i), a.slice(i + 1)] as const;
   });
   if (attrs.length > 0) q.attributes = attrs;
+  const caller = text('caller');
+  const callee = text('callee');
+  if ((caller === undefined) !== (callee === undefined)) {
+    throw new HttpProblem(400, 'caller and callee go together (one edge of the map)');
+  }
+  if (caller !== undefined && callee !== undefined) {
+    q.caller = caller;
+    q.callee = callee;
+  }
   return q;
 }

@@ -9,6 +9,7 @@ import {
   BOUNDS_MS,
   bucketOf,
   type EdgeCall,
+  leafOf,
   type NodeCall,
   type NodeKind,
   quantileMs,
@@ -16,6 +17,8 @@ import {
 import type {
   MapEdge,
   MapNode,
+  OperationRow,
+  ServiceDetail,
   ServiceSummary,
   StoredSpan,
   TraceQuery,
@@ -32,8 +35,18 @@ export interface StoreOptions {
   retentionBytes: number;
 }
 
+/** Distinct operations kept per service in `op_minutes`; more count as OTHER_OPERATION. */
+export const MAX_OPERATIONS = 500;
+/** Where a service's operations past MAX_OPERATIONS are counted. */
+export const OTHER_OPERATION = '(other operations)';
+
 const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 const STATUS = ['unset', 'ok', 'error'] as const;
+
+/** The leaf a client span's attributes name (graph.ts's rule), or undefined. */
+function leafNameOf(attributes: Attrs): string | undefined {
+  return leafOf({ attributes } as SpanRecord)?.name;
+}
 
 function health(calls: number, errorRate: number): MapEdge['health'] {
   if (calls === 0) return 'idle';
@@ -70,6 +83,13 @@ export class ApmStore {
   readonly #putEdge: Database.Statement;
   readonly #getNode: Database.Statement;
   readonly #putNode: Database.Statement;
+  readonly #getOp: Database.Statement;
+  readonly #putOp: Database.Statement;
+  /**
+   * Operation names this process has counted, per service: past MAX_OPERATIONS a service's new
+   * names count as OTHER_OPERATION (a span name carrying ids must not grow op_minutes unbounded).
+   */
+  readonly #operations = new Map<string, Set<string>>();
   readonly #write: (
     spans: readonly SpanRecord[][],
     points: readonly MetricPoint[][],
@@ -111,6 +131,11 @@ export class ApmStore {
         minute INTEGER NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL,
         calls INTEGER NOT NULL, errors INTEGER NOT NULL, hist TEXT NOT NULL,
         PRIMARY KEY (minute, node)) WITHOUT ROWID;
+      -- Per minute × service × operation (server span name): a service page's top operations.
+      CREATE TABLE IF NOT EXISTS op_minutes (
+        minute INTEGER NOT NULL, service TEXT NOT NULL, operation TEXT NOT NULL,
+        calls INTEGER NOT NULL, errors INTEGER NOT NULL, hist TEXT NOT NULL,
+        PRIMARY KEY (minute, service, operation)) WITHOUT ROWID;
     `);
     this.#insertSpan = db.prepare(
       `INSERT INTO spans (trace_id, span_id, parent_id, service, name, kind, start_us, duration_us,
@@ -134,6 +159,13 @@ export class ApmStore {
     );
     this.#putNode = db.prepare(
       `INSERT OR REPLACE INTO node_minutes (minute, node, kind, calls, errors, hist)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    this.#getOp = db.prepare(
+      'SELECT calls, errors, hist FROM op_minutes WHERE minute = ? AND service = ? AND operation = ?',
+    );
+    this.#putOp = db.prepare(
+      `INSERT OR REPLACE INTO op_minutes (minute, service, operation, calls, errors, hist)
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.#write = db.transaction((spans, points, edges, nodes) => {
@@ -234,6 +266,7 @@ export class ApmStore {
       .filter((e) => e.targetKind !== 'service')
       .map((e) => ({
         service: e.target,
+        operation: '',
         startUs: e.startUs,
         durationUs: e.durationUs,
         failed: e.failed,
@@ -248,6 +281,37 @@ export class ApmStore {
         nodeAgg.set(key, a);
       }
       add(a, n.durationUs, n.failed);
+    }
+    const opAgg = new Map<string, Agg & { minute: number; service: string; operation: string }>();
+    for (const n of nodes) {
+      const minute = Math.floor(n.startUs / 60_000_000);
+      const operation = this.#operation(n.service, n.operation);
+      const key = `${minute}\u0000${n.service}\u0000${operation}`;
+      let a = opAgg.get(key);
+      if (a === undefined) {
+        a = {
+          minute,
+          service: n.service,
+          operation,
+          calls: 0,
+          errors: 0,
+          hist: newHist(),
+          kind: 'service',
+        };
+        opAgg.set(key, a);
+      }
+      add(a, n.durationUs, n.failed);
+    }
+    for (const a of opAgg.values()) {
+      const old = this.#getOp.get(a.minute, a.service, a.operation) as
+        | { calls: number; errors: number; hist: string }
+        | undefined;
+      if (old !== undefined) {
+        a.calls += old.calls;
+        a.errors += old.errors;
+        merge(a.hist, JSON.parse(old.hist) as number[]);
+      }
+      this.#putOp.run(a.minute, a.service, a.operation, a.calls, a.errors, JSON.stringify(a.hist));
     }
     for (const a of edgeAgg.values()) {
       const old = this.#getEdge.get(a.minute, a.source, a.target) as
@@ -279,6 +343,20 @@ export class ApmStore {
       }
       this.#putNode.run(a.minute, a.node, a.kind, a.calls, a.errors, JSON.stringify(a.hist));
     }
+  }
+
+  /** The operation a server span counts under: its name, or OTHER_OPERATION past the bound. */
+  #operation(service: string, name: string): string {
+    let seen = this.#operations.get(service);
+    if (seen === undefined) {
+      if (this.#operations.size >= 10_000) this.#operations.clear();
+      seen = new Set();
+      this.#operations.set(service, seen);
+    }
+    if (seen.has(name)) return name;
+    if (seen.size >= MAX_OPERATIONS) return OTHER_OPERATION;
+    seen.add(name);
+    return name;
   }
 
   /** The map over the window ending now. */
@@ -395,6 +473,106 @@ export class ApmStore {
     return out;
   }
 
+  /**
+   * One service over the window ending now, from the per-minute aggregates only (node_minutes,
+   * op_minutes, the map's edges): totals, a point per minute, its operations, its callers and
+   * callees. Undefined when nothing of it is stored.
+   */
+  service(service: string, windowMs: number, nowMs = Date.now()): ServiceDetail | undefined {
+    const from = Math.floor((nowMs - windowMs) / 60_000);
+    const to = Math.floor(nowMs / 60_000);
+    const seconds = windowMs / 1000;
+    const rows = this.db
+      .prepare(
+        'SELECT minute, calls, errors, hist FROM node_minutes WHERE minute >= ? AND node = ?',
+      )
+      .all(from, service) as { minute: number; calls: number; errors: number; hist: string }[];
+    const lastUs = this.db
+      .prepare('SELECT max(start_us) FROM spans WHERE service = ?')
+      .pluck()
+      .get(service) as number | null;
+    const map = this.map(windowMs, nowMs);
+    const kinds = new Map(map.nodes.map((n) => [n.id, n]));
+    if (lastUs === null && rows.length === 0 && !kinds.has(service)) return undefined;
+    const byMinute = new Map(rows.map((r) => [r.minute, r]));
+    const total = newHist();
+    let calls = 0;
+    let errors = 0;
+    const points: ServiceDetail['points'] = {
+      start: from * 60_000,
+      stepMs: 60_000,
+      callsPerSecond: [],
+      errorsPerSecond: [],
+      errorRate: [],
+      p50Ms: [],
+      p95Ms: [],
+      p99Ms: [],
+    };
+    for (let m = from; m <= to; m++) {
+      const r = byMinute.get(m);
+      // The current minute has lasted only this long so far.
+      const span = m === to ? Math.max(1, (nowMs - m * 60_000) / 1000) : 60;
+      const hist = r === undefined ? undefined : (JSON.parse(r.hist) as number[]);
+      if (r !== undefined && hist !== undefined) {
+        calls += r.calls;
+        errors += r.errors;
+        merge(total, hist);
+      }
+      const n = r?.calls ?? 0;
+      points.callsPerSecond.push(n / span);
+      points.errorsPerSecond.push((r?.errors ?? 0) / span);
+      points.errorRate.push(n === 0 ? null : (r?.errors ?? 0) / n);
+      points.p50Ms.push(hist === undefined ? null : quantileMs(hist, 0.5));
+      points.p95Ms.push(hist === undefined ? null : quantileMs(hist, 0.95));
+      points.p99Ms.push(hist === undefined ? null : quantileMs(hist, 0.99));
+    }
+    const ops = new Map<string, Agg>();
+    for (const r of this.db
+      .prepare(
+        'SELECT operation, calls, errors, hist FROM op_minutes WHERE minute >= ? AND service = ?',
+      )
+      .all(from, service) as { operation: string; calls: number; errors: number; hist: string }[]) {
+      let a = ops.get(r.operation);
+      if (a === undefined) {
+        a = { calls: 0, errors: 0, hist: newHist(), kind: 'service' };
+        ops.set(r.operation, a);
+      }
+      a.calls += r.calls;
+      a.errors += r.errors;
+      merge(a.hist, JSON.parse(r.hist) as number[]);
+    }
+    const row = (operation: string, a: Agg): OperationRow => ({
+      operation,
+      calls: a.calls,
+      errors: a.errors,
+      callsPerSecond: a.calls / seconds,
+      errorRate: a.calls === 0 ? 0 : a.errors / a.calls,
+      p50Ms: quantileMs(a.hist, 0.5),
+      p95Ms: quantileMs(a.hist, 0.95),
+      p99Ms: quantileMs(a.hist, 0.99),
+    });
+    const totals = row('', { calls, errors, hist: total, kind: 'service' });
+    const neighbour = (e: MapEdge, id: string) => ({
+      ...e,
+      kind: kinds.get(id)?.kind ?? ('service' as NodeKind),
+      nodeHealth: kinds.get(id)?.health ?? ('idle' as const),
+    });
+    return {
+      service,
+      kind: kinds.get(service)?.kind ?? 'service',
+      windowSeconds: seconds,
+      lastSeenMs: lastUs === null ? null : Math.floor(lastUs / 1000),
+      totals: { ...totals, health: health(calls, totals.errorRate) },
+      points,
+      operations: [...ops]
+        .map(([name, a]) => row(name, a))
+        .sort((a, b) => b.calls - a.calls || a.operation.localeCompare(b.operation))
+        .slice(0, 100),
+      callers: map.edges.filter((e) => e.target === service).map((e) => neighbour(e, e.source)),
+      callees: map.edges.filter((e) => e.source === service).map((e) => neighbour(e, e.target)),
+    };
+  }
+
   /** The spans of one trace, by start time. */
   trace(traceId: string): StoredSpan[] {
     const rows = this.db
@@ -442,19 +620,40 @@ export class ApmStore {
       where.push(`CAST(json_extract(attrs, ?) AS TEXT) = ?`);
       args.push(`$."${key.replaceAll('"', '\\"')}"`, value);
     }
+    // One edge's calls: the callee's server spans under a caller's span, or the caller's client
+    // spans naming the leaf (checked on the rows read: the leaf's name is derived from attributes).
+    let leaf: string | undefined;
+    if (q.caller !== undefined && q.callee !== undefined) {
+      const isService =
+        this.db.prepare('SELECT 1 FROM resources WHERE service = ? LIMIT 1').get(q.callee) !==
+        undefined;
+      if (isService) {
+        where.push(
+          'service = ?',
+          'kind IN (2, 5)',
+          'EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = spans.trace_id AND p.span_id = spans.parent_id AND p.service = ?)',
+        );
+        args.push(q.callee, q.caller);
+      } else {
+        where.push('service = ?', 'kind IN (3, 4)');
+        args.push(q.caller);
+        leaf = q.callee;
+      }
+    }
     const limit = Math.min(Math.max(q.limit ?? 20, 1), 1000);
     // Newest first along an index (service + time, or time), stopping at `limit` distinct
     // traces: a search costs the rows it reads until it has found enough, not the whole range.
     const rows = this.db
       .prepare(
-        `SELECT trace_id FROM spans ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        `SELECT trace_id, ${leaf === undefined ? 'NULL' : 'attrs'} AS attrs FROM spans
+         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY start_us DESC`,
       )
-      .pluck()
-      .iterate(...args) as IterableIterator<Buffer>;
+      .iterate(...args) as IterableIterator<{ trace_id: Buffer; attrs: string | null }>;
     const seen = new Set<string>();
     const ids: Buffer[] = [];
-    for (const tid of rows) {
+    for (const { trace_id: tid, attrs } of rows) {
+      if (leaf !== undefined && leafNameOf(JSON.parse(attrs!) as Attrs) !== leaf) continue;
       const key = tid.toString('hex');
       if (seen.has(key)) continue;
       seen.add(key);
@@ -528,6 +727,7 @@ export class ApmStore {
     const minute = Math.floor(cutoffUs / 60_000_000);
     this.db.prepare('DELETE FROM edge_minutes WHERE minute < ?').run(minute);
     this.db.prepare('DELETE FROM node_minutes WHERE minute < ?').run(minute);
+    this.db.prepare('DELETE FROM op_minutes WHERE minute < ?').run(minute);
     if (limit !== -1 && deleted >= limit) {
       this.db.pragma('incremental_vacuum');
       return { deleted, more: true };

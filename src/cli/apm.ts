@@ -5,11 +5,12 @@ import { EXIT } from '../server/exit-codes.ts';
 const USAGE = `Usage: peregrine apm [options]
 
 Receives OTLP/HTTP from many services (Peregrine or any OpenTelemetry SDK), stores spans and
-metric points in an embedded SQLite file, builds the service map at ingest and answers the JSON API.
+metric points in an embedded SQLite file, builds the service map at ingest, and serves its pages
+(the map, services, traces: http://127.0.0.1:9465/) and the JSON API.
 
 Options:
   --otlp HOST:PORT          OTLP/HTTP receiver (/v1/traces, /v1/metrics) (default 127.0.0.1:4318)
-  --api HOST:PORT           JSON API (/api/map, /api/services, /api/traces) (default 127.0.0.1:9465)
+  --api HOST:PORT           the pages (/) and the JSON API (/api/map, /api/traces…) (default 127.0.0.1:9465)
   --db FILE                 SQLite store (default ./peregrine-apm.db; ":memory:" keeps nothing)
   --retention DURATION      delete spans and points older than this: 90s, 30m, 24h, 7d (default 24h)
   --retention-size MIB      delete the oldest spans while the store is larger (default 1024)

@@ -33,15 +33,18 @@ interface Asset {
   readonly gzip: Buffer;
 }
 
-/** The UI's files, read once into memory (with their gzip), served from `/dashboard`. */
+/**
+ * A built UI's files, read once into memory (with their gzip): the dashboard's, served from
+ * `/dashboard`, or another (`peregrine apm` serves dist/apm-ui the same way).
+ */
 export class UiAssets {
   readonly #files = new Map<string, Asset>();
   /** Why there are none (the UI was not built), for the 503 page. */
   readonly missing: string | undefined;
 
-  constructor(dir = UI_DIR) {
+  constructor(dir = UI_DIR, what = 'dashboard UI') {
     if (!existsSync(join(dir, 'index.html'))) {
-      this.missing = `The dashboard UI is not built (no ${join(dir, 'index.html')}): run \`npm run build:ui\`.`;
+      this.missing = `The ${what} is not built (no ${join(dir, 'index.html')}): run \`npm run build:ui\`.`;
       return;
     }
     for (const name of readdirSync(dir)) {
@@ -54,10 +57,14 @@ export class UiAssets {
 
   /** Answers `GET /dashboard` (the page) and `/dashboard/NAME` (its files). */
   serve(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    const name = url.pathname === '/dashboard' ? 'index.html' : url.pathname.slice(11);
+    this.send(req, res, url.pathname === '/dashboard' ? 'index.html' : url.pathname.slice(11));
+  }
+
+  /** Answers with the file `name` (`index.html` for the page), or 404 (503 when not built). */
+  send(req: IncomingMessage, res: ServerResponse, name: string): void {
     const asset = this.#files.get(name);
     if (asset === undefined) {
-      const text = this.missing ?? `No dashboard file ${name}.`;
+      const text = this.missing ?? `No UI file ${name}.`;
       res.writeHead(this.missing === undefined ? 404 : 503, {
         'content-type': 'text/plain; charset=utf-8',
         'cache-control': 'no-store',

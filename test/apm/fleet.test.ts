@@ -6,56 +6,17 @@
  * shows the failing span in the right service; the apm restarted mid-run keeps what it stored.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 import { eventually } from '../helpers/wait.ts';
-import { type ApmProcess, type MapDoc, startApm } from './helpers.ts';
+import { type ApmProcess, type MapDoc, startApm, startOtelService } from './helpers.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const BIN = new URL('../../bin/peregrine.js', import.meta.url).pathname;
-
-async function startOtelService(otlp: string) {
-  const proc = spawn(process.execPath, ['test/fixtures/apm/otel-service.ts'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      OTEL_SERVICE_NAME: 'pricing',
-      OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
-      OTEL_BSP_SCHEDULE_DELAY: '200',
-      OTEL_METRICS_EXPORTER: 'otlp',
-      OTEL_METRIC_EXPORT_INTERVAL: '500',
-      OTEL_LOGS_EXPORTER: 'none',
-      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
-    },
-  });
-  let out = '';
-  proc.stderr!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /\{"port":(\d+)\}/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    proc.once('exit', () => reject(new Error(`the OTel service exited:\n${out}`)));
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    port,
-    stop: async () => {
-      proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 test('a fleet on the map: exact nodes, edges and call counts; errors; traces; restart', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'prg-apm-fleet-'));

@@ -84,3 +84,46 @@ export interface MapDoc {
     health: string;
   }[];
 }
+
+/**
+ * Starts test/fixtures/apm/otel-service.ts (node:http + the OpenTelemetry Node SDK, no Peregrine)
+ * as `name`, exporting OTLP/protobuf with gzip to `otlp`; resolves once it listens.
+ */
+export async function startOtelService(otlp: string, name = 'pricing') {
+  const proc = spawn(process.execPath, ['test/fixtures/apm/otel-service.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      OTEL_SERVICE_NAME: name,
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_METRIC_EXPORT_INTERVAL: '500',
+      OTEL_LOGS_EXPORTER: 'none',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+    },
+  });
+  let out = '';
+  proc.stderr!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /\{"port":(\d+)\}/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    proc.once('exit', () => reject(new Error(`the OTel service exited:\n${out}`)));
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    port,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -558,3 +558,118 @@ test('the API: search filters, 400 on bad queries, 404 on unknown traces', async
   const services = await getJson<{ services: { service: string }[] }>('/api/services');
   assert.ok(services.body.services.some((s) => s.service === 'search-svc'));
 });
+
+test('GET /api/service: totals, per-minute points, operations and neighbours from the aggregates; an edge search', async () => {
+  // web → shop (paired, 3 calls, 1 failed) and web → sqlite/shop.db (a leaf, 2 calls).
+  const served: JsonSpan[] = [];
+  const calls: JsonSpan[] = [];
+  for (let i = 0; i < 3; i++) {
+    const traceId = hex(16);
+    const call = span({ traceId, kind: 3, name: 'GET' });
+    calls.push(call);
+    served.push(
+      span({
+        traceId,
+        kind: 2,
+        name: i === 0 ? 'GET /b' : 'GET /a',
+        parentSpanId: call.spanId,
+        ...(i === 2 ? { status: { code: 2 } } : {}),
+      }),
+    );
+  }
+  for (let i = 0; i < 2; i++) {
+    calls.push(
+      span({
+        traceId: hex(16),
+        kind: 3,
+        name: 'SELECT',
+        attributes: [
+          { key: 'db.system', value: { stringValue: 'sqlite' } },
+          { key: 'db.namespace', value: { stringValue: 'shop.db' } },
+        ],
+      }),
+    );
+  }
+  assert.equal((await postJson(request('page-shop', served))).status, 200);
+  assert.equal((await postJson(request('page-web', calls))).status, 200);
+  await settle();
+  type Detail = {
+    service: string;
+    totals: { calls: number; errors: number; health: string; p95Ms: number | null };
+    points: { start: number; stepMs: number; callsPerSecond: number[]; p95Ms: (number | null)[] };
+    operations: { operation: string; calls: number; errors: number }[];
+    callers: { source: string; calls: number; errors: number; kind: string }[];
+    callees: { target: string; calls: number; kind: string }[];
+  };
+  const shop = await eventually(
+    async () => {
+      const r = await getJson<Detail>('/api/service?name=page-shop&window=600');
+      return r.body.callers?.length === 1 ? r : undefined;
+    },
+    5000,
+    'the paired calls on shop’s page',
+    20,
+  );
+  assert.equal(shop.status, 200);
+  const d = shop.body;
+  assert.equal(d.totals.calls, 3);
+  assert.equal(d.totals.errors, 1);
+  assert.equal(d.totals.health, 'critical');
+  assert.ok(d.totals.p95Ms !== null && d.totals.p95Ms > 0);
+  assert.equal(d.points.stepMs, 60_000);
+  assert.equal(d.points.callsPerSecond.length, 11, 'a point per minute of the window, and now');
+  assert.ok(d.points.callsPerSecond.at(-1)! > 0);
+  assert.equal(d.points.p95Ms[0], null, 'no latency where there were no calls');
+  assert.deepEqual(
+    d.operations.map((o) => `${o.operation}:${o.calls}:${o.errors}`),
+    ['GET /a:2:1', 'GET /b:1:0'],
+  );
+  assert.deepEqual(
+    d.callers.map((e) => `${e.source}:${e.calls}:${e.errors}:${e.kind}`),
+    ['page-web:3:1:service'],
+  );
+  assert.deepEqual(d.callees, []);
+  const web = (await getJson<Detail>('/api/service?name=page-web&window=600')).body;
+  assert.equal(web.totals.calls, 0, 'web served nothing, it only called');
+  assert.deepEqual(web.callees.map((e) => `${e.target}:${e.calls}:${e.kind}`).sort(), [
+    'page-shop:3:service',
+    'sqlite/shop.db:2:database',
+  ]);
+  assert.equal((await getJson('/api/service?name=nobody')).status, 404);
+  assert.equal((await getJson('/api/service')).status, 400);
+  assert.equal((await getJson('/api/service?name=page-web&window=-5')).status, 400);
+
+  // The traces of one edge: to a service (its server spans under the caller's), to a leaf.
+  const edge = async (q: string) =>
+    (await getJson<{ traces: { rootService: string; errors: number }[] }>(`/api/traces?${q}`)).body
+      .traces;
+  const toShop = await edge('caller=page-web&callee=page-shop');
+  assert.equal(toShop.length, 3);
+  assert.equal(toShop.filter((t) => t.errors > 0).length, 1);
+  assert.equal((await edge('caller=page-web&callee=page-shop&status=error')).length, 1);
+  assert.equal((await edge('caller=page-web&callee=sqlite%2Fshop.db')).length, 2);
+  assert.equal((await edge('caller=page-shop&callee=page-web')).length, 0);
+  assert.equal((await getJson('/api/traces?caller=page-web')).status, 400);
+});
+
+test('the pages: / and /apm answer the built UI (or 503 saying to build it), /apm/NAME its files', async () => {
+  const page = await fetch(`${api}/`);
+  const built = page.status === 200;
+  if (built) {
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const html = await page.text();
+    assert.match(html, /<script type="module" src="\/apm\/app.js">/);
+    assert.match(html, /name="peregrine-api" content="\/api"/);
+    assert.equal((await fetch(`${api}/apm`)).status, 200);
+    const js = await fetch(`${api}/apm/app.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    assert.equal((await fetch(`${api}/apm/nothing.js`)).status, 404);
+  } else {
+    assert.equal(page.status, 503);
+    assert.match(await page.text(), /npm run build:ui/);
+  }
+  // The JSON API is where it was.
+  assert.equal((await fetch(`${api}/api/map`)).status, 200);
+});

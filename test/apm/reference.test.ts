@@ -316,6 +316,7 @@ test('npm start: prints the URLs, the map fills within 10 s, Ctrl-C leaves nothi
   }
   const { stdout } = run.output();
   assert.match(stdout, /pricing dashboard\s+http:\/\/127\.0\.0\.1:\d+\/dashboard/);
+  assert.match(stdout, /apm: the map \(pages\)\s+http:\/\/127\.0\.0\.1:\d+\/\n/);
   assert.match(stdout, /traffic: 10\/s to the gateway for 5 min or 60 requests/);
   const full = await eventually(
     async () => {

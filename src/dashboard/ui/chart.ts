@@ -56,10 +56,16 @@ export function Chart(props: {
   lines: Line[];
   unit: Unit;
   height?: number;
+  /** Shown instead of the chart while there is nothing to draw (default "Waiting for data…"). */
+  waitingText?: string;
+  /** Each value also drawn as a dot (default: latency charts), so a lone value shows. */
+  dots?: boolean;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const shape = props.lines.map((l) => l.label).join('|') + props.unit;
+  const dots = props.dots ?? props.unit === 'seconds';
+  const waiting = isWaiting(props.lines, dots);
+  const shape = props.lines.map((l) => l.label).join('|') + props.unit + (waiting ? '-' : '+');
   const data: uPlot.AlignedData = [
     Array.from(
       { length: Math.max(0, ...props.lines.map((l) => l.values.length)) },
@@ -70,7 +76,7 @@ export function Chart(props: {
 
   useEffect(() => {
     const el = box.current;
-    if (el === null) return;
+    if (el === null || waiting) return;
     const fmt = formatter(props.unit);
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
@@ -109,10 +115,7 @@ export function Chart(props: {
           width: 1.6,
           spanGaps: false,
           // Latency: a second with requests between two without is a dot, not nothing.
-          points:
-            props.unit === 'seconds'
-              ? { show: true, size: 4, fill: l.color, stroke: l.color }
-              : { show: false },
+          points: dots ? { show: true, size: 4, fill: l.color, stroke: l.color } : { show: false },
           value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v)),
           ...(l.fill ? { fill: `${l.color}22` } : {}),
         })),
@@ -137,6 +140,21 @@ export function Chart(props: {
 
   return html`<figure class="chart">
     <figcaption>${props.title}</figcaption>
-    <div ref=${box}></div>
+    ${
+      waiting
+        ? html`<div class="chart-empty" data-testid="chart-waiting" style=${{ height: `${(props.height ?? 180) + 28}px` }}>
+            <span>${props.waitingText ?? 'Waiting for data…'}</span></div>`
+        : html`<div ref=${box}></div>`
+    }
   </figure>`;
+}
+
+/**
+ * Nothing to draw yet: no value at all, or (for lines without dots) no line with two values — an
+ * empty frame with a made-up 0–1 axis would read as data. The chart says so instead.
+ */
+export function isWaiting(lines: readonly Line[], dots: boolean): boolean {
+  const counts = lines.map((l) => l.values.filter((v) => v !== null && v !== undefined).length);
+  if (dots) return counts.every((n) => n === 0);
+  return counts.every((n) => n < 2);
 }

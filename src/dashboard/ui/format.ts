@@ -38,7 +38,7 @@ export function pct(r: Maybe, digits = 2): string {
 /** Bytes in binary units. */
 export function bytes(n: Maybe): string {
   if (n === null) return DASH;
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${Math.round(n)} B`;
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;

@@ -38,7 +38,8 @@ function show(v: AttributeValue): string {
   return Array.isArray(v) ? JSON.stringify(v) : String(v);
 }
 
-function Attributes(props: { attributes: Record<string, AttributeValue> }) {
+/** Attributes as a key/value table, keys sorted, values as text. */
+export function Attributes(props: { attributes: Record<string, AttributeValue> }) {
   const keys = Object.keys(props.attributes).sort();
   if (keys.length === 0) return null;
   return html`<table class="attrs">${keys.map(
