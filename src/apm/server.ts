@@ -140,31 +140,49 @@ function json(res: ServerResponse, value: unknown): void {
   res.end(body);
 }
 
+/**
+ * How many bytes past the limit are read and thrown away before a 413 is answered. A sender
+ * still uploading when the server answers and closes gets a reset instead of the 413 (and an
+ * OTLP exporter retries a reset forever), so a body up to this much too large is drained first
+ * and answered on a connection that stays open; a larger one is answered at once and closed.
+ */
+const DRAIN_PAST_LIMIT = 64 * 1024 * 1024;
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(
-        new HttpProblem(413, `the body is larger than ${limit} bytes`, { connection: 'close' }),
+    const tooLarge = (close: boolean) =>
+      new HttpProblem(
+        413,
+        `the body is larger than ${limit} bytes`,
+        close ? { connection: 'close' } : undefined,
       );
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit + DRAIN_PAST_LIMIT) {
+      reject(tooLarge(true));
       req.resume();
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(
-          new HttpProblem(413, `the body is larger than ${limit} bytes`, { connection: 'close' }),
-        );
+      if (over || size > limit) {
+        if (!over) chunks.length = 0;
+        over = true;
+        if (size > limit + DRAIN_PAST_LIMIT) {
+          req.removeAllListeners('data');
+          req.resume();
+          reject(tooLarge(true));
+        }
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('end', () => {
+      if (over) reject(tooLarge(false));
+      else resolve(Buffer.concat(chunks, size));
+    });
     req.on('error', reject);
   });
 }

@@ -330,93 +330,110 @@ test('hostile payloads: each answered 4xx problem+json, nothing stored half-way'
       ],
     }),
   ).finish();
-  const cases: [string, Promise<{ status: number; headers: Headers; text: string }>, number][] = [
+  // One at a time: each request is sent after the previous one was answered, so a failure names
+  // its case (and no request is left unawaited).
+  const cases: [
+    string,
+    () => Promise<{ status: number; headers: Headers; text: string }>,
+    number,
+  ][] = [
     [
       'truncated protobuf',
-      post('/v1/traces', goodProto.subarray(0, goodProto.length - 7), proto),
+      () => post('/v1/traces', goodProto.subarray(0, goodProto.length - 7), proto),
       400,
     ],
-    ['protobuf garbage', post('/v1/traces', randomBytes(4096), proto), 400],
+    ['protobuf garbage', () => post('/v1/traces', randomBytes(4096), proto), 400],
     [
       'truncated gzip',
-      post('/v1/traces', gzipSync(JSON.stringify(good)).subarray(0, 20), {
-        ...json,
-        'content-encoding': 'gzip',
-      }),
+      () =>
+        post('/v1/traces', gzipSync(JSON.stringify(good)).subarray(0, 20), {
+          ...json,
+          'content-encoding': 'gzip',
+        }),
       400,
     ],
-    ['truncated JSON', post('/v1/traces', JSON.stringify(good).slice(0, -3), json), 400],
-    ['spans not an array', postJson(request('hostile', 'x' as unknown as unknown[])), 400],
+    ['truncated JSON', () => post('/v1/traces', JSON.stringify(good).slice(0, -3), json), 400],
+    ['spans not an array', () => postJson(request('hostile', 'x' as unknown as unknown[])), 400],
     [
       'traceId a number',
-      postJson(request('hostile', [{ ...span({ traceId: hex(16) }), traceId: 123 }])),
+      () => postJson(request('hostile', [{ ...span({ traceId: hex(16) }), traceId: 123 }])),
       400,
     ],
     [
       'spanId too short',
-      postJson(request('hostile', [span({ traceId: hex(16), spanId: 'abcd' })])),
+      () => postJson(request('hostile', [span({ traceId: hex(16), spanId: 'abcd' })])),
       400,
     ],
     [
       'time an object',
-      postJson(request('hostile', [{ ...span({ traceId: hex(16) }), startTimeUnixNano: {} }])),
+      () =>
+        postJson(request('hostile', [{ ...span({ traceId: hex(16) }), startTimeUnixNano: {} }])),
       400,
     ],
     [
       'kind a string',
-      postJson(request('hostile', [{ ...span({ traceId: hex(16) }), kind: 'SERVER' }])),
+      () => postJson(request('hostile', [{ ...span({ traceId: hex(16) }), kind: 'SERVER' }])),
       400,
     ],
     // A good span first and a bad one after it: the request is refused whole.
     [
       'good then bad',
-      postJson(request('hostile', [span({ traceId: hex(16) }), { traceId: 'zz' }])),
+      () => postJson(request('hostile', [span({ traceId: hex(16) }), { traceId: 'zz' }])),
       400,
     ],
     [
       'deeply nested attribute',
-      postJson(
-        request('hostile', [
-          span({ traceId: hex(16), attributes: [{ key: 'deep', value: nested(200) }] }),
-        ]),
-      ),
+      () =>
+        postJson(
+          request('hostile', [
+            span({ traceId: hex(16), attributes: [{ key: 'deep', value: nested(200) }] }),
+          ]),
+        ),
       400,
     ],
     [
       'deeply nested JSON',
-      post('/v1/traces', `${'['.repeat(200_000)}${']'.repeat(200_000)}`, json),
+      () => post('/v1/traces', `${'['.repeat(200_000)}${']'.repeat(200_000)}`, json),
       400,
     ],
     [
       'huge attribute value (past the body limit)',
-      postJson(
-        request('hostile', [
-          span({
-            traceId: hex(16),
-            attributes: [{ key: 'big', value: { stringValue: 'x'.repeat(5 * 1024 * 1024) } }],
-          }),
-        ]),
-      ),
+      () =>
+        postJson(
+          request('hostile', [
+            span({
+              traceId: hex(16),
+              attributes: [{ key: 'big', value: { stringValue: 'x'.repeat(5 * 1024 * 1024) } }],
+            }),
+          ]),
+        ),
       413,
     ],
     [
       'gzip bomb',
-      post('/v1/traces', gzipSync(Buffer.alloc(64 * 1024 * 1024)), {
-        ...json,
-        'content-encoding': 'gzip',
-      }),
+      () =>
+        post('/v1/traces', gzipSync(Buffer.alloc(64 * 1024 * 1024)), {
+          ...json,
+          'content-encoding': 'gzip',
+        }),
       413,
     ],
-    ['100k spans in one request', post('/v1/traces', hugeSpans, proto), 413],
-    ['a media type OTLP has not', post('/v1/traces', 'x', { 'content-type': 'text/plain' }), 415],
+    ['100k spans in one request', () => post('/v1/traces', hugeSpans, proto), 413],
+    [
+      'a media type OTLP has not',
+      () => post('/v1/traces', 'x', { 'content-type': 'text/plain' }),
+      415,
+    ],
     [
       'an encoding OTLP has not',
-      post('/v1/traces', 'x', { ...json, 'content-encoding': 'br' }),
+      () => post('/v1/traces', 'x', { ...json, 'content-encoding': 'br' }),
       415,
     ],
   ];
-  for (const [what, reply, status] of cases) {
-    const r = await reply;
+  for (const [what, send, status] of cases) {
+    const r = await send().catch((err: unknown) => {
+      throw new Error(`${what}: the request failed`, { cause: err });
+    });
     assert.equal(r.status, status, `${what}: ${r.text.slice(0, 200)}`);
     assert.equal(r.headers.get('content-type'), 'application/problem+json', what);
     assert.equal((JSON.parse(r.text) as { status: number }).status, status, what);
