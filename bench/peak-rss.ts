@@ -33,7 +33,12 @@ import { ensureDatabase } from './lib/database.ts';
 import { chooseLoadGenerator } from './lib/load.ts';
 import { machineInfo, planCpus, tasksetWorks } from './lib/machine.ts';
 import { ROOT, type ServerVariant, serverByName } from './lib/servers.ts';
-import { type SessionContext, startServer, warmAndMeasure } from './lib/session.ts';
+import {
+  type SessionContext,
+  startServer,
+  warmAndMeasure,
+  warmCompileCache,
+} from './lib/session.ts';
 import { rotation } from './lib/techempower.ts';
 import { databaseTruth, verifyTest } from './lib/verify.ts';
 
@@ -155,6 +160,7 @@ process.stderr.write(
   `peak-rss: ${test} c=${connections}, ${servers.map((s) => s.name).join(' vs ')}, ${repeats}×(${warmup}+${duration} s), ${load.name}, load avg ${machine.loadAverage}\n`,
 );
 try {
+  await warmCompileCache(servers, ctx, [spec.path(queries)]);
   for (let repeat = 0; repeat < repeats; repeat++) {
     for (const variant of rotation(servers, repeat)) {
       const dir = join(probeRoot, `${variant.name}-${repeat}`);
