@@ -118,6 +118,7 @@ async function hwmMiB(pid: number): Promise<number | null> {
 
 interface ProbeReport {
   pid: number;
+  typeStripper: boolean;
   peakMiB: Record<string, number>;
   atPeakRssMiB: Record<string, number>;
 }
@@ -153,6 +154,13 @@ const ctx: SessionContext = {
   pool: Number(values.pool),
 };
 
+/** The extra Node flags of a server in this run (the same when filling the compile cache). */
+const flagsOf = (variant: ServerVariant): string[] => [
+  ...(values.probe ? ['--import', join(ROOT, 'bench', 'lib', 'memory-probe.ts')] : []),
+  ...commonFlags,
+  ...(serverFlags.get(variant.name) ?? []),
+];
+
 const rows: Row[] = [];
 const verified = new Set<string>();
 const probeRoot = mkdtempSync(join(tmpdir(), 'peak-rss-'));
@@ -160,20 +168,13 @@ process.stderr.write(
   `peak-rss: ${test} c=${connections}, ${servers.map((s) => s.name).join(' vs ')}, ${repeats}×(${warmup}+${duration} s), ${load.name}, load avg ${machine.loadAverage}\n`,
 );
 try {
-  await warmCompileCache(servers, ctx, [spec.path(queries)]);
+  await warmCompileCache(servers, ctx, [spec.path(queries)], flagsOf);
   for (let repeat = 0; repeat < repeats; repeat++) {
     for (const variant of rotation(servers, repeat)) {
       const dir = join(probeRoot, `${variant.name}-${repeat}`);
       rmSync(dir, { recursive: true, force: true });
-      const probeFlags = values.probe
-        ? ['--import', join(ROOT, 'bench', 'lib', 'memory-probe.ts')]
-        : [];
       process.env.BENCH_MEMORY_PROBE_DIR = values.probe ? mkdtempSync(`${dir}-`) : '';
-      const server = await startServer(variant, ctx, '/plaintext', [
-        ...probeFlags,
-        ...commonFlags,
-        ...(serverFlags.get(variant.name) ?? []),
-      ]);
+      const server = await startServer(variant, ctx, '/plaintext', flagsOf(variant));
       const probeDir = process.env.BENCH_MEMORY_PROBE_DIR;
       try {
         if (!verified.has(variant.name)) {
@@ -236,7 +237,9 @@ try {
           `  [${repeat + 1}/${repeats}] ${variant.name.padEnd(22)} ${String(row.rps).padStart(7)} req/s  peak RSS ${row.groupPeakMiB} MiB (group, sampled)  VmHWM ${hwm.map((h) => h.hwmMiB).join('+')} MiB` +
             (row.cpuUsPerReq !== null ? `  ${row.cpuUsPerReq.toFixed(1)} µs/req` : '') +
             (row.errors ? `  ${row.errors} errors` : '') +
-            (p ? `\n      at peak: ${JSON.stringify(p.atPeakRssMiB)}` : '') +
+            (p
+              ? `\n      at peak: ${JSON.stringify(p.atPeakRssMiB)}${p.typeStripper ? ' (type stripper loaded)' : ''}`
+              : '') +
             '\n',
         );
       } finally {

@@ -68,6 +68,10 @@ if (dir) {
         pid: process.pid,
         samples,
         execArgv: process.execArgv,
+        // Node's type stripper loaded: the compile cache missed a TypeScript file.
+        typeStripper: (process as unknown as { moduleLoadList: string[] }).moduleLoadList.some(
+          (m) => m.includes('amaro'),
+        ),
         peakMiB: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, round(v)])),
         atPeakRssMiB: atPeak,
       }),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { groupPids, machineBusyTicks, processUsage, splitCpu, sumUsage } from './cpu-usage.ts';
@@ -17,7 +18,8 @@ export const LOG_DIR = join(ROOT, 'bench', 'results', 'logs');
  * the code stripped and stays — ~30 MiB of RSS in the Peregrine server (which strips all of
  * `src/`), less in a peer that strips a few files. A service runs compiled JavaScript, and
  * `peregrine serve` keeps a compile cache, so neither pays it in production. `warmCompileCache`
- * fills it before anything is measured.
+ * fills it before anything is measured. V8 rejects code cached under other flags and Node then
+ * strips the file again, so each set of Node flags has a cache of its own.
  */
 export const COMPILE_CACHE_DIR =
   process.env.NODE_COMPILE_CACHE || join(ROOT, 'bench', 'results', '.compile-cache');
@@ -60,14 +62,15 @@ export async function startServer(
   const port = await freePort();
   const adminPort = await freePort();
   const { args, env } = variant.launch({ port, adminPort });
+  const flags = [...(variant.nodeFlags ?? []), ...nodeFlags];
   const logFile = join(LOG_DIR, `${variant.name}.log`);
   const proc = launch({
     command: process.execPath,
-    args: [...NODE_FLAGS, ...(variant.nodeFlags ?? []), ...nodeFlags, ...args],
+    args: [...NODE_FLAGS, ...flags, ...args],
     env: {
       ...process.env,
       ...env,
-      NODE_COMPILE_CACHE: COMPILE_CACHE_DIR,
+      NODE_COMPILE_CACHE: compileCacheFor(flags),
       NODE_ENV: 'production',
       BENCH_HOST: '127.0.0.1',
       BENCH_PORT: String(port),
@@ -98,15 +101,25 @@ export async function warmCompileCache(
   variants: readonly ServerVariant[],
   ctx: Pick<SessionContext, 'cpus' | 'databaseUrl' | 'pool'>,
   paths: readonly string[],
+  nodeFlags: (variant: ServerVariant) => readonly string[] = () => [],
 ): Promise<void> {
   for (const variant of variants) {
-    const server = await startServer(variant, ctx);
+    const server = await startServer(variant, ctx, '/plaintext', nodeFlags(variant));
     try {
       for (const path of paths) await probe(`${server.baseUrl}${path}`, 10_000).catch(() => 0);
     } finally {
       await server.stop();
     }
   }
+}
+
+/** The compile cache of servers started with these Node flags. */
+function compileCacheFor(flags: readonly string[]): string {
+  if (flags.length === 0) return COMPILE_CACHE_DIR;
+  return join(
+    COMPILE_CACHE_DIR,
+    createHash('sha256').update(flags.join(' ')).digest('hex').slice(0, 12),
+  );
 }
 
 /** Load for a test, minus duration. */
