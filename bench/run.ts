@@ -171,6 +171,8 @@ async function main(argv: readonly string[]): Promise<number> {
           (opts.warmup + opts.duration + 2),
       )} s`,
     );
+    progress('filling the compile cache (each server started once)');
+    await warmCompileCache(servers, ctx, ['/io?ms=0']);
     const records = await runScaling(opts, servers, ctx);
     const verdicts = scalingVerdicts(records);
     const file = opts.output ?? join(ROOT, 'bench', 'results', 'scaling.json');
