@@ -19,7 +19,7 @@ import {
 } from './lib/machine.ts';
 import { formatScaling, runScaling, SCALING_TARGET, scalingVerdicts } from './lib/scaling.ts';
 import { ROOT, SCALING_SERVERS, SERVERS, type ServerVariant, serverByName } from './lib/servers.ts';
-import type { SessionContext } from './lib/session.ts';
+import { type SessionContext, warmCompileCache } from './lib/session.ts';
 import { BASELINE, formatTable, formatTargets } from './lib/stats.ts';
 import { estimateSeconds, progress, runTechEmpower } from './lib/techempower.ts';
 import { databaseTruth, type Truth } from './lib/verify.ts';
@@ -171,6 +171,8 @@ async function main(argv: readonly string[]): Promise<number> {
           (opts.warmup + opts.duration + 2),
       )} s`,
     );
+    progress('filling the compile cache (each server started once)');
+    await warmCompileCache(servers, ctx, ['/io?ms=0']);
     const records = await runScaling(opts, servers, ctx);
     const verdicts = scalingVerdicts(records);
     const file = opts.output ?? join(ROOT, 'bench', 'results', 'scaling.json');
@@ -194,6 +196,14 @@ async function main(argv: readonly string[]): Promise<number> {
 
   progress(`about ${estimateSeconds(opts, servers.length, opts.tests.length)} s`);
   try {
+    progress('filling the compile cache (each server started once, every path asked)');
+    await warmCompileCache(
+      servers,
+      ctx,
+      opts.tests
+        .filter((t) => !TESTS[t].needsDatabase || ctx.databaseUrl !== '')
+        .map((t) => TESTS[t].path(opts.queries)),
+    );
     const { records, targets } = await runTechEmpower(opts, servers, ctx, db.truth, db.problem);
     const file = opts.output ?? join(ROOT, 'bench', 'results', 'latest.json');
     writeResults(file, {

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { youngGenerationFlags } from '../../src/server/master/spawn-options.ts';
+import { DEFAULT_YOUNG_GENERATION_MIB } from '../../src/server/settings/processes.ts';
 import type { TestName } from './catalogue.ts';
 
 /** The repository root. */
@@ -29,6 +31,8 @@ export interface ServerVariant {
   readonly tests: readonly TestName[] | 'all';
   /** Whether it can run here: true, or why not. */
   available(): Promise<true | string>;
+  /** Node flags of its own, after the common ones (before a run's extra flags, which win). */
+  readonly nodeFlags?: readonly string[];
   /** Node arguments (after the common flags) and extra environment. */
   launch(ctx: LaunchContext): { args: string[]; env: Record<string, string> };
 }
@@ -39,12 +43,19 @@ function script(name: string): string {
   return fileURLToPath(new URL(`../servers/${name}`, import.meta.url));
 }
 
+/**
+ * The V8 flags `peregrine serve` gives its workers by default (`--young-generation`): the
+ * single-process Peregrine variants run the App the way a worker runs it, so they get them too.
+ */
+const WORKER_V8_FLAGS = youngGenerationFlags(DEFAULT_YOUNG_GENERATION_MIB, [], '');
+
 function single(
   name: string,
   label: string,
   file: string,
   env: Record<string, string> = {},
   quick = true,
+  nodeFlags: readonly string[] = [],
 ): ServerVariant {
   return {
     name,
@@ -52,6 +63,7 @@ function single(
     workers: 1,
     quick,
     tests: 'all',
+    nodeFlags,
     available: always,
     launch: () => ({ args: [script(file)], env }),
   };
@@ -157,7 +169,14 @@ export const SCALING_SERVERS: readonly string[] = ['peregrine', 'node', 'peregri
 /** Every server variant, in table order. Raw node:http is the baseline of every ratio. */
 export const SERVERS: readonly ServerVariant[] = [
   // As shipped: built-in telemetry on (RED metrics, runtime metrics, 1% trace sampling).
-  single('peregrine', 'Peregrine, one process (serve()), default telemetry', 'peregrine/main.ts'),
+  single(
+    'peregrine',
+    'Peregrine, one process (serve()), default telemetry',
+    'peregrine/main.ts',
+    {},
+    true,
+    WORKER_V8_FLAGS,
+  ),
   // The framework alone, for comparing with peers that have no telemetry.
   single(
     'peregrine-telemetry-off',
@@ -165,6 +184,7 @@ export const SERVERS: readonly ServerVariant[] = [
     'peregrine/main.ts',
     { PEREGRINE_TELEMETRY: 'off' },
     false,
+    WORKER_V8_FLAGS,
   ),
   // The same App on node:http alone: what Peregrine's HTTP/1.1 engine gains.
   single(
@@ -173,6 +193,7 @@ export const SERVERS: readonly ServerVariant[] = [
     'peregrine/main.ts',
     { PEREGRINE_HTTP_ENGINE: 'node' },
     false,
+    WORKER_V8_FLAGS,
   ),
   // The same App with rateLimit() in front (default node store and RateLimit headers, a limit no
   // run reaches): what the guard costs per request.
@@ -182,6 +203,7 @@ export const SERVERS: readonly ServerVariant[] = [
     'peregrine/main.ts',
     { PEREGRINE_BENCH_RATE_LIMIT: '1' },
     false,
+    WORKER_V8_FLAGS,
   ),
   single('node', 'raw node:http', 'node-http.ts'),
   single('fastify', 'Fastify 5', 'fastify.ts'),

@@ -1,14 +1,28 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { groupPids, machineBusyTicks, processUsage, splitCpu, sumUsage } from './cpu-usage.ts';
 import type { LoadGenerator, LoadResult, LoadSpec } from './load.ts';
 import type { CpuPlan } from './machine.ts';
-import { freePort, launch, type ServerProcess, waitReady } from './process.ts';
+import { freePort, launch, probe, type ServerProcess, waitReady } from './process.ts';
 import { NODE_FLAGS, ROOT, type ServerVariant } from './servers.ts';
 import type { RunMeasurement } from './stats.ts';
 
 /** Where server logs go during a run. */
 export const LOG_DIR = join(ROOT, 'bench', 'results', 'logs');
+
+/**
+ * Node's compile cache for every server of a run (`NODE_COMPILE_CACHE`, unless set): the servers
+ * run TypeScript, and without the cache each process loads Node's type stripper (amaro, a
+ * WebAssembly build of swc) and strips every file it imports; the stripper's memory grows with
+ * the code stripped and stays — ~30 MiB of RSS in the Peregrine server (which strips all of
+ * `src/`), less in a peer that strips a few files. A service runs compiled JavaScript, and
+ * `peregrine serve` keeps a compile cache, so neither pays it in production. `warmCompileCache`
+ * fills it before anything is measured. V8 rejects code cached under other flags and Node then
+ * strips the file again, so each set of Node flags has a cache of its own.
+ */
+export const COMPILE_CACHE_DIR =
+  process.env.NODE_COMPILE_CACHE || join(ROOT, 'bench', 'results', '.compile-cache');
 
 /** What every server of a run shares. */
 export interface SessionContext {
@@ -48,13 +62,15 @@ export async function startServer(
   const port = await freePort();
   const adminPort = await freePort();
   const { args, env } = variant.launch({ port, adminPort });
+  const flags = [...(variant.nodeFlags ?? []), ...nodeFlags];
   const logFile = join(LOG_DIR, `${variant.name}.log`);
   const proc = launch({
     command: process.execPath,
-    args: [...NODE_FLAGS, ...nodeFlags, ...args],
+    args: [...NODE_FLAGS, ...flags, ...args],
     env: {
       ...process.env,
       ...env,
+      NODE_COMPILE_CACHE: compileCacheFor(flags),
       NODE_ENV: 'production',
       BENCH_HOST: '127.0.0.1',
       BENCH_PORT: String(port),
@@ -74,6 +90,36 @@ export async function startServer(
     throw new Error(`${variant.name}: ${(err as Error).message}${tail ? `\n${tail}` : ''}`);
   }
   return { baseUrl, process: proc, logFile, stop: () => proc.stop() };
+}
+
+/**
+ * Starts each server once, asks it every path the run will measure (so modules loaded on first
+ * use are compiled too) and stops it: the compile cache then holds every file, and no measured
+ * process loads the type stripper.
+ */
+export async function warmCompileCache(
+  variants: readonly ServerVariant[],
+  ctx: Pick<SessionContext, 'cpus' | 'databaseUrl' | 'pool'>,
+  paths: readonly string[],
+  nodeFlags: (variant: ServerVariant) => readonly string[] = () => [],
+): Promise<void> {
+  for (const variant of variants) {
+    const server = await startServer(variant, ctx, '/plaintext', nodeFlags(variant));
+    try {
+      for (const path of paths) await probe(`${server.baseUrl}${path}`, 10_000).catch(() => 0);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+/** The compile cache of servers started with these Node flags. */
+function compileCacheFor(flags: readonly string[]): string {
+  if (flags.length === 0) return COMPILE_CACHE_DIR;
+  return join(
+    COMPILE_CACHE_DIR,
+    createHash('sha256').update(flags.join(' ')).digest('hex').slice(0, 12),
+  );
 }
 
 /** Load for a test, minus duration. */

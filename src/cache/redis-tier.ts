@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import { Breaker, type BreakerOptions } from '../data/breaker.ts';
 
 /** How the Redis tier is given: a URL, ioredis options, or a client the caller owns. */
@@ -23,6 +24,18 @@ export interface RedisTierOptions {
 }
 
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+let redisClass: typeof Redis | undefined;
+
+/**
+ * ioredis, loaded when the first Redis tier is made: a cache without a shared tier (and every
+ * worker that imports `peregrine/cache` for it) does not pay for it — its command table alone
+ * is ~5 MiB of heap, allocated at load.
+ */
+function loadRedis(): typeof Redis {
+  redisClass ??= (createRequire(import.meta.url)('ioredis') as { Redis: typeof Redis }).Redis;
+  return redisClass;
+}
 
 class RedisTimeout extends Error {
   constructor(ms: number) {
@@ -68,6 +81,7 @@ export class RedisTier {
       retryStrategy: (times) => Math.min(times * 100, 1000),
       lazyConnect: false,
     };
+    const Redis = loadRedis();
     if (source instanceof Redis) {
       this.#client = source;
       this.#owned = false;

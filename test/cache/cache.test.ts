@@ -494,3 +494,32 @@ describe('Cache, Redis tier', () => {
     }
   });
 });
+
+describe('Cache, what it loads', () => {
+  test('ioredis is loaded with the first Redis tier, not by importing peregrine/cache', async () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      import { Cache } from 'peregrine/cache';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/node_modules/ioredis/'));
+      const local = new Cache({ name: 'local-only' });
+      const before = loaded();
+      const shared = new Cache({ name: 'shared', redis: 'redis://127.0.0.1:1' });
+      const after = loaded();
+      await local.close();
+      await shared.close();
+      process.stdout.write(JSON.stringify({ before, after }));
+    `;
+    const child = fork('--eval', [script], {
+      execArgv: ['--conditions=peregrine-source', '--input-type=module'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      cwd: new URL('../../', import.meta.url).pathname,
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(out), { before: false, after: true });
+  });
+});

@@ -314,7 +314,7 @@ export class Master {
     process.title = `peregrine master [${this.#options.app}]`;
     cluster.setupPrimary({
       exec: workerEntry(),
-      execArgv: workerExecArgv(this.#options.app),
+      execArgv: workerExecArgv(this.#options.app, s.youngGeneration),
       args: [],
       silent: false,
     });
@@ -632,6 +632,10 @@ export class Master {
     }
     if (kept.length > 0) this.log.warn({ settings: kept }, 'these settings need a restart');
     this.settings = next;
+    // Workers forked from now on (the new generation) get the new cap.
+    if (before.youngGeneration !== next.youngGeneration) {
+      cluster.setupPrimary({ execArgv: workerExecArgv(this.#options.app, next.youngGeneration) });
+    }
   }
 
   #abortReload(reason: string): void {

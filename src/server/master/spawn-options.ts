@@ -15,13 +15,32 @@ export function needsStripTypes(module: string): boolean {
   return /\.[mc]?ts$/.test(module) && !features.typescript;
 }
 
+/** Whether Node flags (or `NODE_OPTIONS`) already size the young generation. */
+function sizesYoungGeneration(flags: readonly string[]): boolean {
+  return flags.some((f) => /^--max[-_](semi[-_]space[-_]size|heap[-_]size)(=|$)/.test(f));
+}
+
+/**
+ * The V8 flags that cap a worker's young generation at `semiSpaceMiB` per semi-space (0: V8's
+ * default), unless the user sized it already through Node's flags or `NODE_OPTIONS`.
+ */
+export function youngGenerationFlags(
+  semiSpaceMiB: number,
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
+): string[] {
+  if (semiSpaceMiB <= 0) return [];
+  if (sizesYoungGeneration(execArgv) || sizesYoungGeneration(nodeOptions.split(/\s+/))) return [];
+  return [`--max-semi-space-size=${semiSpaceMiB}`];
+}
+
 /**
  * The Node flags of a worker: the master's own (so `--conditions`, `--import` hooks and memory
- * flags carry over) plus type stripping when the App is TypeScript and this Node needs the flag
- * (22.12–23.5).
+ * flags carry over), the cap on its young generation (`--young-generation`), plus type stripping
+ * when the App is TypeScript and this Node needs the flag (22.12–23.5).
  */
-export function workerExecArgv(app: string): string[] {
-  const argv = [...process.execArgv];
+export function workerExecArgv(app: string, semiSpaceMiB = 0): string[] {
+  const argv = [...process.execArgv, ...youngGenerationFlags(semiSpaceMiB)];
   const { module } = parseAppReference(app);
   if (needsStripTypes(module) && !argv.includes('--experimental-strip-types')) {
     argv.push('--experimental-strip-types');

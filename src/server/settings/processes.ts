@@ -8,6 +8,13 @@ import {
   setting,
 } from './setting.ts';
 
+/**
+ * Default of `--young-generation` (MiB per semi-space): what V8 gave a 64-bit Node before it
+ * scaled the young generation with the heap, and what a raw `node:http` server under the
+ * TechEmpower db tests settles at. See docs/performance.md, “Peak memory under load”.
+ */
+export const DEFAULT_YOUNG_GENERATION_MIB = 16;
+
 /** `--workers`: a count, or `auto` (the master sizes the pool between the min and max). */
 export type WorkerCount = number | 'auto';
 
@@ -85,6 +92,17 @@ export const processSettings = {
     parse: (text) => (text.trim() === '' ? null : text),
     masterOnly: true,
     doc: 'Write the master’s pid to this file (for sending signals); removed on exit. Refuses to start if it names a live process.',
+  }),
+  youngGeneration: setting<number>({
+    name: 'young-generation',
+    section: 'Processes',
+    kind: 'integer',
+    meta: 'MIB',
+    default: () => DEFAULT_YOUNG_GENERATION_MIB,
+    defaultDoc: `${DEFAULT_YOUNG_GENERATION_MIB}`,
+    parse: parseInteger,
+    validate: range(0, 1024),
+    doc: 'Caps each worker’s V8 young generation: the worker starts with `--max-semi-space-size` of this many MiB (two semi-spaces of it are resident at full size). Left alone, V8 doubles a busy server’s semi-spaces up to 64 MiB each (on 64-bit Node without pointer compression) as soon as enough objects outlive a scavenge — which the requests in flight at any moment do — and that is most of what a worker holds over raw `node:http` under load (docs/performance.md, “Peak memory under load”). 0 leaves V8’s default. A `--max-semi-space-size` or `--max-heap-size` given to Node (`NODE_OPTIONS`, or the master’s own flags) wins. A reload applies a new value to the new workers.',
   }),
   watchdogStack: setting<boolean>({
     name: 'watchdog-stack',
