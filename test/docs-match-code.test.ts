@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
@@ -138,6 +139,9 @@ describe('environment variables and flags: the code against the docs', () => {
     // `npm start` (examples/reference/start.ts) entry points declare theirs to util.parseArgs;
     // node's are node's (`--test` is CLI-only).
     const known = new Set<string>(['test']);
+    // V8's own options (`--trace-gc-nvp`, `--max-semi-space-size`) as this Node lists them.
+    const v8 = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
+    for (const m of v8.matchAll(/^\s+--([a-z][a-z0-9-]*)/gm)) known.add(m[1]!);
     const flagsIn = (text: string) => {
       for (const m of text.matchAll(/--(\[no-\])?([a-z][a-z0-9-]*)/g)) {
         known.add(m[2]!);

@@ -104,4 +104,9 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
     defaultDoc: 'unset',
     doc: 'Node’s own variable: workers use V8’s on-disk code cache (at `NODE_COMPILE_CACHE`, or Node’s default place), which shortens a replacement worker’s boot, unless it is set.',
   },
+  {
+    name: 'NODE_OPTIONS',
+    defaultDoc: 'unset',
+    doc: 'Node’s own variable, passed on to workers. When it sizes the young generation (`--max-semi-space-size` or `--max-heap-size`), workers keep that size and `--young-generation` does not apply.',
+  },
 ];
