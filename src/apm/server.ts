@@ -261,7 +261,10 @@ export class ApmServer {
 
   /** Starts both listeners; resolves to their ports. */
   async start(): Promise<{ otlpPort: number; apiPort: number }> {
-    this.#otlp = createServer((req, res) => {
+    // Exporters post every few seconds (the OTel SDKs' default is 5 s): node's 5 s keep-alive
+    // timeout would close their connections just as they reuse them (a reset, then a retry), so
+    // idle connections are kept for 65 s, as load balancers do. close() still ends them at once.
+    this.#otlp = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.#ingest(req, res).catch((err: unknown) => this.#fail(res, err));
     });
     this.#api = createServer((req, res) => {
