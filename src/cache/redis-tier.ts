@@ -209,7 +209,15 @@ export class RedisTier {
     if (!o.path) ctx.serverPort = o.port ?? 6379;
     if (command.batchSize !== undefined) ctx.batchSize = command.batchSize;
     return cacheRedisChannel.tracePromise(async () => {
-      const result = await bounded();
+      let result: T;
+      try {
+        result = await bounded();
+      } catch (err) {
+        // ioredis's own command timeout (the same bound) usually fires first: one error type.
+        throw err instanceof Error && err.message === 'Command timed out'
+          ? new RedisTimeout(this.#timeout)
+          : err;
+      }
       if (command.read) ctx.outcome = result === null || result === undefined ? 'miss' : 'hit';
       return result;
     }, ctx);

@@ -3,10 +3,13 @@
  * into client spans and `db_client_operation_duration_seconds` observations: a sampled request's
  * miss (GET, then SET), a hit from another worker's cache (GET only) and a delete (MULTI) are
  * client spans under the request's server span with OpenTelemetry's Redis attributes and no key;
- * an unsampled request's round trips make no span but are still timed.
+ * an unsampled request's round trips make no span but are still timed. The cluster-wide lock's
+ * SET NX and release EVAL are spans too; a Redis that does not answer gives failed spans
+ * (`error.type` RedisTimeout) and error-labelled durations.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { App } from '../../src/app/app.ts';
@@ -197,5 +200,126 @@ test('Redis round trips of a sampled request are client spans; an unsampled one 
     spans.filter((s) => s.traceId === unsampled),
     [],
     'no span of the unsampled request',
+  );
+});
+
+test('with the cluster-wide lock: the lock and its release are spans too', async (t) => {
+  const url = await requireService(t, 'redis');
+  if (url === undefined) return;
+  const prefix = `prg-test-lockspans-${process.pid}-${Date.now()}:`;
+  const cache = new Cache<{ n: number }>({ name: 'locked', redis: url, prefix, lock: true });
+  const admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  t.after(async () => {
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    admin.disconnect();
+    await cache.close();
+  });
+  assert.ok(await cache.connected());
+  const app = new App({ logger: false, instrumentation });
+  app.addRoute('/locked/{key}', {
+    onGet: async (req) => (await cache.get(String(req.params.key), () => ({ n: 1 }))) ?? {},
+  });
+  const server = await serve(app, { port: 0 });
+  t.after(() => server.close(100));
+  rec.flush();
+  const tp = traceparent(true);
+  const res = await fetch(`http://127.0.0.1:${server.address.port}/locked/k1`, {
+    headers: { traceparent: tp.header },
+  });
+  assert.deepEqual(await res.json(), { n: 1 });
+  // Under the lock every round trip is awaited before the answer: all four are there.
+  const spans = rec.flush().spans.filter((s) => s.traceId === tp.traceId && s.kind === 2);
+  assert.deepEqual(
+    spans.sort((a, b) => a.start - b.start).map((s) => s.attributes['db.query.text']),
+    [
+      `GET ${prefix}locked:?`,
+      `SET ${prefix}locked:?~lock ? PX ? NX`,
+      `SET ${prefix}locked:? ? PX ?`,
+      `EVAL ? 1 ${prefix}locked:?~lock ?`,
+    ],
+  );
+  assert.deepEqual(
+    spans.map((s) => s.name),
+    ['GET', 'SET', 'SET', 'EVAL'].map((op) => `${op} ${new URL(url).pathname.slice(1) || '0'}`),
+  );
+});
+
+test('a Redis that does not answer: the timed-out round trip is a failed client span', async (t) => {
+  // Enough of the protocol for ioredis to be ready (its INFO check), then silence.
+  const sockets = new Set<Socket>();
+  const fake = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => {
+      // Each command's name (the first bulk string of its array), answered in order.
+      for (const m of chunk.toString().matchAll(/\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n/g)) {
+        const command = m[1]!.toLowerCase();
+        if (command === 'select' || command === 'client') socket.write('+OK\r\n');
+        else if (command === 'info') {
+          const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
+          socket.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
+        }
+        // Anything else (GET, SET, SUBSCRIBE): silence.
+      }
+    });
+  });
+  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+  const port = (fake.address() as AddressInfo).port;
+  const cache = new Cache<{ n: number }>({
+    name: 'silent',
+    redis: `redis://127.0.0.1:${port}/3`,
+    redisTimeout: 50,
+  });
+  t.after(async () => {
+    await cache.close();
+    for (const s of sockets) s.destroy();
+    fake.close();
+  });
+  // Ready for commands; the subscription is never confirmed, so `connected()` says false.
+  assert.equal(await cache.connected(1000), false);
+  const app = new App({ logger: false, instrumentation });
+  app.addRoute('/silent/{key}', {
+    onGet: async (req) => (await cache.get(String(req.params.key), () => ({ n: 2 }))) ?? {},
+  });
+  const server = await serve(app, { port: 0 });
+  t.after(() => server.close(100));
+  rec.flush();
+  const tp = traceparent(true);
+  const res = await fetch(`http://127.0.0.1:${server.address.port}/silent/k`, {
+    headers: { traceparent: tp.header },
+  });
+  // The cache answers from the loader; the Redis failure never reaches the caller.
+  assert.deepEqual(await res.json(), { n: 2 });
+  const spans: WireSpan[] = [];
+  const durations: HistogramDelta[][] = [];
+  await eventually(
+    () => {
+      const delta = rec.flush();
+      spans.push(...delta.spans.filter((s) => s.traceId === tp.traceId && s.kind === 2));
+      durations.push(
+        (delta.families.find((f) => f.meta.name === 'db_client_operation_duration_seconds')
+          ?.series ?? []) as HistogramDelta[],
+      );
+      return spans.length === 2 ? true : undefined;
+    },
+    5000,
+    'the GET and SET spans',
+    20,
+  );
+  for (const s of spans) {
+    assert.equal(s.statusCode, 2, `${s.name} failed`);
+    assert.equal(s.attributes['error.type'], 'RedisTimeout');
+    assert.equal(s.attributes['db.namespace'], '3');
+    assert.equal(s.attributes['server.port'], port);
+    assert.equal(s.attributes['peregrine.cache.outcome'], undefined, 'no outcome without a reply');
+  }
+  const failed = durations
+    .flat()
+    .filter((s) => s[0][0] === 'redis' && s[0][2] === '3' && s[0][3] === 'RedisTimeout');
+  assert.equal(
+    failed.reduce((n, s) => n + s[1], 0),
+    2,
+    'both timed with their error type',
   );
 });
