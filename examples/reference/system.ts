@@ -13,7 +13,8 @@
  * Each service runs under `peregrine serve` (one worker) with its own app and admin (dashboard)
  * port, `OTEL_TRACES_SAMPLER_ARG=1` (every trace kept, so the map's counts are exact) and its
  * spans exported to the apm every 250 ms. With `DATABASE_URL` set catalog uses PostgreSQL
- * (leaf `postgresql/<database>`), with `REDIS_URL` its cache has Redis as the second tier.
+ * (leaf `postgresql/<database>`), with `REDIS_URL` its cache has Redis as the second tier (leaf
+ * `redis/<db index>`, kind `cache`).
  *
  * ## Counted calls (what a test can rely on)
  *
@@ -32,10 +33,15 @@
  *   - `UNKNOWN_SKU`: 404 (no pricing call; a 4xx is not an error on the map).
  *   - A malformed SKU (`/products/not%20a%20sku`): 400 from the gateway, no downstream call.
  * - `GET /products` is one call gateway → catalog and one catalog → database.
+ * - With Redis (`cacheNode`): each product read that misses catalog's in-process cache is one
+ *   catalog → `cacheNode` call (GET), and when that misses too (a fresh `CACHE_PREFIX`: always)
+ *   the database read is followed by a second one (SET of the loaded value, or of "none" for
+ *   `UNKNOWN_SKU`). `GET /products` does not use the cache.
  *
  * The map (`urls.apmMap`) then has nodes `gateway`, `catalog`, `pricing`, `inventory` (kind
  * `service`) and `databaseNode` (`sqlite/catalog.db`, or `postgresql/<db>`; kind `database`),
- * and edges gateway→catalog, gateway→inventory, catalog→pricing, catalog→`databaseNode`; the
+ * and edges gateway→catalog, gateway→inventory, catalog→pricing, catalog→`databaseNode` (with
+ * Redis also `cacheNode`, kind `cache`, and catalog→`cacheNode`); the
  * spans arrive within a second or so (poll). test/apm/reference.test.ts does exactly this.
  *
  * The mode follows `env` (default `process.env`): to be sure of SQLite and no Redis whatever the
@@ -155,6 +161,8 @@ export interface ReferenceSystem {
   readonly mode: { database: 'sqlite' | 'postgresql'; cache: 'local' | 'local+redis' };
   /** The map's database leaf for catalog (`sqlite/catalog.db`, `postgresql/<db>`). */
   readonly databaseNode: string;
+  /** The map's cache leaf for catalog with Redis (`redis/<db index>`), else undefined. */
+  readonly cacheNode: string | undefined;
   /** Pids of the processes started (the serve masters, inventory, the apm) and their workers. */
   pids(): number[];
   /** The traffic generator, when it runs. */
@@ -508,6 +516,7 @@ export async function startReferenceSystem(
       databaseNode: postgres
         ? `postgresql/${decodeURIComponent(new URL(databaseUrl!).pathname.slice(1)) || 'postgres'}`
         : 'sqlite/catalog.db',
+      cacheNode: redis ? redisNode(baseEnv.REDIS_URL!) : undefined,
       traffic,
       pids: () =>
         children.flatMap((c) => [c.proc.pid!, ...c.workers]).filter((pid) => pid !== undefined),
@@ -521,6 +530,17 @@ export async function startReferenceSystem(
     await stopAll();
     throw err;
   }
+}
+
+/** The map's leaf for a Redis URL: `redis/<db index>` (what catalog's Redis spans name). */
+export function redisNode(url: string): string {
+  let index = '0';
+  try {
+    index = new URL(url).pathname.slice(1) || '0';
+  } catch {
+    // not a URL ioredis could use either
+  }
+  return `redis/${index}`;
 }
 
 /** TERM, then KILL after 15 s; then any worker the master left behind. */

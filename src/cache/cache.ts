@@ -168,6 +168,7 @@ export class Cache<V = unknown, K extends CacheKey = string> extends EventEmitte
     });
     if (options.redis !== undefined) {
       this.#redis = new RedisTier(options.redis, options.name, channel, {
+        keyPrefix: this.#prefix,
         timeout: options.redisTimeout ?? 100,
         breaker: options.breaker,
         nodeId: () => nodeBus.nodeId,

@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { Breaker, type BreakerOptions } from '../data/breaker.ts';
+import { type CacheRedisContext, cacheRedisChannel } from '../data/diagnostics.ts';
 
 /** How the Redis tier is given: a URL, ioredis options, or a client the caller owns. */
 export type RedisSource = string | RedisOptions | Redis;
 
 /** Options of the Redis tier. */
 export interface RedisTierOptions {
+  /** The prefix of the cache's keys (what a traced command shows instead of a key). */
+  keyPrefix: string;
   /** Bound on every command in ms (default 100): a slow Redis must not slow the request. */
   timeout: number;
   /** The breaker that skips Redis while it keeps failing. */
@@ -38,9 +41,32 @@ function loadRedis(): typeof Redis {
 }
 
 class RedisTimeout extends Error {
+  override name = 'RedisTimeout';
   constructor(ms: number) {
     super(`redis command timed out after ${ms} ms`);
   }
+}
+
+/** What a traced round trip shows of a command (`CacheRedisContext`), fixed per tier. */
+interface Command {
+  operation: string;
+  text: string;
+  batchSize?: number;
+  /** A read: its outcome (hit when the reply is not null) goes on the context. */
+  read?: boolean;
+}
+
+/** The commands of one tier, described with its key prefix (never a key). */
+function commandsOf(prefix: string, channel: string) {
+  const publish = `PUBLISH ${channel} ?`;
+  return {
+    get: { operation: 'GET', text: `GET ${prefix}?`, read: true },
+    set: { operation: 'SET', text: `SET ${prefix}? ? PX ?` },
+    del: { operation: 'MULTI', text: `MULTI; DEL ${prefix}?…; ${publish}; EXEC`, batchSize: 2 },
+    publish: { operation: 'MULTI', text: `MULTI; ${publish}; EXEC`, batchSize: 1 },
+    lock: { operation: 'SET', text: `SET ${prefix}?~lock ? PX ? NX` },
+    unlock: { operation: 'EVAL', text: `EVAL ? 1 ${prefix}?~lock ?` },
+  } satisfies Record<string, Command>;
 }
 
 /**
@@ -59,6 +85,8 @@ export class RedisTier {
   readonly #timeout: number;
   readonly #channel: string;
   readonly #options: RedisTierOptions;
+  readonly #name: string;
+  readonly #commands: ReturnType<typeof commandsOf>;
   #subscriber: Redis | undefined;
   #lostSubscription = false;
 
@@ -66,6 +94,8 @@ export class RedisTier {
     this.#options = options;
     this.#timeout = options.timeout;
     this.#channel = channel;
+    this.#name = name;
+    this.#commands = commandsOf(options.keyPrefix, channel);
     this.breaker = new Breaker('redis', name, {
       failureThreshold: 3,
       cooldown: 1000,
@@ -138,18 +168,22 @@ export class RedisTier {
     return new Promise((resolve) => this.#client.once('ready', () => resolve(true)));
   }
 
-  async #call<T>(run: () => Promise<T>): Promise<T | undefined> {
+  async #call<T>(command: Command, run: () => Promise<T>): Promise<T | undefined> {
     // PERF: while (re)connecting there is nothing to wait for: fall back at once, no timeout.
     if (this.#client.status !== 'ready') return undefined;
     if (!this.breaker.allow()) return undefined;
     let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = await Promise.race([
+    const bounded = (): Promise<T> =>
+      Promise.race([
         run(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new RedisTimeout(this.#timeout)), this.#timeout);
         }),
       ]);
+    try {
+      const result = cacheRedisChannel.hasSubscribers
+        ? await this.#traced(command, bounded)
+        : await bounded();
       this.breaker.success();
       return result;
     } catch {
@@ -161,15 +195,43 @@ export class RedisTier {
     }
   }
 
+  /** One round trip on the tracing channel (only called when someone listens). */
+  #traced<T>(command: Command, bounded: () => Promise<T>): Promise<T> {
+    const o = this.#client.options;
+    const ctx: CacheRedisContext = {
+      cache: this.#name,
+      system: 'redis',
+      operation: command.operation,
+      text: command.text,
+      namespace: String(o.db ?? 0),
+      serverAddress: o.path || o.host || 'localhost',
+    };
+    if (!o.path) ctx.serverPort = o.port ?? 6379;
+    if (command.batchSize !== undefined) ctx.batchSize = command.batchSize;
+    return cacheRedisChannel.tracePromise(async () => {
+      let result: T;
+      try {
+        result = await bounded();
+      } catch (err) {
+        // ioredis's own command timeout (the same bound) usually fires first: one error type.
+        throw err instanceof Error && err.message === 'Command timed out'
+          ? new RedisTimeout(this.#timeout)
+          : err;
+      }
+      if (command.read) ctx.outcome = result === null || result === undefined ? 'miss' : 'hit';
+      return result;
+    }, ctx);
+  }
+
   /** GET as bytes; undefined when absent or when Redis failed. */
   async get(key: string): Promise<Buffer | undefined> {
-    const r = await this.#call(() => this.#client.getBuffer(key));
+    const r = await this.#call(this.#commands.get, () => this.#client.getBuffer(key));
     return r ?? undefined;
   }
 
   /** SET with a TTL in ms. */
   async set(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
-    const r = await this.#call(() =>
+    const r = await this.#call(this.#commands.set, () =>
       this.#client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs))),
     );
     return r === 'OK';
@@ -178,7 +240,8 @@ export class RedisTier {
   /** DEL keys and tell every other node to drop them. */
   async invalidate(keys: string[], localKeys: string[]): Promise<boolean> {
     const msg = JSON.stringify({ o: this.id, n: this.#options.nodeId(), k: localKeys });
-    const r = await this.#call(() => {
+    const command = keys.length > 0 ? this.#commands.del : this.#commands.publish;
+    const r = await this.#call(command, () => {
       const tx = this.#client.multi();
       if (keys.length > 0) tx.del(...keys);
       return tx.publish(this.#channel, msg).exec();
@@ -189,13 +252,15 @@ export class RedisTier {
   /** Takes a lock for `ttlMs`; resolves to the token if this caller holds it now. */
   async lock(key: string, ttlMs: number): Promise<string | undefined> {
     const token = randomUUID();
-    const r = await this.#call(() => this.#client.set(key, token, 'PX', Math.ceil(ttlMs), 'NX'));
+    const r = await this.#call(this.#commands.lock, () =>
+      this.#client.set(key, token, 'PX', Math.ceil(ttlMs), 'NX'),
+    );
     return r === 'OK' ? token : undefined;
   }
 
   /** Releases a lock if this caller still holds it. */
   async unlock(key: string, token: string): Promise<void> {
-    await this.#call(() => this.#client.eval(RELEASE_LOCK, 1, key, token));
+    await this.#call(this.#commands.unlock, () => this.#client.eval(RELEASE_LOCK, 1, key, token));
   }
 
   /** Closes the connections this tier opened. */

@@ -23,6 +23,11 @@ export const CHANNELS = {
   dbQuery: 'peregrine:db:query',
   /** TracingChannel: one cache loader run (a miss being filled). Context: `CacheLoadContext`. */
   cacheLoad: 'peregrine:cache:load',
+  /**
+   * TracingChannel: one round trip of a cache's Redis tier (a read, a write, an invalidation, a
+   * lock). Context: `CacheRedisContext`.
+   */
+  cacheRedis: 'peregrine:cache:redis',
   /** Channel: the outcome of one cache read. Message: `CacheLookupMessage`. */
   cacheLookup: 'peregrine:cache:lookup',
   /** TracingChannel: one outbound HTTP request (each attempt). Context: `HttpClientContext`. */
@@ -107,6 +112,34 @@ export interface CacheLoadContext {
   error?: unknown;
 }
 
+/**
+ * Context of one round trip to a cache's Redis tier; attribute names follow OpenTelemetry's
+ * `db.*` for Redis. Key names are never included (they may hold user data): `text` has the
+ * cache's key prefix and `?` for each key and value.
+ */
+export interface CacheRedisContext {
+  /** The cache name (`peregrine.cache.name`). */
+  cache: string;
+  /** `db.system.name`: always `redis`. */
+  system: 'redis';
+  /** `db.operation.name`: `GET`, `SET`, `EVAL`, or `MULTI` (DEL and PUBLISH of an invalidation). */
+  operation: string;
+  /** `db.query.text`: the command with the key prefix, `?` for keys and values. */
+  text: string;
+  /** `db.operation.batch.size`: commands in a `MULTI` (absent for a single command). */
+  batchSize?: number;
+  /** `db.namespace`: the database index (`'0'`). */
+  namespace: string;
+  /** `server.address`: host name, or the socket path. */
+  serverAddress: string;
+  /** `server.port` (absent on a Unix socket). */
+  serverPort?: number;
+  /** A read's outcome: `hit` when the key was there, `miss` when not (set at the end). */
+  outcome?: 'hit' | 'miss';
+  /** The error, when the command failed or timed out (set by the channel). */
+  error?: unknown;
+}
+
 /** How a cache read was answered. */
 export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'negative';
 
@@ -165,6 +198,10 @@ export const dbQueryChannel = diagnostics_channel.tracingChannel<string, DbQuery
 /** Tracing channel of cache loads. */
 export const cacheLoadChannel = diagnostics_channel.tracingChannel<string, CacheLoadContext>(
   CHANNELS.cacheLoad,
+);
+/** Tracing channel of the round trips of caches' Redis tiers. */
+export const cacheRedisChannel = diagnostics_channel.tracingChannel<string, CacheRedisContext>(
+  CHANNELS.cacheRedis,
 );
 /** Channel of cache lookups. */
 export const cacheLookupChannel = diagnostics_channel.channel(CHANNELS.cacheLookup);

@@ -4,8 +4,8 @@
  * services (one on the plain OpenTelemetry SDK), the database leaf, four edges whose call counts
  * are the calls made and whose failing calls are errors. `npm start` itself: it prints the URLs,
  * the map fills within 10 s, Ctrl-C (SIGINT to the process group) and SIGTERM leave no process
- * behind and exit 0. With DATABASE_URL and REDIS_URL: PostgreSQL is the leaf and Redis holds the
- * cache's second tier.
+ * behind and exit 0. With DATABASE_URL and REDIS_URL: PostgreSQL is the database leaf, and Redis
+ * holds the cache's second tier and is a cache leaf with its exact call count.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startReferenceSystem } from '../../examples/reference/system.ts';
+import { redisNode, startReferenceSystem } from '../../examples/reference/system.ts';
 import { nextPath, runTraffic } from '../../examples/reference/traffic.ts';
 import { acquireLoadLock } from '../helpers/load-lock.ts';
 import { requireService } from '../helpers/services.ts';
@@ -47,8 +47,13 @@ const PLAN: readonly (readonly [string, number])[] = [
   ['/products/POT-1L', 200],
 ];
 
-/** The map those calls make, as `id:kind:calls:errors` and `source->target:calls:errors`. */
-function expectedMap(db: string) {
+/**
+ * The map those calls make, as `id:kind:calls:errors` and `source->target:calls:errors`. With a
+ * Redis leaf (`cache`): the 7 product reads that miss catalog's in-process cache (7 distinct
+ * SKUs, the unknown one included) are each a GET that misses Redis too (a fresh key prefix) and,
+ * after the database read, a SET: 14 calls. The 3 repeated SKUs are in-process hits: no call.
+ */
+function expectedMap(db: string, cache?: string) {
   return {
     nodes: [
       'catalog:service:12:3',
@@ -56,12 +61,14 @@ function expectedMap(db: string) {
       'inventory:service:10:0',
       'pricing:service:9:3',
       `${db}:database:9:0`,
+      ...(cache === undefined ? [] : [`${cache}:cache:14:0`]),
     ].sort(),
     edges: [
       `catalog->${db}:9:0`,
       'catalog->pricing:9:3',
       'gateway->catalog:12:3',
       'gateway->inventory:10:0',
+      ...(cache === undefined ? [] : [`catalog->${cache}:14:0`]),
     ].sort(),
   };
 }
@@ -212,6 +219,7 @@ test('the reference system: counted calls give exactly the expected map', async 
   assert.equal(system.traffic, undefined);
   assert.deepEqual(system.mode, { database: 'sqlite', cache: 'local' });
   assert.equal(system.databaseNode, 'sqlite/catalog.db');
+  assert.equal(system.cacheNode, undefined);
   // The services answer where the URLs say; the dashboards are there.
   const product = await getJson<{ sku: string; price: { amount: number }; stock: object }>(
     `${system.urls.gateway}/products/TENT-4P`,
@@ -399,7 +407,8 @@ test('npm start with DATABASE_URL and REDIS_URL: PostgreSQL and Redis; SIGTERM l
   assert.match(run.output().stdout, /catalog on PostgreSQL, cache in-process \+ Redis/);
   await makeCalls(gateway);
   const db = `postgresql/${decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) || 'postgres'}`;
-  await waitForMap(mapUrl.replace(/\/api\/map$/, ''), expectedMap(db));
+  // Catalog's cache has its Redis leaf: every GET and SET of its Redis tier is a client span.
+  await waitForMap(mapUrl.replace(/\/api\/map$/, ''), expectedMap(db, redisNode(redisUrl)));
   // The products read went through Redis: one key per SKU catalog loaded (the unknown one is
   // remembered as "none" in-process only, or in Redis too: at least the six found).
   const keys = await redis.keys(`${prefix}*`);

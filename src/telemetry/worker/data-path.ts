@@ -3,7 +3,9 @@ import { SpanKind } from '@opentelemetry/api';
 import {
   type BreakerState,
   type CacheLoadContext,
+  type CacheRedisContext,
   cacheLoadChannel,
+  cacheRedisChannel,
   type DataSnapshot,
   type DbQueryContext,
   dataSnapshot,
@@ -89,6 +91,25 @@ function describeDbEnd(ctx: DbQueryContext, a: Record<string, WireAttributeValue
   }
 }
 
+/** A Redis round trip's span attributes (`TracedSpan.describeLater`). */
+function describeRedis(ctx: CacheRedisContext, a: Record<string, WireAttributeValue>): void {
+  a['db.system.name'] = ctx.system;
+  a['db.operation.name'] = ctx.operation;
+  a['db.query.text'] = ctx.text;
+  if (ctx.batchSize !== undefined) a['db.operation.batch.size'] = ctx.batchSize;
+  a['db.namespace'] = ctx.namespace;
+  a['server.address'] = ctx.serverAddress;
+  if (ctx.serverPort !== undefined) a['server.port'] = ctx.serverPort;
+  a['peregrine.cache.name'] = ctx.cache;
+  describeRedisEnd(ctx, a);
+}
+
+/** The attributes a Redis round trip has once it ended: a read's outcome, or what failed. */
+function describeRedisEnd(ctx: CacheRedisContext, a: Record<string, WireAttributeValue>): void {
+  if (ctx.outcome !== undefined) a['peregrine.cache.outcome'] = ctx.outcome;
+  if (ctx.error !== undefined) a['error.type'] = errorType(ctx.error, undefined);
+}
+
 function errorType(err: unknown, code: string | undefined): string {
   if (code !== undefined && code !== '') return code;
   if (err instanceof Error) return (err as { code?: unknown }).code?.toString() ?? err.name;
@@ -99,13 +120,16 @@ function errorType(err: unknown, code: string | undefined): string {
  * Subscribes telemetry to the data path's diagnostics channels (src/data/diagnostics.ts):
  * a client span and a `db_client_operation_duration_seconds` observation per statement, a client
  * span (whose context goes out as `traceparent`) and an `http_client_request_duration_seconds`
- * observation per outbound attempt, a span per cache load, and — sampled once per flush from
+ * observation per outbound attempt, a client span and a `db_client_operation_duration_seconds`
+ * observation per round trip of a cache's Redis tier, a span per cache load, and — sampled once per flush from
  * `dataSnapshot()` — pool, cache, client and breaker counters and gauges.
  */
 export class DataTelemetry {
   readonly #tracing: TracingSetup | undefined;
   readonly #dbDuration: Histogram;
   readonly #statements = new Map<string, StatementLabels>();
+  /** Duration series of successful Redis round trips, by operation and database index. */
+  readonly #redisSeries = new Map<string, HistogramSeries>();
   readonly #httpDuration: Histogram;
   readonly #previous = new Map<string, number>();
   readonly #counters: Record<string, Counter>;
@@ -252,6 +276,15 @@ export class DataTelemetry {
     this.#subscriptions.push(() =>
       httpClientChannel.unsubscribe(http as TracingChannelSubscribers<HttpClientContext>),
     );
+    const redis = {
+      start: (ctx: CacheRedisContext) => this.#startRedis(ctx),
+      asyncEnd: (ctx: CacheRedisContext) => this.#endRedis(ctx),
+      error: (ctx: CacheRedisContext) => this.#endRedis(ctx),
+    };
+    cacheRedisChannel.subscribe(redis as TracingChannelSubscribers<CacheRedisContext>);
+    this.#subscriptions.push(() =>
+      cacheRedisChannel.unsubscribe(redis as TracingChannelSubscribers<CacheRedisContext>),
+    );
     if (this.#tracing !== undefined) {
       const cache = {
         start: (ctx: CacheLoadContext) => this.#startCache(ctx),
@@ -395,6 +428,51 @@ export class DataTelemetry {
           span.attributes['error.type'] = type;
           span.setStatus({ code: 2 });
         }
+        span.end(now);
+      }
+    } catch {
+      // never into the data path
+    }
+  }
+
+  #startRedis(ctx: CacheRedisContext): void {
+    try {
+      const start = performance.now();
+      const span = this.#child(`${ctx.operation} ${ctx.namespace}`, SpanKind.CLIENT, start);
+      // PERF: as for statements, the attributes are written only if the span is read or kept.
+      span?.describeLater(describeRedis, ctx);
+      pending.set(ctx, { start, span });
+    } catch {
+      // never into the data path
+    }
+  }
+
+  #endRedis(ctx: CacheRedisContext): void {
+    try {
+      const p = pending.get(ctx);
+      if (p === undefined) return;
+      pending.delete(ctx);
+      const now = performance.now();
+      const seconds = (now - p.start) / 1000;
+      const failed = ctx.error !== undefined;
+      if (failed) {
+        this.#dbDuration.observe(
+          [ctx.system, ctx.operation, ctx.namespace, errorType(ctx.error, undefined)],
+          seconds,
+        );
+      } else {
+        const key = `${ctx.operation} ${ctx.namespace}`;
+        let series = this.#redisSeries.get(key);
+        if (series === undefined) {
+          series = this.#dbDuration.labels([ctx.system, ctx.operation, ctx.namespace, '']);
+          this.#redisSeries.set(key, series);
+        }
+        series.observe(seconds);
+      }
+      const span = p.span;
+      if (span !== undefined) {
+        if (!span.describedLater) describeRedisEnd(ctx, span.attributes);
+        if (failed) span.setStatus({ code: 2 });
         span.end(now);
       }
     } catch {
