@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
 import { evaluatePreconditions } from './conditional.ts';
 import type { Request } from './request.ts';
 import type { CacheControl, Response } from './response.ts';
+
+// PERF: node:crypto when the first ETag is computed, not when the framework is loaded.
+let crypto: typeof import('node:crypto') | undefined;
 
 /** A strong ETag from content: a hash of the bytes, or of the JSON of a value. */
 export function contentETag(content: string | Uint8Array | object): string {
@@ -9,7 +11,8 @@ export function contentETag(content: string | Uint8Array | object): string {
     typeof content === 'string' || content instanceof Uint8Array
       ? content
       : JSON.stringify(content);
-  return `"${createHash('sha1').update(bytes).digest('base64url').slice(0, 27)}"`;
+  crypto ??= process.getBuiltinModule('node:crypto');
+  return `"${crypto.createHash('sha1').update(bytes).digest('base64url').slice(0, 27)}"`;
 }
 
 /**

@@ -2,7 +2,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 
 /**
  * Where the built UI lives: `dist/dashboard-ui/` of the package (src/dashboard and dist/dashboard
@@ -30,29 +29,48 @@ const SECURITY_HEADERS = {
 interface Asset {
   readonly type: string;
   readonly body: Buffer;
-  readonly gzip: Buffer;
+  /** Compressed on the first request that accepts gzip. */
+  gzip?: Buffer;
+}
+
+/** Compresses an asset once (level 9: the files are small and served many times). */
+function gzipOf(asset: Asset): Buffer {
+  // PERF: node:zlib is loaded with the first compressed response, not when the master starts.
+  asset.gzip ??= process.getBuiltinModule('node:zlib').gzipSync(asset.body, { level: 9 });
+  return asset.gzip;
 }
 
 /**
- * A built UI's files, read once into memory (with their gzip): the dashboard's, served from
- * `/dashboard`, or another (`peregrine apm` serves dist/apm-ui the same way).
+ * A built UI's files: the dashboard's, served from `/dashboard`, or another (`peregrine apm`
+ * serves dist/apm-ui the same way). Read into memory with the first request for one (a master
+ * nobody opens the dashboard of never holds them), each compressed once on first use.
  */
 export class UiAssets {
-  readonly #files = new Map<string, Asset>();
+  readonly #dir: string;
+  #files: Map<string, Asset> | undefined;
   /** Why there are none (the UI was not built), for the 503 page. */
   readonly missing: string | undefined;
 
   constructor(dir = UI_DIR, what = 'dashboard UI') {
+    this.#dir = dir;
     if (!existsSync(join(dir, 'index.html'))) {
       this.missing = `The ${what} is not built (no ${join(dir, 'index.html')}): run \`npm run build:ui\`.`;
-      return;
     }
-    for (const name of readdirSync(dir)) {
-      const type = TYPES[extname(name)];
-      if (type === undefined) continue;
-      const body = readFileSync(join(dir, name));
-      this.#files.set(name, { type, body, gzip: gzipSync(body, { level: 9 }) });
+  }
+
+  /** The files, read on first use. */
+  #read(): Map<string, Asset> {
+    if (this.#files !== undefined) return this.#files;
+    const files = new Map<string, Asset>();
+    if (this.missing === undefined) {
+      for (const name of readdirSync(this.#dir)) {
+        const type = TYPES[extname(name)];
+        if (type === undefined) continue;
+        files.set(name, { type, body: readFileSync(join(this.#dir, name)) });
+      }
     }
+    this.#files = files;
+    return files;
   }
 
   /** Answers `GET /dashboard` (the page) and `/dashboard/NAME` (its files). */
@@ -62,7 +80,7 @@ export class UiAssets {
 
   /** Answers with the file `name` (`index.html` for the page), or 404 (503 when not built). */
   send(req: IncomingMessage, res: ServerResponse, name: string): void {
-    const asset = this.#files.get(name);
+    const asset = this.#read().get(name);
     if (asset === undefined) {
       const text = this.missing ?? `No UI file ${name}.`;
       res.writeHead(this.missing === undefined ? 404 : 503, {
@@ -73,7 +91,7 @@ export class UiAssets {
       return;
     }
     const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
-    const body = gzip ? asset.gzip : asset.body;
+    const body = gzip ? gzipOf(asset) : asset.body;
     res.writeHead(200, {
       'content-type': asset.type,
       'content-length': body.byteLength,
@@ -88,7 +106,7 @@ export class UiAssets {
   /** Total gzipped bytes of the page and its files. */
   get gzipBytes(): number {
     let n = 0;
-    for (const a of this.#files.values()) n += a.gzip.byteLength;
+    for (const a of this.#read().values()) n += gzipOf(a).byteLength;
     return n;
   }
 }

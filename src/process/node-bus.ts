@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 /** Receives a payload another subscriber of the channel published. */
 export type NodeHandler = (payload: unknown) => void;
 
@@ -33,7 +31,9 @@ export interface NodeSubscription {
 export class NodeBus {
   readonly #channels = new Map<string, Set<NodeHandler>>();
   #transport: NodeTransport | undefined;
-  #nodeId: string = randomUUID();
+  // PERF: drawn when first asked for; a worker of `peregrine serve` is given its master's
+  // (connect), so it never loads node:crypto for this.
+  #nodeId: string | undefined;
 
   /**
    * This node's id: the same in every worker of one master, this process's own outside one.
@@ -41,6 +41,7 @@ export class NodeBus {
    * worker can ignore the copy of what the bus already delivered.
    */
   get nodeId(): string {
+    this.#nodeId ??= process.getBuiltinModule('node:crypto').randomUUID();
     return this.#nodeId;
   }
 

@@ -45,10 +45,25 @@ test('the master of an idle hello App loads no application code and nothing only
     assert.ok(master.some((url) => url.includes('/server/master/master.')));
     const loaded = master.filter((url) => WORKER_ONLY.some((re) => re.test(url)));
     assert.deepEqual(loaded, [], 'the master loaded modules only workers need');
+    // Builtins an idle master does without, however they are imported (each costs RSS): OpenSSL
+    // (no admin token set), zlib (nobody opened the dashboard), perf_hooks, Node's bundled undici.
+    const builtins = read('builtins-master');
+    assert.ok(builtins.includes('NativeModule cluster'), "the builtin list is the master's");
+    const heavy = builtins.filter((m) =>
+      /^NativeModule (crypto|zlib|perf_hooks|internal\/deps\/undici\/undici)$/.test(m),
+    );
+    assert.deepEqual(heavy, [], 'the idle master loaded builtins it does not use');
     const worker = read('worker');
     assert.ok(worker.some((url) => url.includes('/examples/hello/app.ts')));
     const eager = worker.filter((url) => /\/node_modules\/(ajv|busboy|undici)/.test(url));
     assert.deepEqual(eager, [], 'the worker loaded what the hello App does not use');
+    const workerBuiltins = read('builtins-worker');
+    assert.ok(workerBuiltins.includes('NativeModule http'), "the builtin list is the worker's");
+    assert.deepEqual(
+      workerBuiltins.filter((m) => /^NativeModule internal\/deps\/undici\/undici$/.test(m)),
+      [],
+      'the worker loaded builtins the hello App does not use',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

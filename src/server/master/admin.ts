@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -9,6 +8,9 @@ import { type Address, formatAddress } from '../settings/setting.ts';
 // PERF: builtins through process.getBuiltinModule, not an ESM import: the ESM facade of
 // node:http reads every export, which loads Node's bundled undici (~14 MiB, ~80 ms per process).
 const { createServer } = process.getBuiltinModule('node:http');
+// PERF: node:crypto (OpenSSL's initialisation, ~3 MiB RSS) only once an admin token is set.
+const crypto = () => process.getBuiltinModule('node:crypto');
+const sha256 = (text: string) => crypto().createHash('sha256').update(text).digest();
 
 /** Handles one admin request. Throwing (or rejecting) answers 500. */
 export type AdminHandler = (
@@ -94,7 +96,7 @@ export class AdminServer {
    * `peregrine_admin_token` cookie the dashboard's sign-in page sets (same-site only).
    */
   protect(token: string, covers: (path: string) => boolean): this {
-    this.#guard = { digest: createHash('sha256').update(token).digest(), covers };
+    this.#guard = { digest: sha256(token), covers };
     return this;
   }
 
@@ -111,7 +113,7 @@ export class AdminServer {
     }
     if (given === undefined) return false;
     // Digests of equal length, compared in constant time: the answer's timing tells nothing.
-    return timingSafeEqual(createHash('sha256').update(given).digest(), guard.digest);
+    return crypto().timingSafeEqual(sha256(given), guard.digest);
   }
 
   /** The routes, as `METHOD path` strings. */

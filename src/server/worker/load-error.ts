@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -96,11 +95,14 @@ function locateSyntaxError(entry: string): SourceLocation | undefined {
     const file = queue.shift()!;
     if (seen.has(file) || file.includes('/node_modules/')) continue;
     seen.add(file);
-    const check = spawnSync(process.execPath, [...flags, '--check', file], {
-      encoding: 'utf8',
-      timeout: 5000,
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
+    // PERF: node:child_process only on this failure path, not in every worker's boot.
+    const check = process
+      .getBuiltinModule('node:child_process')
+      .spawnSync(process.execPath, [...flags, '--check', file], {
+        encoding: 'utf8',
+        timeout: 5000,
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
     if (check.status !== 0 && check.stderr) {
       const m = /^(\S[^\n]*?):(\d+)\n([^\n]*)\n([ \t]*\^+)/m.exec(check.stderr);
       if (m !== null) return { file: m[1]!, line: Number(m[2]), source: m[3]!, caret: m[4]! };
