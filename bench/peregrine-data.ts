@@ -27,7 +27,12 @@ const SELECT_CACHED = 'SELECT id, randomnumber AS "randomNumber" FROM cachedworl
 
 /** Builds the data path on a Peregrine PostgreSQL pool and a local-tier cache. */
 export function createPeregrineDataPath(options: { url: string; poolSize: number }) {
-  const db = new PostgresPool({ url: options.url, max: options.poolSize, name: 'bench' });
+  const db = new PostgresPool({
+    url: options.url,
+    max: options.poolSize,
+    name: 'bench',
+    ...(process.env.BENCH_PG_PIPELINE === '0' ? { pipeline: false } : {}),
+  });
   const opened = db.open();
   const cache = new Cache<World, number>({ name: 'cachedworld', ttl: 3_600_000, max: 20_000 });
 
