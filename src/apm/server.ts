@@ -1,16 +1,13 @@
 /**
  * `peregrine apm`'s processes in one: the OTLP/HTTP receiver (`/v1/traces`, `/v1/metrics`;
  * protobuf or JSON, gzip or not), the bounded write queue in front of the store, the service graph
- * fed at ingest, and the JSON query API. Senders are never made to wait on the store: a request is
+ * fed at ingest, and the query listener (`query-api.ts`: the JSON API and the pages). Senders are never made to wait on the store: a request is
  * decoded whole, queued, and answered; when the queue is full it is answered 503 with Retry-After
  * and its spans are counted as dropped.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { gunzip } from 'node:zlib';
-import { UiAssets } from '../dashboard/assets.ts';
 import {
   BadPayload,
   type DecodeLimits,
@@ -19,11 +16,9 @@ import {
   type SpanRecord,
 } from './decode.ts';
 import { ServiceGraph } from './graph.ts';
-import type { TraceQuery } from './query-types.ts';
+import { HttpProblem, inflate, json, problem, readBody } from './http.ts';
+import { QueryApi } from './query-api.ts';
 import { ApmStore } from './store.ts';
-
-/** The built pages (`npm run build:ui` writes them; src/apm and dist/apm are both two levels down). */
-export const APM_UI_DIR = fileURLToPath(new URL('../../dist/apm-ui/', import.meta.url));
 
 /** Options of `peregrine apm`. */
 export interface ApmOptions {
@@ -92,115 +87,6 @@ export interface ApmStats {
   pendingHalves: number;
 }
 
-class HttpProblem extends Error {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-}
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  503: 'Service Unavailable',
-};
-
-function problem(
-  res: ServerResponse,
-  status: number,
-  detail: string,
-  headers: Record<string, string> = {},
-): void {
-  const body = JSON.stringify({
-    type: 'about:blank',
-    title: TITLES[status] ?? 'Error',
-    status,
-    detail,
-  });
-  res.writeHead(status, {
-    'content-type': 'application/problem+json',
-    'content-length': Buffer.byteLength(body),
-    ...headers,
-  });
-  res.end(body);
-}
-
-function json(res: ServerResponse, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(200, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-/**
- * How many bytes past the limit are read and thrown away before a 413 is answered. A sender
- * still uploading when the server answers and closes gets a reset instead of the 413 (and an
- * OTLP exporter retries a reset forever), so a body up to this much too large is drained first
- * and answered on a connection that stays open; a larger one is answered at once and closed.
- */
-const DRAIN_PAST_LIMIT = 64 * 1024 * 1024;
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = (close: boolean) =>
-      new HttpProblem(
-        413,
-        `the body is larger than ${limit} bytes`,
-        close ? { connection: 'close' } : undefined,
-      );
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit + DRAIN_PAST_LIMIT) {
-      reject(tooLarge(true));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (over || size > limit) {
-        if (!over) chunks.length = 0;
-        over = true;
-        if (size > limit + DRAIN_PAST_LIMIT) {
-          req.removeAllListeners('data');
-          req.resume();
-          reject(tooLarge(true));
-        }
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (over) reject(tooLarge(false));
-      else resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', reject);
-  });
-}
-
-function inflate(body: Buffer, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    gunzip(body, { maxOutputLength: limit }, (err, out) => {
-      if (err === null) resolve(out);
-      else if (
-        err instanceof RangeError ||
-        (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
-      )
-        reject(new HttpProblem(413, `the body inflates past ${limit} bytes`));
-      else reject(new HttpProblem(400, `cannot gunzip the body: ${err.message}`));
-    });
-  });
-}
-
 interface Batch {
   spans?: SpanRecord[];
   points?: MetricPoint[];
@@ -236,7 +122,7 @@ export class ApmServer {
   #log: (line: Record<string, unknown>) => void;
   #retaining = false;
   #open = true;
-  #ui: UiAssets | undefined;
+  readonly #queries: QueryApi;
 
   constructor(
     options: Partial<ApmOptions> = {},
@@ -257,6 +143,7 @@ export class ApmServer {
       waitMs: this.options.pairWaitMs,
       maxPending: this.options.maxPending,
     });
+    this.#queries = new QueryApi(this.store, () => this.currentStats());
   }
 
   /** Starts both listeners; resolves to their ports. */
@@ -269,7 +156,7 @@ export class ApmServer {
     });
     this.#api = createServer((req, res) => {
       try {
-        this.#query(req, res);
+        this.#queries.answer(req, res);
       } catch (err) {
         this.#fail(res, err);
       }
@@ -460,70 +347,6 @@ export class ApmServer {
     this.#flush();
   }
 
-  #query(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://apm');
-    const path = url.pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      throw new HttpProblem(405, 'the API is read-only', { allow: 'GET, HEAD' });
-    }
-    if (path === '/healthz') {
-      json(res, { status: 'ok' });
-      return;
-    }
-    if (path === '/api/stats') {
-      json(res, this.currentStats());
-      return;
-    }
-    if (path === '/api/services') {
-      const window = seconds(url.searchParams.get('window'), 900);
-      json(res, { windowSeconds: window, services: this.store.services(window * 1000) });
-      return;
-    }
-    if (path === '/api/map') {
-      const window = seconds(url.searchParams.get('window'), 900);
-      json(res, this.store.map(window * 1000));
-      return;
-    }
-    if (path === '/api/service') {
-      const name = url.searchParams.get('name') ?? '';
-      if (name === '') throw new HttpProblem(400, 'name (the service) is required');
-      const window = seconds(url.searchParams.get('window'), 900);
-      const detail = this.store.service(name, window * 1000);
-      if (detail === undefined) throw new HttpProblem(404, `no service ${name} is stored`);
-      json(res, detail);
-      return;
-    }
-    if (path === '/api/traces') {
-      json(res, { traces: this.store.search(traceQuery(url.searchParams)) });
-      return;
-    }
-    const m = /^\/api\/traces\/([^/]+)$/.exec(path);
-    if (m !== null) {
-      const id = m[1]!.toLowerCase();
-      if (!/^[0-9a-f]{32}$/.test(id)) throw new HttpProblem(400, 'a trace id is 32 hex digits');
-      const spans = this.store.trace(id);
-      if (spans.length === 0) throw new HttpProblem(404, `no trace ${id}`);
-      json(res, { traceId: id, spans });
-      return;
-    }
-    // The pages: `/` and `/apm` are the page, `/apm/NAME` its files.
-    if (path === '/' || path === '/apm' || path === '/apm/') {
-      this.#pages().send(req, res, 'index.html');
-      return;
-    }
-    if (path.startsWith('/apm/')) {
-      this.#pages().send(req, res, path.slice(5));
-      return;
-    }
-    throw new HttpProblem(404, `nothing at ${path}`);
-  }
-
-  /** The built UI, read on first use. */
-  #pages(): UiAssets {
-    this.#ui ??= new UiAssets(APM_UI_DIR, 'apm UI');
-    return this.#ui;
-  }
-
   /** The counters, with the graph's and the store's. */
   currentStats(): ApmStats & { storeBytes: number } {
     this.stats.pairedCalls = this.graph.paired;
@@ -531,76 +354,4 @@ export class ApmServer {
     this.stats.pendingHalves = this.graph.pending;
     return { ...this.stats, storeBytes: this.store.liveBytes() };
   }
-}
-
-function seconds(v: string | null, fallback: number): number {
-  if (v === null || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 30 * 86400) {
-    throw new HttpProblem(400, 'window must be a number of seconds (at most 30 days)');
-  }
-  return n;
-}
-
-function time(v: string | null, what: string): number | undefined {
-  if (v === null || v === '') return undefined;
-  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(n))
-    throw new HttpProblem(400, `${what} must be ms since the epoch or an ISO date`);
-  return n;
-}
-
-/** The search from the query string. */
-export function traceQuery(p: URLSearchParams): TraceQuery {
-  const q: TraceQuery = {};
-  const text = (name: string) => {
-    const v = p.get(name);
-    return v === null || v === '' ? undefined : v;
-  };
-  const service = text('service');
-  if (service !== undefined) q.service = service;
-  const operation = text('operation');
-  if (operation !== undefined) q.operation = operation;
-  const route = text('route');
-  if (route !== undefined) q.route = route;
-  const status = text('status');
-  if (status !== undefined) {
-    if (status !== 'error' && status !== 'ok' && status !== 'unset') {
-      throw new HttpProblem(400, 'status must be error, ok or unset');
-    }
-    q.status = status;
-  }
-  const min = text('minDuration');
-  if (min !== undefined) {
-    const n = Number(min);
-    if (!Number.isFinite(n) || n < 0) throw new HttpProblem(400, 'minDuration must be ms ≥ 0');
-    q.minDurationMs = n;
-  }
-  const start = time(p.get('start'), 'start');
-  if (start !== undefined) q.startMs = start;
-  const end = time(p.get('end'), 'end');
-  if (end !== undefined) q.endMs = end;
-  const limit = text('limit');
-  if (limit !== undefined) {
-    const n = Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 1000)
-      throw new HttpProblem(400, 'limit must be 1–1000');
-    q.limit = n;
-  }
-  const attrs = p.getAll('attr').map((a) => {
-    const i = a.indexOf('=');
-    if (i <= 0) throw new HttpProblem(400, 'attr must be key=value');
-    return [a.slice(0, i), a.slice(i + 1)] as const;
-  });
-  if (attrs.length > 0) q.attributes = attrs;
-  const caller = text('caller');
-  const callee = text('callee');
-  if ((caller === undefined) !== (callee === undefined)) {
-    throw new HttpProblem(400, 'caller and callee go together (one edge of the map)');
-  }
-  if (caller !== undefined && callee !== undefined) {
-    q.caller = caller;
-    q.callee = callee;
-  }
-  return q;
 }

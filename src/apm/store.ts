@@ -66,6 +66,24 @@ function newHist(): number[] {
   return new Array<number>(BOUNDS_MS.length + 1).fill(0);
 }
 
+/** A minute row as stored: its counts and its histogram as JSON. */
+interface StoredMinute {
+  calls: number;
+  errors: number;
+  hist: string;
+}
+
+/** Adds what a minute row already holds to this flush's counts for the same minute and key. */
+function addStored(
+  a: { calls: number; errors: number; hist: number[] },
+  old: StoredMinute | undefined,
+): void {
+  if (old === undefined) return;
+  a.calls += old.calls;
+  a.errors += old.errors;
+  merge(a.hist, JSON.parse(old.hist) as number[]);
+}
+
 function merge(into: number[], from: readonly number[]): void {
   for (let i = 0; i < into.length; i++) into[i]! += from[i] ?? 0;
 }
@@ -303,25 +321,11 @@ export class ApmStore {
       add(a, n.durationUs, n.failed);
     }
     for (const a of opAgg.values()) {
-      const old = this.#getOp.get(a.minute, a.service, a.operation) as
-        | { calls: number; errors: number; hist: string }
-        | undefined;
-      if (old !== undefined) {
-        a.calls += old.calls;
-        a.errors += old.errors;
-        merge(a.hist, JSON.parse(old.hist) as number[]);
-      }
+      addStored(a, this.#getOp.get(a.minute, a.service, a.operation) as StoredMinute | undefined);
       this.#putOp.run(a.minute, a.service, a.operation, a.calls, a.errors, JSON.stringify(a.hist));
     }
     for (const a of edgeAgg.values()) {
-      const old = this.#getEdge.get(a.minute, a.source, a.target) as
-        | { calls: number; errors: number; hist: string }
-        | undefined;
-      if (old !== undefined) {
-        a.calls += old.calls;
-        a.errors += old.errors;
-        merge(a.hist, JSON.parse(old.hist) as number[]);
-      }
+      addStored(a, this.#getEdge.get(a.minute, a.source, a.target) as StoredMinute | undefined);
       this.#putEdge.run(
         a.minute,
         a.source,
@@ -333,14 +337,7 @@ export class ApmStore {
       );
     }
     for (const a of nodeAgg.values()) {
-      const old = this.#getNode.get(a.minute, a.node) as
-        | { calls: number; errors: number; hist: string }
-        | undefined;
-      if (old !== undefined) {
-        a.calls += old.calls;
-        a.errors += old.errors;
-        merge(a.hist, JSON.parse(old.hist) as number[]);
-      }
+      addStored(a, this.#getNode.get(a.minute, a.node) as StoredMinute | undefined);
       this.#putNode.run(a.minute, a.node, a.kind, a.calls, a.errors, JSON.stringify(a.hist));
     }
   }
