@@ -73,23 +73,35 @@ const PALETTE = [
 ];
 
 let known: string[] = [];
+/** Services not (yet) among the known ones, in the order they were first drawn, and their colour. */
+const extra = new Map<string, string>();
 
 /** The services the apm knows (sorted): each gets the palette's colour at its index. */
 export function setKnownServices(names: readonly string[]): void {
   known = [...names].sort();
+  extra.clear();
 }
 
 /**
  * Each service its own colour, the same on every page: by its place among the known services
- * (distinct for up to 10), else a hash of its name.
+ * (distinct for up to 10); a service not known yet (the list not loaded, or it appeared since)
+ * takes the first colour no other service has, and only past ten services a hash of its name.
  */
 export function serviceColor(service: string): string {
   const i = known.indexOf(service);
-  if (i >= 0) return PALETTE[i % PALETTE.length]!;
-  let h = 2166136261;
-  for (let c = 0; c < service.length; c++) {
-    h ^= service.charCodeAt(c);
-    h = Math.imul(h, 16777619);
+  if (i >= 0 && i < PALETTE.length) return PALETTE[i]!;
+  const given = extra.get(service);
+  if (given !== undefined) return given;
+  const taken = new Set([...PALETTE.slice(0, known.length), ...extra.values()]);
+  let colour = PALETTE.find((p) => !taken.has(p));
+  if (colour === undefined) {
+    let h = 2166136261;
+    for (let c = 0; c < service.length; c++) {
+      h ^= service.charCodeAt(c);
+      h = Math.imul(h, 16777619);
+    }
+    colour = PALETTE[(h >>> 0) % PALETTE.length]!;
   }
-  return PALETTE[(h >>> 0) % PALETTE.length]!;
+  extra.set(service, colour);
+  return colour;
 }
